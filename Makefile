@@ -1,0 +1,38 @@
+# Thin wrappers: every dependency comes from pyproject.toml + uv.lock, installed into .venv.
+UV_VERSION := 0.13.8
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+
+.PHONY: setup test lint emulator bench bench-smoke clean
+
+$(UV):
+	python3 -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --extra dev
+	touch $@
+
+setup: $(VENV)/.synced
+
+test: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+emulator: setup
+	$(VENV)/bin/bitrix-warehouse emulator --live
+
+bench: setup
+	$(VENV)/bin/python -m benchmarks.run
+
+bench-smoke: setup
+	$(VENV)/bin/python -m benchmarks.run --smoke
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .ruff_cache

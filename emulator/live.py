@@ -1,0 +1,143 @@
+"""Live activity: the portal keeps changing while clients read it, as a working sales team does.
+
+Every tick (default 3 s) a new lead arrives, and, by chance, a lead moves a stage, a chat is handed
+to another manager, a deal moves or closes, a deal's amount grows (cross-sell), a quality lead
+becomes a deal, or a lead is deleted. All changes go through the store's write path, so
+`DATE_MODIFY`, `MOVED_TIME` and stage history behave as for API writes.
+"""
+
+import asyncio
+import contextlib
+import logging
+
+from .portal import Portal
+
+log = logging.getLogger("emulator.live")
+
+
+class LiveActivity:
+    def __init__(self, portal: Portal, interval: float = 3.0) -> None:
+        self.portal = portal
+        self.interval = interval
+        self.task: asyncio.Task | None = None
+        self.ticks = 0
+        self.changes = 0
+
+    def start(self, interval: float | None = None) -> None:
+        if interval is not None:
+            if interval <= 0:
+                raise ValueError("interval_seconds must be positive")
+            self.interval = interval
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(self._run())
+
+    def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            self.task = None
+
+    def describe(self) -> dict:
+        return {
+            "enabled": self.task is not None and not self.task.done(),
+            "interval_seconds": self.interval,
+            "ticks": self.ticks,
+            "changes": self.changes,
+        }
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                self.tick()
+            except Exception:  # keep the portal alive; the failure is visible in the log
+                log.exception("live activity tick failed")
+
+    def tick(self) -> int:
+        """One step of company life; returns how many records changed."""
+        portal = self.portal
+        store, model = portal.store, portal.model
+        rng = model.rng
+        now = portal.clock.now()
+        user = portal.user_id
+        changed = 0
+        fields, _ = model.new_lead_fields(now)
+        store.add_crm("lead", fields, user)
+        changed += 1
+        db = store.db
+
+        def random_row(sql: str):
+            ids = [r[0] for r in db.execute(sql + ' ORDER BY "ID" DESC LIMIT 200')]
+            return rng.choice(ids) if ids else None
+
+        if rng.random() < 0.7:
+            lead = random_row("SELECT \"ID\" FROM leads WHERE STATUS_SEMANTIC_ID = 'P'")
+            if lead is not None:
+                stages = [*model.lead_stages[1:], "CONVERTED", "JUNK"]
+                store.update_crm("lead", lead, {"STATUS_ID": rng.choice(stages)}, user)
+                changed += 1
+        if rng.random() < 0.4:
+            lead = random_row('SELECT "ID" FROM leads')
+            if lead is not None:
+                manager = model.pick_manager(now)
+                store.update_crm("lead", lead, {"ASSIGNED_BY_ID": manager.user_id}, user)
+                changed += 1
+        if rng.random() < 0.3:
+            lead = random_row(
+                "SELECT \"ID\" FROM leads WHERE STATUS_ID = 'CONVERTED'"
+                ' AND "ID" NOT IN (SELECT LEAD_ID FROM deals WHERE LEAD_ID IS NOT NULL)'
+            )
+            if lead is not None:
+                row = store.get_crm("lead", lead)
+                deal = store.add_crm(
+                    "deal",
+                    {
+                        "TITLE": f"Сделка по лиду #{lead}",
+                        "ASSIGNED_BY_ID": row["ASSIGNED_BY_ID"],
+                        "OPPORTUNITY": row["OPPORTUNITY"],
+                        "CONTACT_ID": row["CONTACT_ID"],
+                        "SOURCE_ID": row["SOURCE_ID"],
+                        **{k: row[k] for k in row if k.startswith("UTM_")},
+                    },
+                    user,
+                )
+                # LEAD_ID is read-only over REST; a portal sets it on conversion, so do we.
+                db.execute('UPDATE deals SET LEAD_ID = ? WHERE "ID" = ?', (lead, deal))
+                changed += 1
+        if rng.random() < 0.5:
+            deal = random_row("SELECT \"ID\" FROM deals WHERE STAGE_SEMANTIC_ID = 'P'")
+            if deal is not None:
+                row = store.get_crm("deal", deal)
+                dictionary = store.stage_dictionary("deal", row["CATEGORY_ID"])
+                stages = [
+                    r[0]
+                    for r in db.execute(
+                        "SELECT STATUS_ID FROM statuses WHERE ENTITY_ID = ? ORDER BY SORT",
+                        (dictionary,),
+                    )
+                ]
+                store.update_crm("deal", deal, {"STAGE_ID": rng.choice(stages[1:])}, user)
+                changed += 1
+        if rng.random() < 0.3:
+            deal = random_row("SELECT \"ID\" FROM deals WHERE STAGE_SEMANTIC_ID = 'P'")
+            if deal is not None:
+                amount = store.get_crm("deal", deal)["OPPORTUNITY"]
+                try:
+                    grown = float(amount) * rng.uniform(1.1, 1.8)
+                except (TypeError, ValueError):
+                    grown = 1000.0
+                store.update_crm("deal", deal, {"OPPORTUNITY": round(grown, -1)}, user)
+                changed += 1
+        if rng.random() < 0.05:
+            lead = random_row('SELECT "ID" FROM leads')
+            if lead is not None:
+                store.delete_crm("lead", lead)
+                changed += 1
+        self.ticks += 1
+        self.changes += changed
+        return changed
+
+    async def aclose(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task

@@ -1,0 +1,362 @@
+"""REST methods of the emulated portal. Each handler takes the call's parameters and returns a
+`Reply` (result plus `total`/`next`) or raises `RestError`; the envelope, auth, limits and batch
+live in `emulator.app`.
+
+API facts relied on (reference §2, §5–7):
+- list pages are always 50 rows; legacy methods floor `start` to a multiple of 50; `next` is
+  present only when a later page exists; `start=-1` skips the count: `total` 0 and no `next`;
+- top-level parameter names are case-insensitive (`filter`, `FILTER`, `Filter`, `arFilter`);
+- `crm.stagehistory.list` and `crm.category.list` wrap rows in `result.items` /
+  `result.categories`, with native integers (string-typed stage history is a portal option, as
+  older portals answer);
+- method-level CRM errors carry an empty code: `{"error": "", "error_description": "Not found"}`.
+"""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from .query import Entity, build_order, build_where, resolve_select, row_encoder
+from .store import NotFound, Store
+
+PAGE = 50
+
+
+class RestError(Exception):
+    def __init__(self, code: str, description: str, status: int = 400) -> None:
+        super().__init__(description)
+        self.code, self.description, self.status = code, description, status
+
+    def body(self) -> dict:
+        return {"error": self.code, "error_description": self.description}
+
+
+@dataclass
+class Reply:
+    result: object
+    total: int | None = None
+    next: int | None = None
+
+
+@dataclass
+class Call:
+    """What a handler may use: the portal and who is calling."""
+
+    store: Store
+    user_id: int
+    options: dict
+    rows_returned: Callable[[str, int], None] = field(default=lambda method, n: None)
+
+
+def param(params: Mapping, name: str, default=None):
+    """A top-level parameter, case-insensitively (`filter`, `FILTER`, `arFilter`)."""
+    lowered = name.lower()
+    for key, value in params.items():
+        k = str(key).lower()
+        if k == lowered or k == "ar" + lowered:
+            return value
+    return default
+
+
+def _int_param(params: Mapping, name: str) -> int | None:
+    value = param(params, name)
+    try:
+        return int(str(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def _start(params: Mapping) -> int:
+    start = _int_param(params, "start")
+    if start is None:
+        return 0
+    return -1 if start < 0 else start
+
+
+def list_page(
+    call: Call,
+    method: str,
+    entity: Entity,
+    flt,
+    order,
+    select,
+    start: int,
+    default_select=("*", "UF_*"),
+    encode_row=None,
+) -> tuple[list, int | None, int | None]:
+    """One 50-row page: (rows, total, next). `start=-1` → no count."""
+    store = call.store
+    where, args = build_where(entity, flt, store.clock)
+    order_sql = build_order(entity, order)
+    cols_sql, encode = row_encoder(resolve_select(entity, select, default_select), store.clock)
+    if start < 0:
+        rows = store.select(entity, cols_sql, where, args, order_sql, PAGE)
+        total, nxt = 0, None
+    else:
+        start -= start % PAGE
+        total = store.count(entity, where, args)
+        rows = store.select(entity, cols_sql, where, args, order_sql, PAGE, start)
+        nxt = start + PAGE if start + PAGE < total else None
+    out = [encode(r) for r in rows]
+    if encode_row is not None:
+        out = [encode_row(r) for r in out]
+    call.rows_returned(method, len(out))
+    return out, total, nxt
+
+
+# -- crm.lead.* / crm.deal.* --------------------------------------------------------------------
+
+
+def _crm_list(kind: str):
+    def handler(call: Call, params: Mapping) -> Reply:
+        rows, total, nxt = list_page(
+            call,
+            f"crm.{kind}.list",
+            call.store.entity(kind),
+            param(params, "filter"),
+            param(params, "order"),
+            param(params, "select"),
+            _start(params),
+        )
+        return Reply(rows, total, nxt)
+
+    return handler
+
+
+def _record_id(params: Mapping) -> int:
+    rid = _int_param(params, "id")
+    if rid is None or rid <= 0:
+        raise RestError("", "ID is not defined or invalid.")
+    return rid
+
+
+def _crm_get(kind: str):
+    def handler(call: Call, params: Mapping) -> Reply:
+        rid = _record_id(params)
+        entity = call.store.entity(kind)
+        columns = resolve_select(entity, [f.name for f in entity.fields] + ["UF_*"])
+        cols_sql, encode = row_encoder(columns, call.store.clock)
+        rows = call.store.select(entity, cols_sql, '"ID" = ?', [rid], "")
+        if not rows:
+            raise RestError("", "Not found.")
+        record = encode(rows[0])
+        for f in entity.fields:
+            if f.multiple and not record.get(f.name):
+                record.pop(f.name, None)
+        call.rows_returned(f"crm.{kind}.get", 1)
+        return Reply(record)
+
+    return handler
+
+
+def _crm_fields(kind: str):
+    def handler(call: Call, params: Mapping) -> Reply:
+        out = {f.name: f.describe() for f in call.store.entity(kind).fields}
+        for name, uf_type, title in call.store.userfields(kind):
+            out[name] = {
+                "type": uf_type,
+                "isRequired": False,
+                "isReadOnly": False,
+                "isImmutable": False,
+                "isMultiple": False,
+                "isDynamic": True,
+                "title": name,
+                "listLabel": title,
+                "formLabel": title,
+                "filterLabel": title,
+            }
+        return Reply(out)
+
+    return handler
+
+
+def _crm_add(kind: str):
+    def handler(call: Call, params: Mapping) -> Reply:
+        fields = param(params, "fields")
+        if not isinstance(fields, Mapping):
+            raise RestError("", "Parameter 'fields' must be array.")
+        try:
+            return Reply(call.store.add_crm(kind, fields, call.user_id))
+        except ValueError as exc:
+            raise RestError("", str(exc)) from None
+
+    return handler
+
+
+def _crm_update(kind: str):
+    def handler(call: Call, params: Mapping) -> Reply:
+        rid = _record_id(params)
+        fields = param(params, "fields")
+        if not isinstance(fields, Mapping):
+            raise RestError("", "Parameter 'fields' must be array.")
+        try:
+            call.store.update_crm(kind, rid, fields, call.user_id)
+        except NotFound:
+            raise RestError("", "Not found.") from None
+        return Reply(True)
+
+    return handler
+
+
+def _crm_delete(kind: str):
+    def handler(call: Call, params: Mapping) -> Reply:
+        rid = _record_id(params)
+        try:
+            call.store.delete_crm(kind, rid)
+        except NotFound:
+            raise RestError("", "Not found.") from None
+        return Reply(True)
+
+    return handler
+
+
+# -- stage history, dictionaries, users ---------------------------------------------------------
+
+
+def stagehistory_list(call: Call, params: Mapping) -> Reply:
+    type_id = _int_param(params, "entityTypeId")
+    kinds = {1: "lead_history", 2: "deal_history"}
+    if type_id not in kinds:
+        raise RestError("ENTITY_TYPE_NOT_SUPPORTED", f"Entity type {type_id} is not supported")
+    encode_row = None
+    if call.options.get("stagehistory_legacy_strings"):
+
+        def encode_row(row: dict) -> dict:
+            return {k: str(v) if isinstance(v, int) else v for k, v in row.items()}
+
+    rows, total, nxt = list_page(
+        call,
+        "crm.stagehistory.list",
+        call.store.entity(kinds[type_id]),
+        param(params, "filter"),
+        param(params, "order"),
+        param(params, "select"),
+        _start(params),
+        default_select=("*",),
+        encode_row=encode_row,
+    )
+    return Reply({"items": rows}, total, nxt)
+
+
+def _status_row(row: dict) -> dict:
+    semantics = row.get("SEMANTICS")
+    extra = {"S": "success", "F": "failure"}.get(semantics or "", "process")
+    row["SORT"] = str(row["SORT"]) if row.get("SORT") is not None else None
+    row["EXTRA"] = {"SEMANTICS": extra, "COLOR": row.get("COLOR")}
+    return row
+
+
+def status_list(call: Call, params: Mapping) -> Reply:
+    entity = call.store.entity("status")
+    store = call.store
+    where, args = build_where(entity, param(params, "filter"), store.clock)
+    order_sql = build_order(entity, param(params, "order") or {"SORT": "ASC"})
+    cols_sql, encode = row_encoder(resolve_select(entity, ["*"]), store.clock)
+    rows = [_status_row(encode(r)) for r in store.select(entity, cols_sql, where, args, order_sql)]
+    call.rows_returned("crm.status.list", len(rows))
+    return Reply(rows, len(rows))
+
+
+def status_add(call: Call, params: Mapping) -> Reply:
+    fields = param(params, "fields")
+    if not isinstance(fields, Mapping):
+        raise RestError("", "Parameter 'fields' must be array.")
+    fields = {str(k).upper(): v for k, v in fields.items()}
+    for required in ("ENTITY_ID", "STATUS_ID", "NAME"):
+        if not fields.get(required):
+            raise RestError("", f"The field {required} is required.")
+    if call.store.status_exists(str(fields["ENTITY_ID"]), str(fields["STATUS_ID"])):
+        raise RestError("", f"The status {fields['STATUS_ID']} already exists.")
+    semantics = str(fields.get("SEMANTICS") or "").upper() or None
+    if semantics not in (None, "S", "F"):
+        semantics = None
+    new_id = call.store.add_status(
+        {
+            "ENTITY_ID": fields["ENTITY_ID"],
+            "STATUS_ID": fields["STATUS_ID"],
+            "NAME": fields["NAME"],
+            "SORT": fields.get("SORT") or 10,
+            "COLOR": fields.get("COLOR"),
+            "SEMANTICS": semantics,
+            "SYSTEM": "N",
+        }
+    )
+    return Reply(new_id)
+
+
+def category_list(call: Call, params: Mapping) -> Reply:
+    type_id = _int_param(params, "entityTypeId")
+    if type_id != 2:
+        raise RestError("ENTITY_TYPE_NOT_SUPPORTED", f"Entity type {type_id} is not supported")
+    entity = call.store.entity("category")
+    store = call.store
+    where, args = build_where(entity, param(params, "filter"), store.clock)
+    order_sql = build_order(entity, param(params, "order") or {"sort": "ASC"})
+    cols_sql, encode = row_encoder(resolve_select(entity, ["*"]), store.clock)
+    rows = [encode(r) for r in store.select(entity, cols_sql, where, args, order_sql)]
+    call.rows_returned("crm.category.list", len(rows))
+    return Reply({"categories": rows}, len(rows))
+
+
+_USER_CONTROL = {"sort", "order", "filter", "start", "admin_mode", "select", "image_resize"}
+
+
+def user_get(call: Call, params: Mapping) -> Reply:
+    flt = (
+        dict(param(params, "filter") or {}) if isinstance(param(params, "filter"), Mapping) else {}
+    )
+    # user.get also reads filter fields given at the top level (`user.get?ID=5`).
+    flt.update({k: v for k, v in params.items() if str(k).lower() not in _USER_CONTROL})
+    sort = param(params, "sort")
+    order = None
+    if isinstance(sort, str) and sort:
+        order = {sort: param(params, "order") or "ASC"}
+    rows, total, nxt = list_page(
+        call, "user.get", call.store.entity("user"), flt, order, None, _start(params), ("*",)
+    )
+    return Reply(rows, total, nxt)
+
+
+def user_add(call: Call, params: Mapping) -> Reply:
+    fields = {str(k).upper(): v for k, v in params.items()}
+    if not fields.get("EMAIL"):
+        raise RestError("ERROR_ARGUMENT", "EMAIL is required", 400)
+    fields.pop("ID", None)
+    return Reply(call.store.add_user(fields))
+
+
+def department_get(call: Call, params: Mapping) -> Reply:
+    flt = {k: v for k, v in params.items() if str(k).lower() not in _USER_CONTROL}
+    sort = param(params, "sort")
+    order = {sort: param(params, "order") or "ASC"} if isinstance(sort, str) and sort else None
+    entity = call.store.entity("department")
+
+    def encode_row(row: dict) -> dict:
+        return {k: v for k, v in row.items() if not (k == "UF_HEAD" and v is None)}
+
+    rows, total, nxt = list_page(
+        call, "department.get", entity, flt, order, None, _start(params), ("*",), encode_row
+    )
+    return Reply(rows, total, nxt)
+
+
+def server_time(call: Call, params: Mapping) -> Reply:
+    return Reply(call.store.clock.format(call.store.clock.now()))
+
+
+METHODS: dict[str, Callable[[Call, Mapping], Reply]] = {
+    "server.time": server_time,
+    "crm.stagehistory.list": stagehistory_list,
+    "crm.status.list": status_list,
+    "crm.status.add": status_add,
+    "crm.category.list": category_list,
+    "user.get": user_get,
+    "user.add": user_add,
+    "department.get": department_get,
+}
+for _kind in ("lead", "deal"):
+    METHODS[f"crm.{_kind}.list"] = _crm_list(_kind)
+    METHODS[f"crm.{_kind}.get"] = _crm_get(_kind)
+    METHODS[f"crm.{_kind}.fields"] = _crm_fields(_kind)
+    METHODS[f"crm.{_kind}.add"] = _crm_add(_kind)
+    METHODS[f"crm.{_kind}.update"] = _crm_update(_kind)
+    METHODS[f"crm.{_kind}.delete"] = _crm_delete(_kind)

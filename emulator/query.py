@@ -1,0 +1,319 @@
+"""List-method parameters → SQL, and stored rows → the legacy wire format.
+
+API facts relied on (reference §2.1, §10):
+- filter keys are `[prefix]FIELD`, prefixes `=` (default), `!`/`!=`, `>`, `>=`, `<`, `<=`, `@` (IN),
+  `!@` (NOT IN), `%` (substring LIKE), `=%`/`%=` (LIKE with explicit `%`), `!%` and `!=%`/`!%=`
+  (their negations); an array value with `=`/`!` means IN/NOT IN;
+- a filter key naming an unknown field is silently dropped (so a typo returns unfiltered rows);
+- a date value that does not parse makes its condition match nothing;
+- `select` takes `*` (standard non-multiple fields), `UF_*` (custom fields) and names; multiple
+  fields come only when named; unknown names are ignored;
+- `order` directions are case-insensitive; ties are broken by ID here, so paging is stable.
+
+LIKE is case-insensitive for all letters (MySQL's default collation), not only ASCII as SQLite's.
+"""
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import orjson
+
+from .clock import PortalClock
+from .fields import BOOL, DATE, DATETIME, FLAG, INT, JSON, MONEY, NUM, TEXT, Field
+
+# Longest first, so `!=%` is not read as `!=` + `%FIELD`.
+PREFIXES = ("!=%", "!%=", ">=", "<=", "!=", "!@", "=%", "%=", "!%", "@", "%", ">", "<", "=", "!")
+_OPS = {
+    "": "eq",
+    "=": "eq",
+    "!": "ne",
+    "!=": "ne",
+    ">": ">",
+    ">=": ">=",
+    "<": "<",
+    "<=": "<=",
+    "@": "in",
+    "!@": "not_in",
+    "%": "like",
+    "=%": "like_raw",
+    "%=": "like_raw",
+    "!%": "not_like",
+    "!=%": "not_like_raw",
+    "!%=": "not_like_raw",
+}
+_NOTHING = "0"
+
+
+def split_key(key: str) -> tuple[str, str]:
+    """`'>=DATE_MODIFY'` → `('>=', 'DATE_MODIFY')`."""
+    for prefix in PREFIXES:
+        if key.startswith(prefix):
+            return _OPS[prefix], key[len(prefix) :]
+    return "eq", key
+
+
+@lru_cache(maxsize=256)
+def _like_regex(pattern: str) -> re.Pattern:
+    parts = (re.escape(p) for p in pattern.split("%"))
+    return re.compile("^" + ".*".join(parts) + "$", re.IGNORECASE | re.DOTALL)
+
+
+def sql_like(value, pattern) -> int:
+    """Registered as `bx_like` in SQLite."""
+    if value is None or pattern is None:
+        return 0
+    return 1 if _like_regex(str(pattern)).match(str(value)) else 0
+
+
+@dataclass(frozen=True)
+class Column:
+    """A filterable, sortable and selectable column: a standard field or a custom one."""
+
+    name: str
+    kind: str
+    sql: str  # the SQL expression reading it
+    multiple: bool = False
+    custom: bool = False
+
+
+@dataclass
+class Entity:
+    """One listable table of the portal."""
+
+    table: str
+    fields: tuple[Field, ...]
+    has_custom: bool = False
+    id_field: str = "ID"
+    custom: dict[str, str] = field(default_factory=dict)  # UF name → kind
+
+    def column(self, name: str) -> Column | None:
+        f = self._by_name().get(name) or self._by_name().get(name.upper())
+        if f is not None:
+            return Column(f.name, f.kind, f'"{f.name}"', multiple=f.multiple)
+        if self.has_custom:
+            uf = name.upper()
+            if uf in self.custom:
+                return Column(uf, self.custom[uf], f"json_extract(UF, '$.\"{uf}\"')", custom=True)
+        return None
+
+    def _by_name(self) -> dict[str, Field]:
+        cache = self.__dict__.get("_names")
+        if cache is None:
+            cache = self.__dict__["_names"] = {f.name: f for f in self.fields}
+        return cache
+
+
+# -- filter -------------------------------------------------------------------------------------
+
+
+def build_where(entity: Entity, flt: Mapping | None, clock: PortalClock) -> tuple[str, list]:
+    """SQL condition and parameters for a portal filter."""
+    if not isinstance(flt, Mapping):
+        return "1", []
+    clauses: list[str] = []
+    params: list = []
+    for key, value in flt.items():
+        op, name = split_key(str(key))
+        col = entity.column(name)
+        if col is None:
+            continue  # the portal drops unknown filter keys silently
+        sql, args = _condition(col, op, value, clock)
+        clauses.append(sql)
+        params.extend(args)
+    return (" AND ".join(clauses) or "1"), params
+
+
+def _coerce(col: Column, value, clock: PortalClock):
+    """A filter value → the stored representation, or raise ValueError (condition never holds)."""
+    if isinstance(value, (dict, list)):
+        raise ValueError("not a scalar")
+    kind = col.kind
+    if kind in (INT, NUM):
+        if value in (None, ""):
+            raise ValueError("empty")
+        return int(float(value))
+    if kind == BOOL:
+        if isinstance(value, bool):
+            return int(value)
+        text = str(value).strip().upper()
+        return 1 if text in ("Y", "1", "TRUE") else 0
+    if kind == MONEY:
+        return float(str(value).replace(",", "."))
+    if kind == DATETIME:
+        ts = clock.parse(value)
+        if ts is None:
+            raise ValueError("not a date")
+        return ts
+    if kind == DATE:
+        day = clock.parse_date(value)
+        if day is None:
+            raise ValueError("not a date")
+        return day
+    if col.custom and kind == "boolean":
+        if isinstance(value, bool):
+            return int(value)
+        return 1 if str(value).strip().upper() in ("Y", "1", "TRUE") else 0
+    if col.custom and kind == "double":
+        return float(value)
+    return "" if value is None else str(value)
+
+
+def _condition(col: Column, op: str, value, clock: PortalClock) -> tuple[str, list]:
+    expr = f"CAST({col.sql} AS REAL)" if col.kind == MONEY else col.sql
+    is_list = isinstance(value, list)
+    if col.kind == JSON and col.multiple and op in ("eq", "in"):
+        values = value if is_list else [value]
+        try:
+            coerced = [int(v) for v in values]
+        except (TypeError, ValueError):
+            return _NOTHING, []
+        marks = ",".join("?" * len(coerced)) or "NULL"
+        return f"EXISTS (SELECT 1 FROM json_each({col.sql}) WHERE value IN ({marks}))", coerced
+
+    if op in ("like", "like_raw", "not_like", "not_like_raw"):
+        pattern = "" if value is None else str(value)
+        if op in ("like", "not_like"):
+            pattern = f"%{pattern}%"
+        if op.startswith("not"):
+            return f"NOT bx_like({col.sql}, ?)", [pattern]
+        return f"bx_like({col.sql}, ?)", [pattern]
+
+    if op in ("eq", "ne") and not is_list and value in (None, "", False) and col.kind != BOOL:
+        if op == "eq":
+            return f"({col.sql} IS NULL OR {col.sql} = '')", []
+        return f"({col.sql} IS NOT NULL AND {col.sql} <> '')", []
+
+    if op == "in" or op == "not_in" or (is_list and op in ("eq", "ne")):
+        values = value if is_list else [value]
+        coerced = []
+        for v in values:
+            try:
+                coerced.append(_coerce(col, v, clock))
+            except (TypeError, ValueError):
+                continue
+        negate = op in ("not_in", "ne")
+        if not coerced:
+            return ("1", []) if negate else (_NOTHING, [])
+        marks = ",".join("?" * len(coerced))
+        if negate:
+            return f"({expr} IS NULL OR {expr} NOT IN ({marks}))", coerced
+        return f"{expr} IN ({marks})", coerced
+
+    values = value if is_list else [value]
+    parts, args = [], []
+    for v in values:
+        try:
+            c = _coerce(col, v, clock)
+        except (TypeError, ValueError):
+            continue
+        if op == "eq":
+            parts.append(f"{expr} = ?")
+        elif op == "ne":
+            parts.append(f"({expr} IS NULL OR {expr} <> ?)")
+        else:
+            parts.append(f"{expr} {op} ?")
+        args.append(c)
+    if not parts:
+        return _NOTHING, []
+    return "(" + " OR ".join(parts) + ")", args
+
+
+# -- order --------------------------------------------------------------------------------------
+
+
+def build_order(entity: Entity, order: Mapping | None, default: str | None = None) -> str:
+    """`ORDER BY` for a portal `order` map; the entity's ID always breaks ties."""
+    terms: list[str] = []
+    seen: set[str] = set()
+    if isinstance(order, Mapping):
+        for name, direction in order.items():
+            col = entity.column(str(name))
+            if col is None or col.name in seen:
+                continue
+            seen.add(col.name)
+            d = "DESC" if str(direction).strip().upper() == "DESC" else "ASC"
+            expr = f"CAST({col.sql} AS REAL)" if col.kind == MONEY else col.sql
+            terms.append(f"{expr} {d}")
+    if not terms and default:
+        terms.append(default)
+        seen.add(entity.id_field)
+    if entity.id_field not in seen:
+        terms.append(f'"{entity.id_field}" ASC')
+    return "ORDER BY " + ", ".join(terms)
+
+
+# -- select and encoding ------------------------------------------------------------------------
+
+
+def resolve_select(entity: Entity, select, default: Iterable[str] = ("*", "UF_*")) -> list[Column]:
+    """The columns a `select` asks for, in the entity's field order."""
+    names = _names(select) or list(default)
+    wanted: list[Column] = []
+    star = "*" in names
+    uf_star = "UF_*" in names
+    explicit = {n.upper() for n in names if n not in ("*", "UF_*")}
+    for f in entity.fields:
+        if f.name == entity.id_field or f.name.upper() in explicit or (star and not f.multiple):
+            wanted.append(Column(f.name, f.kind, f'"{f.name}"', multiple=f.multiple))
+    if entity.has_custom:
+        for uf, kind in entity.custom.items():
+            if uf_star or uf in explicit:
+                wanted.append(Column(uf, kind, "", custom=True))
+    return wanted
+
+
+def _names(select) -> list[str]:
+    if isinstance(select, str):
+        return [select] if select else []
+    if isinstance(select, Mapping):
+        select = list(select.values())
+    if isinstance(select, list):
+        return [str(s) for s in select if isinstance(s, (str, int))]
+    return []
+
+
+def row_encoder(columns: list[Column], clock: PortalClock) -> tuple[str, Callable]:
+    """SQL column list and a function turning a fetched tuple into the wire dict."""
+    sql_cols: list[str] = []
+    plan: list[tuple[str, int, Callable | None]] = []
+    custom = [c for c in columns if c.custom]
+    for c in columns:
+        if c.custom:
+            continue
+        plan.append((c.name, len(sql_cols), _encoder(c.kind, clock)))
+        sql_cols.append(c.sql)
+    uf_index = len(sql_cols) if custom else -1
+    if custom:
+        sql_cols.append("UF")
+    names = [c.name for c in custom]
+
+    def encode(row: tuple) -> dict:
+        out = {}
+        for name, i, enc in plan:
+            v = row[i]
+            out[name] = enc(v) if enc is not None else v
+        if uf_index >= 0:
+            bag = orjson.loads(row[uf_index]) if row[uf_index] else {}
+            for n in names:
+                out[n] = bag.get(n)
+        return out
+
+    return ", ".join(sql_cols) or "1", encode
+
+
+def _encoder(kind: str, clock: PortalClock) -> Callable | None:
+    if kind == INT:
+        return lambda v: None if v is None else str(v)
+    if kind == DATETIME:
+        return clock.format
+    if kind == DATE:
+        return clock.format_date
+    if kind == BOOL:
+        return lambda v: None if v is None else bool(v)
+    if kind == JSON:
+        return lambda v: orjson.loads(v) if v else []
+    if kind in (TEXT, FLAG, MONEY, NUM):
+        return None
+    raise ValueError(kind)

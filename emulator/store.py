@@ -1,0 +1,495 @@
+"""The portal's data: an indexed SQLite database and the server-side effects of writes.
+
+What a real portal does on a write, and this store does too (reference §5, §6, §8):
+- `DATE_CREATE`, `DATE_MODIFY`, `MOVED_TIME` come from the portal clock; `CREATED_BY_ID`,
+  `MODIFY_BY_ID`, `MOVED_BY_ID` from the calling user; read-only and unknown fields are dropped;
+- the stage's semantic ID (`P`/`S`/`F`) follows the status dictionary of the entity (leads:
+  `STATUS`; deals: `DEAL_STAGE` for funnel 0, `DEAL_STAGE_<n>` with stage prefix `C<n>:` for
+  the others);
+- every create writes a stage-history row with TYPE_ID 1, every stage move one with TYPE_ID 2
+  (in-progress stage) or 3 (final stage);
+- a delete removes the record and its stage history and leaves no tombstone.
+
+SQLite rather than DuckDB: the emulator's work is point writes plus indexed keyset reads of 50 rows,
+which SQLite does in microseconds, and it ships with Python.
+"""
+
+import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
+
+import orjson
+
+from .clock import PortalClock
+from .fields import (
+    BOOL,
+    CATEGORY_FIELDS,
+    DATE,
+    DATETIME,
+    DEAL_FIELDS,
+    DEAL_HISTORY_FIELDS,
+    DEPARTMENT_FIELDS,
+    FLAG,
+    INT,
+    JSON,
+    LEAD_FIELDS,
+    LEAD_HISTORY_FIELDS,
+    MONEY,
+    NUM,
+    STATUS_FIELDS,
+    USER_FIELDS,
+    Field,
+)
+from .query import Entity, sql_like
+
+# Stage-history record types (crm.stagehistory.list TYPE_ID).
+HISTORY_CREATED, HISTORY_MOVED, HISTORY_FINAL = 1, 2, 3
+
+_INDEXES = {
+    "leads": ("DATE_MODIFY", "DATE_CREATE", "STATUS_ID", "ASSIGNED_BY_ID"),
+    "deals": ("DATE_MODIFY", "DATE_CREATE", "STAGE_ID", "CATEGORY_ID", "LEAD_ID", "ASSIGNED_BY_ID"),
+    "lead_history": ("OWNER_ID", "CREATED_TIME"),
+    "deal_history": ("OWNER_ID", "CREATED_TIME"),
+    "statuses": ("ENTITY_ID",),
+}
+
+
+class NotFound(Exception):
+    pass
+
+
+class Store:
+    def __init__(self, clock: PortalClock, path: str = ":memory:") -> None:
+        self.clock = clock
+        self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self.db.execute(
+            "PRAGMA journal_mode=OFF" if path == ":memory:" else "PRAGMA journal_mode=WAL"
+        )
+        self.db.execute("PRAGMA synchronous=OFF")
+        self.db.create_function("bx_like", 2, sql_like, deterministic=True)
+        self.entities = {
+            "lead": Entity("leads", LEAD_FIELDS, has_custom=True),
+            "deal": Entity("deals", DEAL_FIELDS, has_custom=True),
+            "lead_history": Entity("lead_history", LEAD_HISTORY_FIELDS),
+            "deal_history": Entity("deal_history", DEAL_HISTORY_FIELDS),
+            "status": Entity("statuses", STATUS_FIELDS),
+            "user": Entity("users", USER_FIELDS),
+            "department": Entity("departments", DEPARTMENT_FIELDS),
+            "category": Entity("categories", CATEGORY_FIELDS, id_field="id"),
+        }
+        self._semantics: dict[tuple[str, str], str] = {}
+        self.create_schema()
+
+    # -- schema ------------------------------------------------------------------------------
+    def create_schema(self) -> None:
+        cur = self.db.cursor()
+        for entity in self.entities.values():
+            cur.execute(f'DROP TABLE IF EXISTS "{entity.table}"')
+            cols = []
+            for f in entity.fields:
+                pk = " PRIMARY KEY" if f.name == entity.id_field else ""
+                cols.append(f'"{f.name}" {f.sql_type}{pk}')
+            if entity.has_custom:
+                cols.append("UF TEXT")
+            cur.execute(f'CREATE TABLE "{entity.table}" ({", ".join(cols)})')
+            for col in _INDEXES.get(entity.table, ()):
+                cur.execute(f'CREATE INDEX "ix_{entity.table}_{col}" ON "{entity.table}" ("{col}")')
+            entity.custom.clear()
+        cur.execute("DROP TABLE IF EXISTS userfields")
+        cur.execute(
+            "CREATE TABLE userfields (ENTITY TEXT, FIELD_NAME TEXT, TYPE TEXT, TITLE TEXT,"
+            " PRIMARY KEY (ENTITY, FIELD_NAME))"
+        )
+        self._semantics.clear()
+
+    def entity(self, name: str) -> Entity:
+        return self.entities[name]
+
+    # -- generic reads -----------------------------------------------------------------------
+    def select(
+        self,
+        entity: Entity,
+        columns_sql: str,
+        where: str,
+        params: Sequence,
+        order_sql: str,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[tuple]:
+        sql = f'SELECT {columns_sql} FROM "{entity.table}" WHERE {where} {order_sql}'
+        if limit is not None:
+            sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
+        return self.db.execute(sql, list(params)).fetchall()
+
+    def count(self, entity: Entity, where: str, params: Sequence) -> int:
+        sql = f'SELECT count(*) FROM "{entity.table}" WHERE {where}'
+        return self.db.execute(sql, list(params)).fetchone()[0]
+
+    def exists(self, entity_name: str, record_id: int) -> bool:
+        e = self.entities[entity_name]
+        row = self.db.execute(
+            f'SELECT 1 FROM "{e.table}" WHERE "{e.id_field}" = ?', (record_id,)
+        ).fetchone()
+        return row is not None
+
+    def ids(self, entity_name: str) -> list[int]:
+        e = self.entities[entity_name]
+        return [r[0] for r in self.db.execute(f'SELECT "{e.id_field}" FROM "{e.table}"')]
+
+    def table_count(self, entity_name: str) -> int:
+        e = self.entities[entity_name]
+        return self.db.execute(f'SELECT count(*) FROM "{e.table}"').fetchone()[0]
+
+    # -- bulk load (dataset generator) -------------------------------------------------------
+    def insert_many(self, entity_name: str, columns: Sequence[str], rows: Iterable[Sequence]):
+        e = self.entities[entity_name]
+        cols = ", ".join(f'"{c}"' if c != "UF" else "UF" for c in columns)
+        marks = ", ".join("?" * len(columns))
+        self.db.executemany(f'INSERT INTO "{e.table}" ({cols}) VALUES ({marks})', rows)
+
+    def begin(self) -> None:
+        self.db.execute("BEGIN")
+
+    def commit(self) -> None:
+        self.db.execute("COMMIT")
+
+    # -- dictionaries ------------------------------------------------------------------------
+    def add_userfield(self, entity_name: str, name: str, kind: str, title: str) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO userfields VALUES (?, ?, ?, ?)",
+            (entity_name, name, kind, title),
+        )
+        self.entities[entity_name].custom[name] = kind
+
+    def userfields(self, entity_name: str) -> list[tuple[str, str, str]]:
+        return self.db.execute(
+            "SELECT FIELD_NAME, TYPE, TITLE FROM userfields WHERE ENTITY = ? ORDER BY FIELD_NAME",
+            (entity_name,),
+        ).fetchall()
+
+    def add_status(self, fields: Mapping) -> int:
+        entity_id = str(fields["ENTITY_ID"])
+        category = fields.get("CATEGORY_ID")
+        if category is None and entity_id.startswith("DEAL_STAGE_"):
+            category = int(entity_id.rsplit("_", 1)[1])
+        semantics = fields.get("SEMANTICS") or None
+        name = str(fields.get("NAME") or fields["STATUS_ID"])
+        cur = self.db.execute(
+            "INSERT INTO statuses (ENTITY_ID, STATUS_ID, NAME, NAME_INIT, SORT, SYSTEM,"
+            " CATEGORY_ID, COLOR, SEMANTICS) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                entity_id,
+                str(fields["STATUS_ID"]),
+                name,
+                fields.get("NAME_INIT", name if fields.get("SYSTEM") == "Y" else None),
+                int(fields.get("SORT") or 10),
+                fields.get("SYSTEM", "N"),
+                category,
+                fields.get("COLOR"),
+                semantics,
+            ),
+        )
+        self._semantics.clear()
+        return cur.lastrowid
+
+    def status_exists(self, entity_id: str, status_id: str) -> bool:
+        row = self.db.execute(
+            "SELECT 1 FROM statuses WHERE ENTITY_ID = ? AND STATUS_ID = ?", (entity_id, status_id)
+        ).fetchone()
+        return row is not None
+
+    def semantic(self, dictionary: str, status_id: str | None) -> str:
+        """`S`, `F` or `P` for a stage of a dictionary; unknown and empty stages count as `P`."""
+        key = (dictionary, status_id or "")
+        hit = self._semantics.get(key)
+        if hit is None:
+            row = self.db.execute(
+                "SELECT SEMANTICS FROM statuses WHERE ENTITY_ID = ? AND STATUS_ID = ?", key
+            ).fetchone()
+            hit = self._semantics[key] = (row[0] if row else None) or "P"
+        return hit
+
+    def first_stage(self, dictionary: str) -> str | None:
+        row = self.db.execute(
+            "SELECT STATUS_ID FROM statuses WHERE ENTITY_ID = ? ORDER BY SORT, ID LIMIT 1",
+            (dictionary,),
+        ).fetchone()
+        return row[0] if row else None
+
+    def add_category(self, category_id: int, name: str, sort: int, is_default: bool) -> None:
+        self.db.execute(
+            "INSERT INTO categories (id, name, sort, entityTypeId, isDefault, originId,"
+            " originatorId) VALUES (?, ?, ?, 2, ?, '', '')",
+            (category_id, name, sort, "Y" if is_default else "N"),
+        )
+
+    def category_exists(self, category_id: int) -> bool:
+        return self.exists("category", category_id)
+
+    def add_user(self, fields: Mapping) -> int:
+        row = _normalize(self.entities["user"], fields, self.clock, creating=True, raw=True)
+        row.setdefault("ACTIVE", 1)
+        row.setdefault("USER_TYPE", "employee")
+        row.setdefault("IS_ONLINE", "N")
+        row.setdefault("DATE_REGISTER", int(self.clock.now()))
+        row.setdefault("UF_DEPARTMENT", "[1]")
+        return self._insert("user", row)
+
+    def add_department(self, fields: Mapping) -> int:
+        row = _normalize(self.entities["department"], fields, self.clock, creating=True, raw=True)
+        row.setdefault("SORT", 500)
+        return self._insert("department", row)
+
+    def _insert(self, entity_name: str, row: Mapping) -> int:
+        e = self.entities[entity_name]
+        cols = ", ".join(f'"{c}"' if c != "UF" else "UF" for c in row)
+        marks = ", ".join("?" * len(row))
+        cur = self.db.execute(
+            f'INSERT INTO "{e.table}" ({cols}) VALUES ({marks})', list(row.values())
+        )
+        return cur.lastrowid
+
+    # -- CRM writes --------------------------------------------------------------------------
+    def stage_dictionary(self, entity_name: str, category_id: int | None) -> str:
+        if entity_name == "lead":
+            return "STATUS"
+        return "DEAL_STAGE" if not category_id else f"DEAL_STAGE_{int(category_id)}"
+
+    def add_crm(self, entity_name: str, fields: Mapping, user_id: int, now: float | None = None):
+        """`crm.lead.add` / `crm.deal.add`: returns the new ID."""
+        e = self.entities[entity_name]
+        ts = int(self.clock.now() if now is None else now)
+        row = _normalize(e, fields, self.clock, creating=True)
+        stage_field = "STATUS_ID" if entity_name == "lead" else "STAGE_ID"
+        category = None
+        if entity_name == "deal":
+            category = int(row.get("CATEGORY_ID") or 0)
+            if category and not self.category_exists(category):
+                raise ValueError(f"Category with ID {category} is not found")
+            row["CATEGORY_ID"] = category
+        dictionary = self.stage_dictionary(entity_name, category)
+        if not row.get(stage_field):
+            row[stage_field] = self.first_stage(dictionary) or "NEW"
+        semantic = self.semantic(dictionary, row[stage_field])
+        row.update(
+            DATE_CREATE=ts,
+            DATE_MODIFY=ts,
+            MOVED_TIME=ts,
+            CREATED_BY_ID=user_id,
+            MODIFY_BY_ID=user_id,
+            MOVED_BY_ID=user_id,
+        )
+        row.setdefault("ASSIGNED_BY_ID", user_id)
+        row.setdefault("OPENED", "Y")
+        row.setdefault("CURRENCY_ID", "RUB")
+        row.setdefault("OPPORTUNITY", "0.00")
+        row.setdefault("IS_MANUAL_OPPORTUNITY", "N")
+        if entity_name == "lead":
+            row["STATUS_SEMANTIC_ID"] = semantic
+            row["DATE_CLOSED"] = ts if semantic in ("S", "F") else None
+            _lead_flags(row)
+        else:
+            row["STAGE_SEMANTIC_ID"] = semantic
+            row["CLOSED"] = "Y" if semantic in ("S", "F") else "N"
+            row["IS_NEW"] = "Y" if row[stage_field] == self.first_stage(dictionary) else "N"
+            for flag in ("IS_RECURRING", "IS_RETURN_CUSTOMER", "IS_REPEATED_APPROACH"):
+                row.setdefault(flag, "N")
+            row.setdefault("TYPE_ID", "SALE")
+            row.setdefault("PROBABILITY", None)
+        new_id = self._insert(entity_name, row)
+        self.add_history(
+            entity_name, new_id, HISTORY_CREATED, ts, row[stage_field], semantic, category
+        )
+        return new_id
+
+    def get_crm(self, entity_name: str, record_id: int) -> dict:
+        e = self.entities[entity_name]
+        cur = self.db.execute(f'SELECT * FROM "{e.table}" WHERE "ID" = ?', (record_id,))
+        row = cur.fetchone()
+        if row is None:
+            raise NotFound(record_id)
+        return dict(zip([d[0] for d in cur.description], row, strict=True))
+
+    def update_crm(
+        self,
+        entity_name: str,
+        record_id: int,
+        fields: Mapping,
+        user_id: int,
+        now: float | None = None,
+    ) -> None:
+        """`crm.lead.update` / `crm.deal.update`."""
+        e = self.entities[entity_name]
+        current = self.get_crm(entity_name, record_id)
+        ts = int(self.clock.now() if now is None else now)
+        changes = _normalize(e, fields, self.clock, creating=False, current_uf=current.get("UF"))
+        stage_field = "STATUS_ID" if entity_name == "lead" else "STAGE_ID"
+        changes.update(DATE_MODIFY=ts, MODIFY_BY_ID=user_id)
+        new_stage = changes.get(stage_field)
+        category = current.get("CATEGORY_ID")
+        if new_stage is not None and new_stage != current[stage_field]:
+            dictionary = self.stage_dictionary(entity_name, category)
+            semantic = self.semantic(dictionary, new_stage)
+            changes.update(MOVED_TIME=ts, MOVED_BY_ID=user_id)
+            if entity_name == "lead":
+                changes["STATUS_SEMANTIC_ID"] = semantic
+                changes["DATE_CLOSED"] = ts if semantic in ("S", "F") else None
+            else:
+                changes["STAGE_SEMANTIC_ID"] = semantic
+                changes["CLOSED"] = "Y" if semantic in ("S", "F") else "N"
+                changes["IS_NEW"] = "Y" if new_stage == self.first_stage(dictionary) else "N"
+            kind = HISTORY_FINAL if semantic in ("S", "F") else HISTORY_MOVED
+            self.add_history(entity_name, record_id, kind, ts, new_stage, semantic, category)
+        else:
+            changes.pop(stage_field, None)
+        if entity_name == "lead":
+            merged = {**current, **changes}
+            _lead_flags(merged)
+            for flag in ("HAS_PHONE", "HAS_EMAIL", "IS_RETURN_CUSTOMER"):
+                changes[flag] = merged[flag]
+        sets = ", ".join(f'"{c}" = ?' if c != "UF" else "UF = ?" for c in changes)
+        self.db.execute(
+            f'UPDATE "{e.table}" SET {sets} WHERE "ID" = ?', [*changes.values(), record_id]
+        )
+
+    def delete_crm(self, entity_name: str, record_id: int) -> None:
+        e = self.entities[entity_name]
+        cur = self.db.execute(f'DELETE FROM "{e.table}" WHERE "ID" = ?', (record_id,))
+        if cur.rowcount == 0:
+            raise NotFound(record_id)
+        self.db.execute(f'DELETE FROM "{entity_name}_history" WHERE OWNER_ID = ?', (record_id,))
+
+    def add_history(
+        self,
+        entity_name: str,
+        owner_id: int,
+        type_id: int,
+        ts: int,
+        stage: str,
+        semantic: str,
+        category: int | None,
+    ) -> None:
+        if entity_name == "lead":
+            self.db.execute(
+                "INSERT INTO lead_history (TYPE_ID, OWNER_ID, CREATED_TIME, STATUS_ID,"
+                " STATUS_SEMANTIC_ID) VALUES (?, ?, ?, ?, ?)",
+                (type_id, owner_id, ts, stage, semantic),
+            )
+        else:
+            self.db.execute(
+                "INSERT INTO deal_history (TYPE_ID, OWNER_ID, CREATED_TIME, CATEGORY_ID, STAGE_ID,"
+                " STAGE_SEMANTIC_ID) VALUES (?, ?, ?, ?, ?, ?)",
+                (type_id, owner_id, ts, category or 0, stage, semantic),
+            )
+
+
+def _lead_flags(row: dict) -> None:
+    row["HAS_PHONE"] = "Y" if row.get("PHONE") not in (None, "", "[]") else "N"
+    row["HAS_EMAIL"] = "Y" if row.get("EMAIL") not in (None, "", "[]") else "N"
+    row.setdefault("HAS_IMOL", "N")
+    linked = bool(row.get("CONTACT_ID")) or bool(row.get("COMPANY_ID"))
+    row["IS_RETURN_CUSTOMER"] = "Y" if linked else "N"
+
+
+def format_money(value) -> str | None:
+    """A double as the portal stores it (`"1500.00"`); text that is no number stays as sent."""
+    if value is None or value == "":
+        return None
+    try:
+        return f"{float(str(value).replace(',', '.')):.2f}"
+    except ValueError:
+        return str(value)
+
+
+def _normalize(
+    entity: Entity,
+    fields: Mapping | None,
+    clock: PortalClock,
+    creating: bool,
+    raw: bool = False,
+    current_uf: str | None = None,
+) -> dict:
+    """Client `fields` → storable columns. Unknown and read-only fields are dropped as the portal
+    does; `raw` (internal callers) keeps read-only ones."""
+    out: dict = {}
+    if not isinstance(fields, Mapping):
+        return out
+    custom: dict = {}
+    for key, value in fields.items():
+        name = str(key).upper() if str(key).upper() != "ID" else "ID"
+        f: Field | None = entity._by_name().get(name) or entity._by_name().get(str(key))
+        if f is None:
+            if entity.has_custom and name in entity.custom:
+                custom[name] = _custom_value(entity.custom[name], value)
+            continue
+        if f.name == entity.id_field or (f.read_only and not raw):
+            continue
+        if f.immutable and not creating:
+            continue
+        out[f.name] = _store_value(f, value, clock)
+    if custom:
+        bag = orjson.loads(current_uf) if current_uf else {}
+        bag.update(custom)
+        out["UF"] = orjson.dumps(bag).decode()
+    return out
+
+
+def _store_value(f: Field, value, clock: PortalClock):
+    kind = f.kind
+    if kind in (INT, NUM):
+        if value in (None, ""):
+            return None
+        try:
+            return int(float(value))
+        except (TypeError, ValueError):
+            return None
+    if kind == MONEY:
+        return format_money(value)
+    if kind == FLAG:
+        if isinstance(value, bool):
+            return "Y" if value else "N"
+        return "Y" if str(value).strip().upper() in ("Y", "1", "TRUE") else "N"
+    if kind == BOOL:
+        if isinstance(value, bool):
+            return int(value)
+        return 1 if str(value).strip().upper() in ("Y", "1", "TRUE") else 0
+    if kind == DATETIME:
+        return clock.parse(value)
+    if kind == DATE:
+        return clock.parse_date(value)
+    if kind == JSON:
+        return _json_value(f, value)
+    return None if value is None else str(value)
+
+
+def _json_value(f: Field, value) -> str:
+    if isinstance(value, Mapping):
+        value = list(value.values())
+    if not isinstance(value, list):
+        value = [value]
+    if f.api_type == "crm_multifield":
+        items = []
+        for i, item in enumerate(value, start=1):
+            if isinstance(item, Mapping) and item.get("VALUE"):
+                items.append(
+                    {
+                        "ID": str(i),
+                        "VALUE_TYPE": str(item.get("VALUE_TYPE") or "WORK"),
+                        "VALUE": str(item["VALUE"]),
+                        "TYPE_ID": f.name,
+                    }
+                )
+        return orjson.dumps(items).decode()
+    return orjson.dumps([int(v) for v in value if str(v).strip().lstrip("-").isdigit()]).decode()
+
+
+def _custom_value(kind: str, value):
+    if kind == "boolean":
+        if isinstance(value, bool):
+            return value
+        return str(value).strip().upper() in ("Y", "1", "TRUE")
+    if kind == "double":
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            return None
+    return None if value is None else str(value)

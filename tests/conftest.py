@@ -1,0 +1,34 @@
+import pytest
+
+from tests.support import start_emulator
+
+
+@pytest.fixture(scope="session")
+def emulator_process():
+    """One emulator for the session, limits off so tests run at full speed; tests that need
+    limits turn them on through `/_emulator/config`."""
+    emu = start_emulator("--dataset", "empty", "--no-rate-limit", "--no-operating-limit")
+    yield emu
+    emu.stop()
+
+
+@pytest.fixture
+def emulator(emulator_process):
+    """The session's emulator reset to an empty portal, real clock, no faults, limits off."""
+    emulator_process.configure(
+        rate_limit={"enabled": False},
+        operating_limit={"enabled": False},
+        auth_error_status=401,
+        stagehistory_legacy_strings=False,
+    )
+    emulator_process.control("POST", "clock", {"real": True})
+    emulator_process.control("POST", "live", {"enabled": False})
+    emulator_process.reset("empty")
+    return emulator_process
+
+
+@pytest.fixture
+def demo(emulator):
+    """The emulator with a small demo portal (scale 0.05: ~3,500 leads)."""
+    emulator.reset("demo", scale=0.05)
+    return emulator
