@@ -310,8 +310,10 @@ def user_get(call: Call, params: Mapping) -> Reply:
     order = None
     if isinstance(sort, str) and sort:
         order = {sort: param(params, "order") or "ASC"}
+    entity = call.store.entity("user")
+    every_field = tuple(f.name for f in entity.fields)
     rows, total, nxt = list_page(
-        call, "user.get", call.store.entity("user"), flt, order, None, _start(params), ("*",)
+        call, "user.get", entity, flt, order, None, _start(params), every_field
     )
     return Reply(rows, total, nxt)
 
