@@ -887,7 +887,7 @@ class DemoGenerator:
                 ' WHERE "ID" = ?',
                 (rng.choice(junk), rng.choice(("test", "{campaign}", "проверка")), lead_id),
             )
-        huge = ("Заказ \"бампер\" 🚗🔧 — клиент написал: «срочно!» '\\n' " * 1600)[:100_000]
+        huge = ("Заказ \"бампер\" 🚗🔧 — клиент написал: «срочно!» '\\n' " * 2000)[:100_000]
         db.execute(
             'UPDATE leads SET TITLE = ? WHERE "ID" = ?', (huge, lead_ids[len(lead_ids) // 2])
         )

@@ -1,0 +1,83 @@
+"""The official b24pysdk and fast_bitrix24 work against the emulator unchanged.
+
+b24pysdk builds `https://{domain}/rest/...` URLs, so it talks to an HTTPS emulator whose
+certificate comes from a throwaway CA made with trustme and trusted via REQUESTS_CA_BUNDLE.
+"""
+
+import pytest
+import trustme
+
+from tests.support import start_emulator
+
+
+@pytest.fixture(scope="module")
+def tls_emulator(tmp_path_factory):
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    folder = tmp_path_factory.mktemp("tls")
+    cert_file, key_file, ca_file = (folder / n for n in ("cert.pem", "key.pem", "ca.pem"))
+    cert.cert_chain_pems[0].write_to_path(cert_file)
+    for pem in cert.cert_chain_pems[1:]:
+        pem.write_to_path(cert_file, append=True)
+    cert.private_key_pem.write_to_path(key_file)
+    ca.cert_pem.write_to_path(ca_file)
+    emu = start_emulator("--dataset", "demo", "--scale", "0.03", "--no-rate-limit",
+                         tls=(str(cert_file), str(key_file), str(ca_file)))
+    yield emu
+    emu.stop()
+
+
+def _store_leads(emu):
+    return {int(r["ID"]): r for r in emu.records("lead")}
+
+
+def test_b24pysdk_lists_every_demo_lead_and_reads_a_batch(tls_emulator, monkeypatch):
+    from b24pysdk import BitrixWebhook, Client
+
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tls_emulator.verify))
+    domain = tls_emulator.base.removeprefix("https://")
+    client = Client(BitrixWebhook(domain=domain, webhook_token=f"1/{tls_emulator.secret}"))
+    store = _store_leads(tls_emulator)
+
+    fast = client.crm.lead.list(select=["ID", "TITLE", "DATE_MODIFY"]).as_list_fast().result
+    listed = list(fast)
+    assert sorted(int(r["ID"]) for r in listed) == sorted(store)
+    assert all(r["TITLE"] == store[int(r["ID"])]["TITLE"] for r in listed)
+
+    paged = client.crm.lead.list(select=["ID"]).as_list().result
+    assert sorted(int(r["ID"]) for r in paged) == sorted(store)
+
+    first, second = sorted(store)[:2]
+    batch = client.call_batch({
+        "a": client.crm.lead.get(bitrix_id=first),
+        "b": client.crm.lead.get(bitrix_id=second),
+    })
+    results = batch.result.result
+    assert results["a"]["TITLE"] == store[first]["TITLE"]
+    assert results["b"]["ID"] == str(second)
+    assert batch.result.result_error == []
+
+
+def test_fast_bitrix24_lists_every_demo_lead_and_reads_a_batch(tls_emulator):
+    from fast_bitrix24 import Bitrix
+
+    bx = Bitrix(tls_emulator.webhook, ssl=False, verbose=False)
+    store = _store_leads(tls_emulator)
+    leads = bx.get_all("crm.lead.list", {"select": ["ID", "TITLE", "UTM_SOURCE"]})
+    assert sorted(int(r["ID"]) for r in leads) == sorted(store)
+    assert all(r["UTM_SOURCE"] == store[int(r["ID"])]["UTM_SOURCE"] for r in leads)
+
+    ids = sorted(store)[:120]
+    by_id = bx.get_by_ID("crm.lead.get", ids)
+    assert sorted(int(k) for k in by_id) == ids
+    history = bx.get_all("crm.stagehistory.list", {"entityTypeId": 1})
+    assert len(history) == len(tls_emulator.records("lead_history"))
+
+
+def test_plain_http_client_still_works_with_fast_bitrix24(emulator):
+    from fast_bitrix24 import Bitrix
+
+    for i in range(3):
+        emulator.call("crm.deal.add", {"fields": {"TITLE": f"d{i}"}})
+    deals = Bitrix(emulator.webhook, ssl=False, verbose=False).get_all("crm.deal.list")
+    assert [d["TITLE"] for d in deals] == ["d0", "d1", "d2"]
