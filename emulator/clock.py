@@ -25,6 +25,7 @@ class PortalClock:
         self._shift = 0.0
         self._frozen: float | None = None
         self._offset_cache: dict[int, tuple[int, str]] = {}
+        self.fixed_since, self.fixed_until, self.fixed_offset = self._fixed_offset_period()
 
     # -- the virtual clock -------------------------------------------------------------------
     def now(self) -> float:
@@ -51,6 +52,35 @@ class PortalClock:
         return self._frozen is not None
 
     # -- wire format -------------------------------------------------------------------------
+    def _fixed_offset_period(self) -> tuple[int, int, tuple[int, str]]:
+        """The period (unix seconds) up to 2040 in which the zone keeps one offset.
+
+        Moscow has kept +03:00 since 2014; zones with daylight saving have no such period
+        worth the name, so their values are formatted the slow, exact way."""
+        end = datetime(2040, 1, 1, tzinfo=UTC)
+        last = self._offset(int(end.timestamp()))
+        since = end
+        probe = end
+        while probe.year > 1970:
+            probe -= timedelta(days=30)
+            if self._offset(int(probe.timestamp())) != last:
+                break
+            since = probe
+        return int(since.timestamp()), int(end.timestamp()), last
+
+    def sql_format(self, column: str) -> str:
+        """SQL producing the legacy datetime text of a unix-seconds column.
+
+        SQLite formats values from the zone's fixed-offset period itself (the hot path of every
+        list call); older values go through `bx_datetime`, i.e. `format`."""
+        seconds, suffix = self.fixed_offset
+        return (
+            f"CASE WHEN {column} IS NULL THEN ''"
+            f" WHEN {column} >= {self.fixed_since} AND {column} < {self.fixed_until}"
+            f" THEN strftime('%Y-%m-%dT%H:%M:%S', {column} + {seconds}, 'unixepoch') || '{suffix}'"
+            f" ELSE bx_datetime({column}) END"
+        )
+
     def _offset(self, ts: int) -> tuple[int, str]:
         """UTC offset in seconds and as `+03:00` at instant `ts`, cached per hour."""
         hour = ts // 3600

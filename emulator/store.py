@@ -66,6 +66,7 @@ class Store:
         )
         self.db.execute("PRAGMA synchronous=OFF")
         self.db.create_function("bx_like", 2, sql_like, deterministic=True)
+        self.db.create_function("bx_datetime", 1, clock.format, deterministic=True)
         self.entities = {
             "lead": Entity("leads", LEAD_FIELDS, has_custom=True),
             "deal": Entity("deals", DEAL_FIELDS, has_custom=True),

@@ -53,3 +53,18 @@ def test_batch_references_follow_process_batch_element():
     assert substitute("x$result[b][ID]y z", refs) == "x9 z"  # PHP's pattern runs to a space
     assert substitute("$result[a][49][ID]", refs) == [{"ID": "7"}]  # stops at the last found
     assert substitute("$total[a]", refs) == 3
+
+
+@pytest.mark.parametrize("zone", ["Europe/Moscow", "America/New_York", "Asia/Yekaterinburg"])
+def test_datetimes_formatted_by_sqlite_equal_the_exact_python_format(zone):
+    import sqlite3
+
+    clock = PortalClock(zone)
+    db = sqlite3.connect(":memory:")
+    db.create_function("bx_datetime", 1, clock.format)
+    instants = [None, 0, 1_300_000_000, 1_416_000_000, 1_713_825_000, 1_720_000_000,
+                2_200_000_000, 2_300_000_000]
+    sql = clock.sql_format("v")
+    got = [db.execute(f"SELECT {sql} FROM (SELECT ? AS v)", (ts,)).fetchone()[0]
+           for ts in instants]
+    assert got == [clock.format(ts) for ts in instants]

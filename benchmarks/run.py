@@ -1,0 +1,143 @@
+"""Benchmarks, one command: `make bench` (full) or `make bench-smoke` (tiny, runs in the tests).
+
+Emulator benchmarks (issue: the emulator must never be what limits a 2 req/s client):
+1. time and peak memory to generate the demo portal at scale 1 and 10, each in a fresh process;
+2. at scale 10, the answer time of `start=-1` keyset list calls: one 50-row page, and a 50-command
+   `batch` of list calls (2,500 rows; target under 250 ms), measured over HTTP against the running
+   emulator, p50 and p95.
+
+Results are printed as Markdown and written to `benchmarks/results/emulator.md` with the command,
+date and machine.
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.support import start_emulator  # noqa: E402
+
+GENERATE = """
+import json, resource, sys, time
+from emulator.datasets import load_dataset
+from emulator.portal import Portal
+portal = Portal("bench")
+started = time.perf_counter()
+counts = load_dataset(portal, "demo", scale=float(sys.argv[1]))
+seconds = time.perf_counter() - started
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"seconds": seconds, "peak_rss_mb": rss, **counts}))
+"""
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores ({cpu}), " \
+           f"{mem:.0f} GiB, Python {platform.python_version()}"
+
+
+def generate(scale: float) -> dict:
+    out = subprocess.run([sys.executable, "-c", GENERATE, str(scale)], cwd=ROOT, check=True,
+                         capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def throughput(scale: float, rounds: int) -> dict:
+    emu = start_emulator("--dataset", "demo", "--scale", str(scale), "--no-rate-limit",
+                         "--no-operating-limit")
+    try:
+        session = requests.Session()
+        url = emu.webhook
+        max_id = session.post(url + "crm.lead.list", json={
+            "order": {"ID": "DESC"}, "select": ["ID"], "start": -1}).json()["result"][0]["ID"]
+        max_id = int(max_id)
+        page_ms, batch_ms, rows = [], [], 0
+        for i in range(rounds):
+            start_id = (i * 7_919) % max(1, max_id - 2_600)
+            t = time.perf_counter()
+            r = session.post(url + "crm.lead.list", json={
+                "order": {"ID": "ASC"}, "filter": {">ID": start_id}, "start": -1})
+            page_ms.append((time.perf_counter() - t) * 1000)
+            assert len(r.json()["result"]) == 50
+            cmd = {"p0": f"crm.lead.list?order[ID]=ASC&start=-1&filter[>ID]={start_id}"}
+            for k in range(1, 50):
+                cmd[f"p{k}"] = (f"crm.lead.list?order[ID]=ASC&start=-1"
+                                f"&filter[>ID]=$result[p{k - 1}][49][ID]")
+            t = time.perf_counter()
+            body = session.post(url + "batch", json={"halt": 0, "cmd": cmd}).json()
+            batch_ms.append((time.perf_counter() - t) * 1000)
+            got = sum(len(v) for v in body["result"]["result"].values())
+            assert got == 2_500, got
+            rows += got
+        return {
+            "scale": scale, "rounds": rounds,
+            "page_p50_ms": statistics.median(page_ms), "page_p95_ms": percentile(page_ms, 0.95),
+            "batch_p50_ms": statistics.median(batch_ms),
+            "batch_p95_ms": percentile(batch_ms, 0.95),
+            "rows_per_second_in_batches": rows / (sum(batch_ms) / 1000),
+        }
+    finally:
+        emu.stop()
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny scale; results not written")
+    args = parser.parse_args(argv)
+    scales = (0.05,) if args.smoke else (1.0, 10.0)
+    tp_scale, rounds = (0.05, 3) if args.smoke else (10.0, 20)
+
+    lines = ["## Emulator", "", "Demo portal generation (fresh process each):", "",
+             "| scale | leads | deals | stage-history rows | seconds | peak RSS, MB |",
+             "|---|---|---|---|---|---|"]
+    for scale in scales:
+        g = generate(scale)
+        lines.append(f"| {scale:g} | {g['leads']:,} | {g['deals']:,} | "
+                     f"{g['lead_history'] + g['deal_history']:,} | {g['seconds']:.1f} | "
+                     f"{g['peak_rss_mb']:.0f} |")
+    t = throughput(tp_scale, rounds)
+    lines += ["", f"Keyset list calls (`start=-1`, full lead rows) at scale {t['scale']:g}, "
+              f"over HTTP, {t['rounds']} rounds:", "",
+              "| request | p50, ms | p95, ms |", "|---|---|---|",
+              f"| one 50-row page | {t['page_p50_ms']:.1f} | {t['page_p95_ms']:.1f} |",
+              f"| batch of 50 chained pages (2,500 rows) | {t['batch_p50_ms']:.1f} | "
+              f"{t['batch_p95_ms']:.1f} |",
+              "", f"Rows served inside batches: {t['rows_per_second_in_batches']:,.0f}/s. "
+              "A client at the portal's 2 req/s reads at most 5,000 rows/s."]
+    header = [f"Command: `make {'bench-smoke' if args.smoke else 'bench'}`",
+              f"Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC", f"Machine: {machine()}", ""]
+    report = "\n".join(header + lines) + "\n"
+    print(report)
+    if not args.smoke:
+        out = ROOT / "benchmarks" / "results" / "emulator.md"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text("# Benchmark results: emulator\n\n" + report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
