@@ -92,5 +92,50 @@ def emulator(**kwargs) -> None:
     )
 
 
+def _fail(exc: BaseException) -> None:
+    """A clear one-line error and exit 1; never a traceback, never the webhook secret."""
+    from dlt.common.configuration.exceptions import ConfigFieldMissingException
+
+    from sources.bitrix24.client import BitrixError
+
+    cause = exc  # dlt wraps the source's error in its step and extraction errors
+    while not isinstance(cause, (BitrixError, ConfigFieldMissingException)) and cause.__cause__:
+        cause = cause.__cause__
+    if isinstance(cause, ConfigFieldMissingException):
+        message = ("the portal's webhook URL is not set: export SOURCES__BITRIX24__WEBHOOK_URL="
+                   "https://<portal>/rest/<user id>/<secret>/ or put webhook_url under "
+                   "[sources.bitrix24] in .dlt/secrets.toml")
+    elif isinstance(cause, BitrixError):
+        message = str(cause)
+    else:
+        message = f"{type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else ''}"
+    raise click.ClickException(message)
+
+
+@main.command()
+def sync() -> None:
+    """One incremental pass: extract the portal's changes and load them into the warehouse."""
+    from orchestration import ingest, settings
+
+    try:
+        rows = ingest.sync(settings.load())
+    except Exception as exc:  # every failure becomes one clear line
+        _fail(exc)
+    loaded = ", ".join(f"{table} {n}" for table, n in sorted(rows.items())) or "nothing new"
+    click.echo(f"Loaded: {loaded}")
+
+
+@main.command()
+def reconcile() -> None:
+    """Find leads and deals deleted on the portal (ID lists compared) and mark them deleted."""
+    from orchestration import ingest, settings
+
+    try:
+        result = ingest.reconcile(settings.load())
+    except Exception as exc:
+        _fail(exc)
+    click.echo(f"Deletion marks written: {result['deleted_records']}")
+
+
 if __name__ == "__main__":
     main()

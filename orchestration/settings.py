@@ -1,0 +1,30 @@
+"""The one place that reads the environment (at call time, never at import)."""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DATA_DIR = Path("data")
+
+
+@dataclass(frozen=True)
+class Settings:
+    warehouse_path: Path
+    bi_path: Path
+    dlt_dir: Path
+    portal_timezone: str | None
+    alert_webhook_url: str | None
+
+
+def load() -> Settings:
+    env = os.environ
+    warehouse = Path(env.get("WAREHOUSE_PATH") or DATA_DIR / "warehouse.duckdb")
+    return Settings(
+        warehouse_path=warehouse,
+        bi_path=Path(env.get("BI_PATH") or DATA_DIR / "bi.duckdb"),
+        # dlt's working folder (pending load packages, local state) lives beside the warehouse,
+        # so a killed run's packages are found and finished by the next run.
+        dlt_dir=Path(env.get("DLT_PIPELINES_DIR") or warehouse.parent / "dlt"),
+        portal_timezone=env.get("PORTAL_TIMEZONE") or None,
+        alert_webhook_url=env.get("ALERT_WEBHOOK_URL") or None,
+    )

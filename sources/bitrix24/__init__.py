@@ -1,0 +1,326 @@
+"""dlt source for a Bitrix24 portal's CRM: leads, deals, every version of them seen, their stage
+history, the dictionaries (statuses of every funnel, sources), deal funnels, users and departments.
+
+Auth: an incoming webhook (`SOURCES__BITRIX24__WEBHOOK_URL` or `[sources.bitrix24] webhook_url`
+in `.dlt/secrets.toml`). The URL holds a secret; nothing here prints, raises or stores it.
+
+Limits and paging (see `client.py`): one HTTP request is a `batch` of up to 50 keyset pages of 50
+rows (`start=-1`), so a full load costs about ceil(rows / 2,500) requests and a pass with no
+changes costs one: `server.time` plus the first page of every list, in a single batch.
+
+Cursor: the watermark of leads and deals is the portal's own `server.time` read at the start of
+the previous successful pass (not the local clock). Each pass reads `>=DATE_MODIFY` watermark minus
+`overlap_seconds`, keyset by ID. A record changed while a pass pages is either read by it or has
+`DATE_MODIFY` ≥ the new watermark, so the next pass reads it; records re-read inside the overlap
+are recognised by (ID, DATE_MODIFY) and dropped. Stage history is append-only with monotonic IDs:
+its cursor is the last ID loaded. The cursor state is committed by dlt together with the data, so
+a killed run resumes from the last loaded state and the next run completes the work.
+
+History: `lead_versions` / `deal_versions` keep every version a pass observed, keyed by
+(ID, DATE_MODIFY) with `observed_at`; an append-only table keyed this way (rather than dlt's scd2,
+which diffs full extracts and would retire every record an incremental pass did not touch) keeps
+the portal's own timeline and survives re-reads without duplicates.
+
+Bad values: amounts, IDs and dates that do not parse load as NULL in their typed column, the raw
+text goes to `bad_values` (JSON, NULL when the record is clean); the rest of the page loads.
+Recurring-deal templates (`IS_RECURRING = Y`) load with `is_recurring_template = true`.
+"""
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import dlt
+from dlt.sources import DltResource
+
+from . import settings
+from .client import BitrixClient, Page, Stream, read_streams
+from .helpers import clean_crm_record, clean_history_item, parse_datetime, row_hash
+
+CRM = {
+    "leads": ("crm.lead.list", settings.LEAD_DATETIMES, settings.LEAD_DATES),
+    "deals": ("crm.deal.list", settings.DEAL_DATETIMES, settings.DEAL_DATES),
+}
+HISTORY = {"lead_stage_history": (1, "STATUS_ID"), "deal_stage_history": (2, "STAGE_ID")}
+DICTIONARY_KEYS = {"statuses": "ID", "deal_categories": "id", "users": "ID", "departments": "ID"}
+
+def _hints(texts, datetimes, dates) -> dict:
+    """Column types for dlt, by the warehouse's (snake_case) column names."""
+    hints = {name.lower(): {"data_type": "text"} for name in texts}
+    hints.update({name.lower(): {"data_type": "bigint"} for name in settings.INTEGERS})
+    hints.update({name.lower(): {"data_type": "timestamp"} for name in datetimes})
+    hints.update({name.lower(): {"data_type": "date"} for name in dates})
+    hints.update({name.lower(): {"data_type": "decimal"} for name in settings.MONEY})
+    hints["bad_values"] = {"data_type": "json"}
+    hints["observed_at"] = {"data_type": "timestamp"}
+    return hints
+
+
+LEAD_HINTS = _hints(settings.LEAD_TEXTS, settings.LEAD_DATETIMES, settings.LEAD_DATES)
+DEAL_HINTS = {
+    **_hints(settings.DEAL_TEXTS, settings.DEAL_DATETIMES, settings.DEAL_DATES),
+    "is_recurring_template": {"data_type": "bool"},
+}
+VERSION_HINTS = {"version_key": {"data_type": "text"}}
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat()
+
+
+def streams_for(state: dict, overlap_seconds: int) -> list[Stream]:
+    streams = []
+    for name, (method, _, _) in CRM.items():
+        watermark = state.get(name, {}).get("watermark")
+        flt = {} if watermark is None else {">=DATE_MODIFY": _iso(watermark - overlap_seconds)}
+        streams.append(Stream(name, method, {"filter": flt, "select": ["*", "UF_*"]}))
+    for name, (entity_type, _) in HISTORY.items():
+        streams.append(
+            Stream(
+                name,
+                "crm.stagehistory.list",
+                {"entityTypeId": entity_type},
+                wrapper="items",
+                last_id=state.get(name, {}).get("last_id", 0),
+            )
+        )
+    streams += [
+        Stream(
+            "statuses",
+            "crm.status.list",
+            {"order": {"ENTITY_ID": "ASC", "SORT": "ASC"}},
+            keyset=False,
+        ),
+        Stream(
+            "deal_categories",
+            "crm.category.list",
+            {"entityTypeId": 2},
+            keyset=False,
+            wrapper="categories",
+        ),
+        Stream(
+            "users",
+            "user.get",
+            {},
+            id_filter=("FILTER", ">ID"),
+            order={"sort": "ID", "order": "ASC"},
+        ),
+        Stream(
+            "departments",
+            "department.get",
+            {},
+            id_filter=(">ID",),
+            order={"sort": "ID", "order": "ASC"},
+        ),
+    ]
+    return streams
+
+
+@dlt.source(name="bitrix24", section="bitrix24", max_table_nesting=0)
+def bitrix24_source(
+    webhook_url: str = dlt.secrets.value,
+    overlap_seconds: int = settings.OVERLAP_SECONDS,
+    rate_per_second: float = settings.RATE_PER_SECOND,
+    burst: int = settings.BURST,
+    max_attempts: int = settings.MAX_ATTEMPTS,
+) -> list[DltResource]:
+    """Every CRM table of the portal, incrementally. `rate_per_second` 0 turns the client-side
+    bucket off (for a portal without limits, such as the emulator in tests)."""
+    client = BitrixClient(webhook_url, rate=rate_per_second, burst=burst,
+                          max_attempts=max_attempts)
+    pages = portal_pages(client, overlap_seconds)
+    return [
+        pages,
+        pages | leads,
+        pages | lead_versions,
+        pages | deals,
+        pages | deal_versions,
+        pages | lead_stage_history,
+        pages | deal_stage_history,
+        pages | statuses,
+        pages | deal_categories,
+        pages | users,
+        pages | departments,
+    ]
+
+
+@dlt.resource(name="portal_pages", selected=False)
+def portal_pages(client: BitrixClient, overlap_seconds: int) -> Iterator[dict]:
+    """Every page one pass reads, tagged with its stream; the tables below pick theirs."""
+    state = dlt.current.resource_state()
+    streams = read_streams(client, streams_for(state, overlap_seconds))
+    watermark = next(streams)
+    horizon = watermark - overlap_seconds
+    seen = {
+        name: {int(k): v for k, v in state.get(name, {}).get("seen", {}).items()} for name in CRM
+    }
+    fresh: dict[str, dict[int, float]] = {name: {} for name in CRM}
+    snapshots: dict[str, list] = {name: [] for name in DICTIONARY_KEYS}
+    for page in streams:
+        assert isinstance(page, Page)
+        if page.stream in CRM:
+            rows = _unseen(page.rows, seen[page.stream], fresh[page.stream], horizon)
+            if rows:
+                yield {"stream": page.stream, "rows": rows, "observed_at": page.observed_at}
+        elif page.stream in HISTORY:
+            yield {"stream": page.stream, "rows": page.rows, "observed_at": page.observed_at}
+            state.setdefault(page.stream, {})["last_id"] = int(page.rows[-1]["ID"])
+        else:
+            snapshots[page.stream].extend(page.rows)
+    for name, rows in snapshots.items():
+        changed = _dictionary_changes(state.setdefault("dictionaries", {}), name, rows)
+        if changed:
+            yield {"stream": name, "rows": changed, "observed_at": watermark}
+    for name in CRM:
+        entry = state.setdefault(name, {})
+        kept = {k: v for k, v in seen[name].items() if v >= horizon}
+        kept.update(fresh[name])
+        entry["seen"] = {str(k): v for k, v in kept.items()}
+        entry["watermark"] = watermark
+
+
+def _unseen(rows: list, seen: dict, fresh: dict, horizon: float) -> list:
+    """Drop rows whose (ID, DATE_MODIFY) an earlier pass already loaded; remember the new ones
+    that the next pass's overlap will read again."""
+    out = []
+    for row in rows:
+        try:
+            record_id = int(row["ID"])
+            modified = parse_datetime(row.get("DATE_MODIFY"))
+        except (KeyError, TypeError, ValueError):
+            out.append(row)  # loads flagged; it cannot be tracked by DATE_MODIFY
+            continue
+        stamp = modified.timestamp() if modified else None
+        if stamp is not None and seen.get(record_id) == stamp:
+            continue
+        if stamp is not None and stamp >= horizon:
+            fresh[record_id] = stamp
+        out.append(row)
+    return out
+
+
+def _dictionary_changes(state: dict, name: str, rows: list) -> list:
+    """New and changed rows of a dictionary, plus the removed ones marked `is_deleted`."""
+    key = DICTIONARY_KEYS[name]
+    previous = state.get(name, {})
+    current = {str(r[key]): r for r in rows}
+    changed = [
+        {**row, "is_deleted": False}
+        for k, row in current.items()
+        if previous.get(k, {}).get("hash") != row_hash(row)
+    ]
+    changed += [
+        {**entry["row"], "is_deleted": True}
+        for k, entry in previous.items()
+        if k not in current and not entry.get("deleted")
+    ]
+    state[name] = {k: {"hash": row_hash(r), "row": r} for k, r in current.items()}
+    state[name].update({k: {**e, "deleted": True} for k, e in previous.items() if k not in current})
+    return changed
+
+
+def _crm_rows(item: dict, stream: str) -> list[dict]:
+    _, datetimes, dates = CRM[stream]
+    rows = []
+    for raw in item["rows"]:
+        record = clean_crm_record(raw, datetimes, dates)
+        record["observed_at"] = datetime.fromtimestamp(item["observed_at"], UTC)
+        if stream == "deals":
+            record["is_recurring_template"] = raw.get("IS_RECURRING") == "Y"
+        rows.append(record)
+    return rows
+
+
+def _versions(rows: list[dict], item: dict) -> list[dict]:
+    for row, raw in zip(rows, item["rows"], strict=True):
+        row["version_key"] = f"{row['ID']}@{raw.get('DATE_MODIFY')}"
+    return rows
+
+
+@dlt.transformer(name="leads", primary_key="id", write_disposition="merge", columns=LEAD_HINTS)
+def leads(item: dict):
+    """Current state of every lead (one row per lead)."""
+    if item["stream"] == "leads":
+        yield _crm_rows(item, "leads")
+
+
+@dlt.transformer(
+    name="lead_versions",
+    primary_key="version_key",
+    write_disposition="merge",
+    columns={**LEAD_HINTS, **VERSION_HINTS},
+)
+def lead_versions(item: dict):
+    """Every version of a lead a pass observed (one row per lead and DATE_MODIFY)."""
+    if item["stream"] == "leads":
+        yield _versions(_crm_rows(item, "leads"), item)
+
+
+@dlt.transformer(
+    name="deals", primary_key="id", write_disposition="merge", columns=DEAL_HINTS
+)
+def deals(item: dict):
+    """Current state of every deal (one row per deal); recurring templates flagged."""
+    if item["stream"] == "deals":
+        yield _crm_rows(item, "deals")
+
+
+@dlt.transformer(
+    name="deal_versions",
+    primary_key="version_key",
+    write_disposition="merge",
+    columns={**DEAL_HINTS, **VERSION_HINTS},
+)
+def deal_versions(item: dict):
+    """Every version of a deal a pass observed (one row per deal and DATE_MODIFY)."""
+    if item["stream"] == "deals":
+        yield _versions(_crm_rows(item, "deals"), item)
+
+
+def _history(item: dict, stream: str) -> list[dict]:
+    _, stage_field = HISTORY[stream]
+    return [clean_history_item(r, stage_field) for r in item["rows"]]
+
+
+@dlt.transformer(
+    name="lead_stage_history",
+    primary_key="id",
+    write_disposition="merge",
+    columns={"created_time": {"data_type": "timestamp"}},
+)
+def lead_stage_history(item: dict):
+    """Every lead stage change (crm.stagehistory.list, entityTypeId 1)."""
+    if item["stream"] == "lead_stage_history":
+        yield _history(item, "lead_stage_history")
+
+
+@dlt.transformer(
+    name="deal_stage_history",
+    primary_key="id",
+    write_disposition="merge",
+    columns={"created_time": {"data_type": "timestamp"}},
+)
+def deal_stage_history(item: dict):
+    """Every deal stage change (crm.stagehistory.list, entityTypeId 2)."""
+    if item["stream"] == "deal_stage_history":
+        yield _history(item, "deal_stage_history")
+
+
+def _dictionary(name: str):
+    @dlt.transformer(
+        name=name,
+        primary_key=DICTIONARY_KEYS[name].lower(),
+        write_disposition="merge",
+        columns={"is_deleted": {"data_type": "bool"}},
+    )
+    def resource(item: dict):
+        if item["stream"] == name:
+            yield item["rows"]
+
+    resource.__doc__ = f"The portal's {name.replace('_', ' ')}; removed entries kept, flagged."
+    return resource
+
+
+statuses = _dictionary("statuses")
+deal_categories = _dictionary("deal_categories")
+users = _dictionary("users")
+departments = _dictionary("departments")

@@ -1,0 +1,488 @@
+"""The Bitrix24 REST protocol, client side: webhook auth, `batch`, ID-keyset paging, the portal's
+rate limit, retries, error codes and redaction of the webhook secret. Resources stay short because
+everything Bitrix-specific lives here.
+
+API facts relied on (reference §1–4, §10–13):
+- the webhook URL `https://portal/rest/<user>/<secret>/` carries the secret, so every message,
+  exception and log line this module produces has it replaced by `***`;
+- decide on the `error` code, not the HTTP status: `QUERY_LIMIT_EXCEEDED` (503) is refused before it
+  runs and is always retried; `OPERATION_TIME_LIMIT` (429) blocks one method until
+  `operating_reset_at`; 5xx, HTML bodies (proxies, the 60 s timeout) and dropped connections are
+  retried with backoff — every call made here is a read, so a retry cannot duplicate anything;
+  `INVALID_CREDENTIALS`, `NO_AUTH_FOUND`, `expired_token`, `insufficient_scope`, `ACCESS_DENIED`
+  and `ERROR_METHOD_NOT_FOUND` are never retried;
+- `batch` answers HTTP 200 even when commands fail: their errors are in `result_error`;
+- pages are 50 rows; `start=-1` skips the count; keyset paging is `order {ID: ASC}` +
+  `filter {">ID": last}` (never offset paging, which drifts while rows change); inside one batch a
+  command names the previous page's last ID as `$result[prev][49][ID]`, so a batch reads 2,500
+  rows of one stream in one request. When a page comes back short, later links of its chain
+  are ignored, whatever the portal answered for them.
+
+Limits: the client-side bucket mirrors the portal's (2 req/s, burst 50); the rate limiter is a
+dozen lines because it must match the portal's leaky-bucket semantics exactly (burst, then drain).
+Retries use tenacity.
+"""
+
+import logging
+import math
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+
+import requests
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from . import settings
+from .helpers import command, parse_datetime
+
+log = logging.getLogger(__name__)
+
+_FATAL_CODES = {
+    "INVALID_CREDENTIALS",
+    "NO_AUTH_FOUND",
+    "EXPIRED_TOKEN",
+    "INVALID_TOKEN",
+    "INSUFFICIENT_SCOPE",
+    "ACCESS_DENIED",
+    "USER_ACCESS_ERROR",
+    "ERROR_METHOD_NOT_FOUND",
+    "INVALID_REQUEST",
+    "PORTAL_DELETED",
+    "OVERLOAD_LIMIT",
+    "AUTHORIZATION_ERROR",
+}
+_RETRY_CODES = {"QUERY_LIMIT_EXCEEDED", "INTERNAL_SERVER_ERROR", "ERROR_UNEXPECTED_ANSWER"}
+_WEBHOOK = re.compile(r"^(https?://[^/]+)/rest/(\d+)/([^/]+)/?$")
+
+
+class BitrixError(Exception):
+    """A failure talking to the portal. The message never contains the webhook secret."""
+
+    def __init__(self, message: str, code: str = "", method: str = "") -> None:
+        super().__init__(message)
+        self.code, self.method = code, method
+
+
+class BitrixAuthError(BitrixError):
+    """Credentials or permissions are wrong: retrying cannot help."""
+
+
+class BitrixRetryableError(BitrixError):
+    """Worth another try: rate limit, server fault, broken or non-JSON answer."""
+
+    def __init__(
+        self, message: str, code: str = "", method: str = "", retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, code, method)
+        self.retry_after = retry_after
+
+
+class LeakyBucket:
+    """Client-side mirror of the portal's bucket: `burst` requests at once, then `rate` a second."""
+
+    def __init__(
+        self,
+        rate: float,
+        burst: int,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.rate, self.burst = rate, burst
+        self._clock, self._sleep = clock, sleep
+        self._level = 0.0
+        self._at = clock()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> float:
+        """Wait for room for one request; returns the seconds waited."""
+        with self._lock:
+            now = self._clock()
+            self._level = max(0.0, self._level - (now - self._at) * self.rate)
+            self._at = now
+            wait = (
+                0.0 if self._level + 1 <= self.burst else (self._level + 1 - self.burst) / self.rate
+            )
+            if wait > 0:
+                self._sleep(wait)
+                self._level = max(0.0, self._level - wait * self.rate)
+                self._at = self._clock()
+            self._level += 1
+            return wait
+
+
+@dataclass
+class Webhook:
+    base: str  # scheme://host[:port]
+    user_id: str
+    secret: str
+
+    @classmethod
+    def parse(cls, url: str) -> "Webhook":
+        m = _WEBHOOK.match((url or "").strip())
+        if not m:
+            # Never echo the value: a malformed URL still holds the secret.
+            raise BitrixAuthError(
+                "The webhook URL must look like https://<portal>/rest/<user id>/<secret>/"
+                " (SOURCES__BITRIX24__WEBHOOK_URL or .dlt/secrets.toml)",
+                code="INVALID_WEBHOOK_URL",
+            )
+        return cls(m.group(1), m.group(2), m.group(3))
+
+    def method_url(self, method: str) -> str:
+        return f"{self.base}/rest/{self.user_id}/{self.secret}/{method}.json"
+
+    @property
+    def redacted(self) -> str:
+        return f"{self.base}/rest/{self.user_id}/***/"
+
+    def redact(self, text: str) -> str:
+        return text.replace(self.secret, "***") if self.secret else text
+
+
+class _RedactFilter(logging.Filter):
+    """urllib3 logs request paths at DEBUG; the path holds the secret."""
+
+    def __init__(self, secret: str) -> None:
+        super().__init__()
+        self.secret = secret
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secret and self.secret in record.getMessage():
+            record.msg, record.args = record.getMessage().replace(self.secret, "***"), ()
+        return True
+
+
+@dataclass
+class Stats:
+    requests: int = 0
+    retries: int = 0
+    waited_seconds: float = 0.0
+    by_method: dict = field(default_factory=dict)
+
+
+class BitrixClient:
+    def __init__(
+        self,
+        webhook_url: str,
+        rate: float = settings.RATE_PER_SECOND,
+        burst: int = settings.BURST,
+        max_attempts: int = settings.MAX_ATTEMPTS,
+        timeout: float = settings.REQUEST_TIMEOUT_SECONDS,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.webhook = Webhook.parse(webhook_url)
+        self.bucket = LeakyBucket(rate, burst, sleep=sleep) if rate > 0 else None
+        self.max_attempts = max_attempts
+        self.timeout = timeout
+        self.session = session or requests.Session()
+        self.sleep = sleep
+        self.stats = Stats()
+        # method → (operating_reset_at, portal time of that answer, local monotonic time then):
+        # the documented way to time the first retry after OPERATION_TIME_LIMIT.
+        self._reset_hints: dict[str, tuple[float, float, float]] = {}
+        logging.getLogger("urllib3.connectionpool").addFilter(_RedactFilter(self.webhook.secret))
+
+    def __repr__(self) -> str:
+        return f"BitrixClient({self.webhook.redacted})"
+
+    # -- one HTTP request --------------------------------------------------------------------
+    def call(self, method: str, params: Mapping | None = None) -> dict:
+        """One method call with retries; returns the whole answer (`result`, `total`, `time`…)."""
+        return self._retrying()(self._request, method, params or {})
+
+    def _retrying(self) -> Retrying:
+        return Retrying(
+            stop=stop_after_attempt(self.max_attempts),
+            wait=_wait,
+            retry=retry_if_exception_type(BitrixRetryableError),
+            before_sleep=self._before_sleep,
+            sleep=self.sleep,
+            reraise=True,
+        )
+
+    def _before_sleep(self, state: RetryCallState) -> None:
+        self.stats.retries += 1
+        exc = state.outcome.exception() if state.outcome else None
+        log.warning(
+            "Bitrix24 %s: %s; retry %d of %d",
+            getattr(exc, "method", "?"),
+            exc,
+            state.attempt_number,
+            self.max_attempts - 1,
+        )
+
+    def _request(self, method: str, params: Mapping) -> dict:
+        if self.bucket is not None:
+            self.stats.waited_seconds += self.bucket.acquire()
+        self.stats.requests += 1
+        self.stats.by_method[method] = self.stats.by_method.get(method, 0) + 1
+        try:
+            response = self.session.post(
+                self.webhook.method_url(method), json=params, timeout=self.timeout
+            )
+            body = response.json()
+        except requests.exceptions.JSONDecodeError:
+            raise BitrixRetryableError(
+                f"{method}: the portal answered HTTP {response.status_code} with a non-JSON body",
+                code="NON_JSON",
+                method=method,
+            ) from None
+        except requests.RequestException as exc:
+            # requests' messages carry the URL, so the original exception is not chained.
+            reason = type(exc).__name__
+            raise BitrixRetryableError(
+                f"{method}: connection failed ({reason})", code=reason, method=method
+            ) from None
+        if not isinstance(body, dict):
+            raise BitrixRetryableError(
+                f"{method}: the answer is not a JSON object", code="MALFORMED", method=method
+            )
+        if "error" in body and "result" not in body:
+            raise self._error(method, body, response.status_code)
+        if response.status_code >= 500:
+            raise BitrixRetryableError(
+                f"{method}: HTTP {response.status_code}",
+                code=f"HTTP_{response.status_code}",
+                method=method,
+            )
+        self._remember_reset(method, body.get("time"))
+        return body
+
+    def _error(self, method: str, body: Mapping, status: int) -> BitrixError:
+        code = str(body.get("error") or "")
+        description = self.webhook.redact(str(body.get("error_description") or ""))
+        upper = code.upper()
+        message = f"{method}: {code or 'error'}" + (f" — {description}" if description else "")
+        if upper in _FATAL_CODES or status in (401, 403):
+            if upper in ("INVALID_CREDENTIALS", "NO_AUTH_FOUND", "INVALID_TOKEN", "EXPIRED_TOKEN"):
+                message += f" (check the webhook {self.webhook.redacted})"
+            return BitrixAuthError(message, code, method)
+        if upper == "OPERATION_TIME_LIMIT":
+            return BitrixRetryableError(message, code, method, retry_after=self._reset_in(method))
+        if upper in _RETRY_CODES or status >= 500:
+            return BitrixRetryableError(message, code, method)
+        return BitrixError(message, code, method)
+
+    def _remember_reset(self, method: str, time_block) -> None:
+        if isinstance(time_block, Mapping):
+            reset_at, start = time_block.get("operating_reset_at"), time_block.get("start")
+            if isinstance(reset_at, (int, float)) and isinstance(start, (int, float)):
+                self._reset_hints[method] = (float(reset_at), float(start), time.monotonic())
+
+    def _reset_in(self, method: str) -> float | None:
+        """Seconds until the method's operating budget frees up, from the last good answer."""
+        hint = self._reset_hints.get(method)
+        if hint is None:
+            return None
+        reset_at, portal_then, local_then = hint
+        portal_now = portal_then + (time.monotonic() - local_then)
+        return max(1.0, reset_at - portal_now + 1)
+
+    # -- batch -------------------------------------------------------------------------------
+    def batch(self, commands: Mapping[str, str]) -> dict:
+        """One `batch` request. Retries the whole batch when a command failed for a retryable
+        reason (all commands are reads); raises for the others. Returns the `result` maps."""
+
+        def attempt() -> dict:
+            body = self._request("batch", {"halt": 0, "cmd": dict(commands)})
+            result = body.get("result")
+            if not isinstance(result, Mapping) or "result" not in result:
+                raise BitrixRetryableError(
+                    "batch: malformed answer", code="MALFORMED", method="batch"
+                )
+            times = result.get("result_time") or {}
+            for key, block in (times.items() if isinstance(times, Mapping) else ()):
+                self._remember_reset(str(commands.get(key, "")).split("?", 1)[0], block)
+            errors = result.get("result_error") or {}
+            if isinstance(errors, list):
+                errors = dict(enumerate(errors))
+            for key, err in errors.items():
+                cmd_method = str(commands.get(key, "")).split("?", 1)[0]
+                exc = self._error(cmd_method, err if isinstance(err, Mapping) else {}, 400)
+                exc.args = (
+                    f"{exc} (batch command {key}: {self.webhook.redact(commands.get(key, ''))})",
+                )
+                raise exc
+            result = dict(result)
+            result["time"] = body.get("time") or {}
+            return result
+
+        return self._retrying()(attempt)
+
+
+def _wait(state: RetryCallState) -> float:
+    exc = state.outcome.exception() if state.outcome else None
+    if isinstance(exc, BitrixRetryableError) and exc.retry_after:
+        return exc.retry_after
+    return wait_exponential_jitter(initial=0.5, max=30, jitter=0.5)(state)
+
+
+# -- keyset streams -----------------------------------------------------------------------------
+
+
+@dataclass
+class Stream:
+    """One list to read completely: a method, its base parameters and how it pages.
+
+    `keyset` streams page by ID with `start=-1`; `id_filter` says where the `>ID` condition goes
+    (`("filter", ">ID")`, or `("FILTER", ">ID")` for user.get, or `(">ID",)` for department.get);
+    `order` is how the method is told to sort by ID; `wrapper` the key rows sit under."""
+
+    name: str
+    method: str
+    params: dict = field(default_factory=dict)
+    keyset: bool = True
+    id_filter: tuple = ("filter", ">ID")
+    order: dict = field(default_factory=lambda: {"order": {"ID": "ASC"}})
+    wrapper: str | None = None
+    last_id: int = 0
+    total: int | None = None
+    fetched: int = 0
+    done: bool = False
+
+    def params_after(self, last_id) -> dict:
+        params = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in self.params.items()}
+        params.update(self.order)
+        target = params
+        for key in self.id_filter[:-1]:
+            target = target.setdefault(key, {})
+        target[self.id_filter[-1]] = last_id
+        return params
+
+    @property
+    def pages_left(self) -> int:
+        if self.done:
+            return 0
+        if self.total is None:
+            return 1
+        return max(1, math.ceil((self.total - self.fetched) / settings.PAGE_SIZE))
+
+    def rows_of(self, result) -> list:
+        rows = result.get(self.wrapper) if self.wrapper and isinstance(result, Mapping) else result
+        if not isinstance(rows, list):
+            raise BitrixRetryableError(
+                f"{self.method}: a page is not a list of rows", code="MALFORMED", method=self.method
+            )
+        return rows
+
+
+@dataclass
+class Page:
+    stream: str
+    rows: list
+    observed_at: float  # portal time (unix seconds) at which the page was read
+
+
+def read_streams(client: BitrixClient, streams: list[Stream]) -> Iterator[Page | float]:
+    """Read every stream to its end in as few requests as possible.
+
+    The first request is one batch holding `server.time` (yielded first, as a float: the pass's
+    watermark, taken before any row is read) and the first page of every stream, counted
+    (`start=0`) so later batches can be filled exactly. Later batches chain up to 50 keyset pages,
+    shared among the streams still open. A stream whose last page is full stays open even when
+    its count says it is done (rows added while paging)."""
+    first = {"time": "server.time"}
+    for s in streams:
+        params = s.params_after(s.last_id) if s.keyset else dict(s.params)
+        if s.keyset:
+            params["start"] = 0
+        first[s.name] = command(s.method, params)
+    result = client.batch(first)
+    server_time = result["result"].get("time")
+    yield _unix(server_time)
+    observed = _observed(result)
+    for s in streams:
+        rows = s.rows_of(result["result"].get(s.name, []))
+        if s.keyset:
+            totals = result.get("result_total") or {}
+            s.total = totals.get(s.name) if isinstance(totals, Mapping) else None
+        if s.keyset:
+            yield from _advance(s, rows, observed)
+        else:
+            s.done = True
+            yield Page(s.name, rows, observed)
+
+    while True:
+        open_streams = [s for s in streams if not s.done]
+        if not open_streams:
+            return
+        commands: dict[str, str] = {}
+        chains: list[tuple[Stream, list[str]]] = []
+        slots = settings.BATCH_SIZE
+        for s in open_streams:
+            if slots == 0:
+                break
+            n = min(slots, s.pages_left)
+            keys = []
+            for i in range(n):
+                key = f"{s.name}_{i}"
+                ref = s.last_id if i == 0 else _ref(keys[-1], s.wrapper)
+                params = s.params_after(ref)
+                params["start"] = -1
+                commands[key] = command(s.method, params)
+                keys.append(key)
+            chains.append((s, keys))
+            slots -= n
+        result = client.batch(commands)
+        observed = _observed(result)
+        for s, keys in chains:
+            for key in keys:
+                rows = s.rows_of(result["result"].get(key, []))
+                yield from _advance(s, rows, observed)
+                if s.done:
+                    break  # later links of a broken chain name no real ID
+
+
+def _advance(s: Stream, rows: list, observed: float) -> Iterator[Page]:
+    if rows:
+        last = rows[-1].get("ID") if isinstance(rows[-1], Mapping) else None
+        try:
+            last_id = int(last)
+        except (TypeError, ValueError):
+            raise BitrixRetryableError(
+                f"{s.method}: a row without a numeric ID after ID {s.last_id}",
+                code="MALFORMED",
+                method=s.method,
+            ) from None
+        if last_id <= s.last_id:
+            raise BitrixError(
+                f"{s.method}: rows after ID {s.last_id} are not in ID order",
+                code="MALFORMED",
+                method=s.method,
+            )
+        s.last_id = last_id
+        s.fetched += len(rows)
+        yield Page(s.name, rows, observed)
+    # A short page ends the stream; so does reaching the count taken at the start of the pass
+    # (rows added since then are modified after the watermark, so the next pass reads them).
+    if len(rows) < settings.PAGE_SIZE or (s.total is not None and s.fetched >= s.total):
+        s.done = True
+
+
+def _ref(key: str, wrapper: str | None) -> str:
+    inner = f"[{wrapper}]" if wrapper else ""
+    return f"$result[{key}]{inner}[{settings.PAGE_SIZE - 1}][ID]"
+
+
+def _unix(value) -> float:
+    parsed = parse_datetime(value)
+    if parsed is None:
+        raise BitrixRetryableError(
+            "server.time: no time in the answer", code="MALFORMED", method="server.time"
+        )
+    return parsed.timestamp()
+
+
+def _observed(result: Mapping) -> float:
+    t = result.get("time") or {}
+    finish = t.get("finish") if isinstance(t, Mapping) else None
+    return float(finish) if isinstance(finish, (int, float)) else time.time()

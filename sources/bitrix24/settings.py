@@ -1,0 +1,54 @@
+"""Constants of the Bitrix24 source: protocol limits, streams, field types. No logic."""
+
+PAGE_SIZE = 50  # fixed by the portal
+BATCH_SIZE = 50  # commands per `batch`
+ROWS_PER_REQUEST = PAGE_SIZE * BATCH_SIZE
+
+# The portal's leaky bucket on standard plans: 2 requests/s, burst 50 (Enterprise: 5/s, 250).
+RATE_PER_SECOND = 2.0
+BURST = 50
+
+# DATE_MODIFY has one-second resolution and the watermark comes from `server.time`; re-reading a
+# couple of minutes covers clock skew between the portal's web and database hosts. Re-read rows
+# are recognised by (ID, DATE_MODIFY) and dropped before loading.
+OVERLAP_SECONDS = 120
+
+MAX_ATTEMPTS = 8  # per request, for retryable failures
+REQUEST_TIMEOUT_SECONDS = 90  # the portal itself stops a request at 60 s
+
+LEAD_DATETIMES = ("DATE_CREATE", "DATE_MODIFY", "MOVED_TIME", "DATE_CLOSED", "LAST_ACTIVITY_TIME")
+DEAL_DATETIMES = ("DATE_CREATE", "DATE_MODIFY", "MOVED_TIME", "LAST_ACTIVITY_TIME")
+DEAL_DATES = ("BEGINDATE", "CLOSEDATE")
+LEAD_DATES = ("BIRTHDATE",)
+MONEY = ("OPPORTUNITY", "TAX_VALUE")
+REQUIRED_DATETIMES = ("DATE_CREATE", "DATE_MODIFY")
+INTEGERS = (
+    "ID",
+    "ASSIGNED_BY_ID",
+    "CREATED_BY_ID",
+    "MODIFY_BY_ID",
+    "MOVED_BY_ID",
+    "CATEGORY_ID",
+    "LEAD_ID",
+    "CONTACT_ID",
+    "COMPANY_ID",
+    "LAST_ACTIVITY_BY",
+    "PROBABILITY",
+    "QUOTE_ID",
+)
+
+# Standard text fields, declared so that a column empty on every row still exists in the
+# warehouse (dlt creates columns only from values it has seen).
+LEAD_TEXTS = (
+    "TITLE", "HONORIFIC", "NAME", "SECOND_NAME", "LAST_NAME", "COMPANY_TITLE", "SOURCE_ID",
+    "SOURCE_DESCRIPTION", "STATUS_ID", "STATUS_DESCRIPTION", "STATUS_SEMANTIC_ID", "POST",
+    "ADDRESS", "CURRENCY_ID", "IS_MANUAL_OPPORTUNITY", "OPENED", "COMMENTS", "HAS_PHONE",
+    "HAS_EMAIL", "HAS_IMOL", "IS_RETURN_CUSTOMER", "ORIGINATOR_ID", "ORIGIN_ID", "UTM_SOURCE",
+    "UTM_MEDIUM", "UTM_CAMPAIGN", "UTM_CONTENT", "UTM_TERM",
+)
+DEAL_TEXTS = (
+    "TITLE", "TYPE_ID", "STAGE_ID", "STAGE_SEMANTIC_ID", "IS_NEW", "IS_RECURRING",
+    "IS_RETURN_CUSTOMER", "IS_REPEATED_APPROACH", "CURRENCY_ID", "IS_MANUAL_OPPORTUNITY", "OPENED",
+    "CLOSED", "COMMENTS", "SOURCE_ID", "SOURCE_DESCRIPTION", "ADDITIONAL_INFO", "ORIGINATOR_ID",
+    "ORIGIN_ID", "UTM_SOURCE", "UTM_MEDIUM", "UTM_CAMPAIGN", "UTM_CONTENT", "UTM_TERM",
+)
