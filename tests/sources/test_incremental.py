@@ -1,0 +1,74 @@
+"""The source against the real emulator: full load, incremental passes, history, request counts."""
+
+import math
+
+from tests.sources.conftest import assert_equal_to_portal, scalar, sync, table
+
+
+def test_full_load_equals_the_portal_row_for_row(warehouse, demo):
+    loaded = sync(warehouse)
+    assert loaded["leads"] == len(demo.records("lead"))
+    assert_equal_to_portal(warehouse, demo)
+    statuses = {(r["entity_id"], r["status_id"]) for r in table(warehouse, "statuses")}
+    assert ("DEAL_STAGE_1", "C1:WON") in statuses and ("SOURCE", "UC_AVITO") in statuses
+    assert [r["id"] for r in table(warehouse, "deal_categories")] == [0, 1]
+    assert len(table(warehouse, "users")) == len(demo.records("user"))
+    assert scalar(warehouse, "select count(*) from bitrix_raw.departments") == 5
+
+
+def test_full_load_costs_about_one_request_per_2500_rows(warehouse, demo):
+    sync(warehouse)
+    rows = sum(len(demo.records(e)) for e in ("lead", "deal", "lead_history", "deal_history"))
+    requests = demo.stats()["http_requests"]
+    assert requests <= 1.1 * math.ceil(rows / 2500) + 10
+    assert demo.stats()["http_by_method"] == {"batch": requests}
+
+
+def test_second_sync_with_no_changes_loads_nothing_in_one_request(warehouse, demo):
+    sync(warehouse)
+    demo.control("DELETE", "stats")
+    assert sync(warehouse) == {}
+    assert demo.stats()["http_requests"] <= 2
+
+
+def test_changes_between_runs_arrive_and_every_version_is_kept(warehouse, demo):
+    sync(warehouse)
+    lead = demo.call("crm.lead.list", {"filter": {"STATUS_SEMANTIC_ID": "P"}, "start": -1,
+                                       "select": ["ID", "ASSIGNED_BY_ID"]})["result"][0]
+    lead_id = int(lead["ID"])
+    demo.control("POST", "clock", {"advance_seconds": 5})
+    demo.call("crm.lead.update", {"id": lead_id, "fields": {"STATUS_ID": "CONVERTED"}})
+    demo.control("POST", "clock", {"advance_seconds": 5})
+    demo.call("crm.lead.update", {"id": lead_id, "fields": {"ASSIGNED_BY_ID": 2}})
+    deal = demo.call("crm.deal.add", {"fields": {"TITLE": "Новая", "OPPORTUNITY": 1500}})["result"]
+    demo.control("DELETE", "stats")
+
+    loaded = sync(warehouse)
+    assert loaded["leads"] == 1 and loaded["deals"] == 1
+    assert loaded["lead_stage_history"] == 1 and loaded["deal_stage_history"] == 1
+    assert demo.stats()["http_requests"] <= 2
+    assert_equal_to_portal(warehouse, demo)
+    versions = [r for r in table(warehouse, "lead_versions", "date_modify") if r["id"] == lead_id]
+    assert len(versions) == 2  # the first load's and the latest; the middle one was never seen
+    assert versions[-1]["assigned_by_id"] == 2 and versions[-1]["status_id"] == "CONVERTED"
+    assert versions[0]["assigned_by_id"] == int(lead["ASSIGNED_BY_ID"])
+    new_deal = [r for r in table(warehouse, "deals") if r["id"] == deal][0]
+    assert str(new_deal["opportunity"]) .startswith("1500")
+
+
+def test_recurring_templates_load_marked(warehouse, demo):
+    sync(warehouse)
+    templates = scalar(warehouse, "select count(*) from bitrix_raw.deals"
+                                  " where is_recurring_template")
+    portal = sum(1 for d in demo.records("deal") if d["IS_RECURRING"] == "Y")
+    assert templates == portal > 0
+
+
+def test_bad_values_load_raw_and_flagged_without_stopping_their_page(warehouse, demo):
+    sync(warehouse)
+    bad = {r["id"]: r for r in table(warehouse, "leads") if r["bad_values"]}
+    assert any('"abc"' in r["bad_values"] and r["opportunity"] is None for r in bad.values())
+    deal = [r for r in table(warehouse, "deals") if r["bad_values"]]
+    assert [r["opportunity"] for r in deal] == [None] and "12 500" in deal[0]["bad_values"]
+    assert scalar(warehouse, "select max(length(title)) from bitrix_raw.leads") == 100_000
+    assert scalar(warehouse, "select count(*) from bitrix_raw.leads where status_id = ''") > 0
