@@ -5,6 +5,7 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export RUNTIME__DLTHUB_TELEMETRY := false
 
 .PHONY: setup test lint emulator bench bench-smoke clean
 

@@ -104,10 +104,7 @@ class Portal:
         if handler is None:
             raise RestError("ERROR_METHOD_NOT_FOUND", "Method not found!", 404)
         self.stats.calls_by_method[method] += 1
-        fault = self.faults.take(method, transport=False)
-        if fault is not None:
-            self.stats.faults_injected[f"error:{fault.error}"] += 1
-            raise RestError(fault.error, fault.error_description, fault.status)
+        self.raise_injected_error(method)
         key = (self.secret, method)
         started, perf_start = self.clock.now(), time.perf_counter()
         if self.budget.blocked(key, started):
@@ -118,11 +115,18 @@ class Portal:
         self.budget.charge(key, time.perf_counter() - perf_start, self.clock.now())
         return reply, self.time_block(started, perf_start, method)
 
+    def raise_injected_error(self, method: str) -> None:
+        fault = self.faults.take(method, transport=False)
+        if fault is not None:
+            self.stats.faults_injected[f"error:{fault.error}"] += 1
+            raise RestError(fault.error, fault.error_description, fault.status)
+
     def _count_rows(self, method: str, n: int) -> None:
         self.stats.rows_returned[method] += n
 
     # -- batch -------------------------------------------------------------------------------
     def batch(self, params: Mapping) -> dict:
+        self.raise_injected_error("batch")  # a refusal of the whole request
         cmd = next((v for k, v in params.items() if str(k).lower() == "cmd"), None)
         halt = str(next((v for k, v in params.items() if str(k).lower() == "halt"), "0"))
         halt_on_error = halt.strip().lower() in ("1", "true", "y")

@@ -158,9 +158,10 @@ def portal_pages(client: BitrixClient, overlap_seconds: int) -> Iterator[dict]:
     for page in streams:
         assert isinstance(page, Page)
         if page.stream in CRM:
-            rows = _unseen(page.rows, seen[page.stream], fresh[page.stream], horizon)
+            rows, hashes = _unseen(page.rows, seen[page.stream], fresh[page.stream], horizon)
             if rows:
-                yield {"stream": page.stream, "rows": rows, "observed_at": page.observed_at}
+                yield {"stream": page.stream, "rows": rows, "hashes": hashes,
+                       "observed_at": page.observed_at}
         elif page.stream in HISTORY:
             yield {"stream": page.stream, "rows": page.rows, "observed_at": page.observed_at}
             state.setdefault(page.stream, {})["last_id"] = int(page.rows[-1]["ID"])
@@ -172,30 +173,36 @@ def portal_pages(client: BitrixClient, overlap_seconds: int) -> Iterator[dict]:
             yield {"stream": name, "rows": changed, "observed_at": watermark}
     for name in CRM:
         entry = state.setdefault(name, {})
-        kept = {k: v for k, v in seen[name].items() if v >= horizon}
+        kept = {k: v for k, v in seen[name].items() if v[0] >= horizon}
         kept.update(fresh[name])
         entry["seen"] = {str(k): v for k, v in kept.items()}
         entry["watermark"] = watermark
 
 
-def _unseen(rows: list, seen: dict, fresh: dict, horizon: float) -> list:
-    """Drop rows whose (ID, DATE_MODIFY) an earlier pass already loaded; remember the new ones
-    that the next pass's overlap will read again."""
-    out = []
+def _unseen(rows: list, seen: dict, fresh: dict, horizon: float) -> tuple[list, list]:
+    """Drop rows an earlier pass already loaded exactly as they are now; remember the new ones
+    that the next pass's overlap will read again. Returns the rows and their content hashes.
+
+    DATE_MODIFY alone cannot tell versions apart: it has one-second resolution, and two edits
+    within a second share it. A re-read is recognised by (ID, DATE_MODIFY, content hash)."""
+    out, hashes = [], []
     for row in rows:
+        digest = row_hash(row)
         try:
             record_id = int(row["ID"])
             modified = parse_datetime(row.get("DATE_MODIFY"))
         except (KeyError, TypeError, ValueError):
             out.append(row)  # loads flagged; it cannot be tracked by DATE_MODIFY
+            hashes.append(digest)
             continue
         stamp = modified.timestamp() if modified else None
-        if stamp is not None and seen.get(record_id) == stamp:
+        if stamp is not None and seen.get(record_id) == [stamp, digest]:
             continue
         if stamp is not None and stamp >= horizon:
-            fresh[record_id] = stamp
+            fresh[record_id] = [stamp, digest]
         out.append(row)
-    return out
+        hashes.append(digest)
+    return out, hashes
 
 
 def _dictionary_changes(state: dict, name: str, rows: list) -> list:
@@ -218,11 +225,18 @@ def _dictionary_changes(state: dict, name: str, rows: list) -> list:
     return changed
 
 
+def _without_unhinted_nulls(row: dict, hints: dict) -> dict:
+    """dlt creates no column for a value it has only seen as null (and warns about each); a
+    custom field null on every row of a pass is simply left out until it has a value."""
+    return {k: v for k, v in row.items() if v is not None or k.lower() in hints}
+
+
 def _crm_rows(item: dict, stream: str) -> list[dict]:
     _, datetimes, dates = CRM[stream]
+    hints = LEAD_HINTS if stream == "leads" else DEAL_HINTS
     rows = []
     for raw in item["rows"]:
-        record = clean_crm_record(raw, datetimes, dates)
+        record = _without_unhinted_nulls(clean_crm_record(raw, datetimes, dates), hints)
         record["observed_at"] = datetime.fromtimestamp(item["observed_at"], UTC)
         if stream == "deals":
             record["is_recurring_template"] = raw.get("IS_RECURRING") == "Y"
@@ -231,8 +245,8 @@ def _crm_rows(item: dict, stream: str) -> list[dict]:
 
 
 def _versions(rows: list[dict], item: dict) -> list[dict]:
-    for row, raw in zip(rows, item["rows"], strict=True):
-        row["version_key"] = f"{row['ID']}@{raw.get('DATE_MODIFY')}"
+    for row, raw, digest in zip(rows, item["rows"], item["hashes"], strict=True):
+        row["version_key"] = f"{row['ID']}@{raw.get('DATE_MODIFY')}#{digest}"
     return rows
 
 
@@ -314,7 +328,7 @@ def _dictionary(name: str):
     )
     def resource(item: dict):
         if item["stream"] == name:
-            yield item["rows"]
+            yield [_without_unhinted_nulls(row, {}) for row in item["rows"]]
 
     resource.__doc__ = f"The portal's {name.replace('_', ' ')}; removed entries kept, flagged."
     return resource

@@ -88,6 +88,10 @@ class BitrixRetryableError(BitrixError):
 class LeakyBucket:
     """Client-side mirror of the portal's bucket: `burst` requests at once, then `rate` a second."""
 
+    # The portal counts a request when it arrives, the client when it leaves, a few
+    # milliseconds earlier: keeping one request of headroom absorbs the difference.
+    HEADROOM = 1
+
     def __init__(
         self,
         rate: float,
@@ -95,7 +99,7 @@ class LeakyBucket:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.rate, self.burst = rate, burst
+        self.rate, self.burst = rate, max(1, burst - self.HEADROOM)
         self._clock, self._sleep = clock, sleep
         self._level = 0.0
         self._at = clock()
@@ -319,11 +323,14 @@ class BitrixClient:
         return self._retrying()(attempt)
 
 
+_BACKOFF = wait_exponential_jitter(multiplier=0.5, max=30, jitter=0.5)
+
+
 def _wait(state: RetryCallState) -> float:
     exc = state.outcome.exception() if state.outcome else None
     if isinstance(exc, BitrixRetryableError) and exc.retry_after:
         return exc.retry_after
-    return wait_exponential_jitter(initial=0.5, max=30, jitter=0.5)(state)
+    return _BACKOFF(state)
 
 
 # -- keyset streams -----------------------------------------------------------------------------

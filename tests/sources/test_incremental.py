@@ -52,8 +52,8 @@ def test_changes_between_runs_arrive_and_every_version_is_kept(warehouse, demo):
     assert len(versions) == 2  # the first load's and the latest; the middle one was never seen
     assert versions[-1]["assigned_by_id"] == 2 and versions[-1]["status_id"] == "CONVERTED"
     assert versions[0]["assigned_by_id"] == int(lead["ASSIGNED_BY_ID"])
-    new_deal = [r for r in table(warehouse, "deals") if r["id"] == deal][0]
-    assert str(new_deal["opportunity"]) .startswith("1500")
+    new_deal = next(r for r in table(warehouse, "deals") if r["id"] == deal)
+    assert new_deal["opportunity"] == 1500
 
 
 def test_recurring_templates_load_marked(warehouse, demo):
