@@ -1,13 +1,15 @@
 """Benchmarks, one command: `make bench` (full) or `make bench-smoke` (tiny, runs in the tests).
 
+Sections: `emulator` (below) and `source` (benchmarks/source.py: full and incremental loads).
+
 Emulator benchmarks (issue: the emulator must never be what limits a 2 req/s client):
 1. time and peak memory to generate the demo portal at scale 1 and 10, each in a fresh process;
 2. at scale 10, the answer time of `start=-1` keyset list calls: one 50-row page, and a 50-command
    `batch` of list calls (2,500 rows; target under 250 ms), measured over HTTP against the running
    emulator, p50 and p95.
 
-Results are printed as Markdown and written to `benchmarks/results/emulator.md` with the command,
-date and machine.
+Results are printed as Markdown and written to `benchmarks/results/<section>.md` with the
+command, date and machine.
 """
 
 import argparse
@@ -104,13 +106,9 @@ def throughput(scale: float, rounds: int) -> dict:
         emu.stop()
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="tiny scale; results not written")
-    args = parser.parse_args(argv)
-    scales = (0.05,) if args.smoke else (1.0, 10.0)
-    tp_scale, rounds = (0.05, 3) if args.smoke else (10.0, 20)
-
+def emulator_section(smoke: bool) -> list[str]:
+    scales = (0.05,) if smoke else (1.0, 10.0)
+    tp_scale, rounds = (0.05, 3) if smoke else (10.0, 20)
     lines = ["## Emulator", "", "Demo portal generation (fresh process each):", "",
              "| scale | leads | deals | stage-history rows | seconds | peak RSS, MB |",
              "|---|---|---|---|---|---|"]
@@ -128,14 +126,34 @@ def main(argv=None) -> int:
               f"{t['batch_p95_ms']:.1f} |",
               "", f"Rows served inside batches: {t['rows_per_second_in_batches']:,.0f}/s. "
               "A client at the portal's 2 req/s reads at most 5,000 rows/s."]
-    header = [f"Command: `make {'bench-smoke' if args.smoke else 'bench'}`",
-              f"Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC", f"Machine: {machine()}", ""]
-    report = "\n".join(header + lines) + "\n"
-    print(report)
-    if not args.smoke:
-        out = ROOT / "benchmarks" / "results" / "emulator.md"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text("# Benchmark results: emulator\n\n" + report)
+    return lines
+
+
+def source_section(smoke: bool) -> list[str]:
+    from benchmarks.source import run
+
+    return run((0.02,) if smoke else (1.0, 10.0), 50 if smoke else 1_000)
+
+
+SECTIONS = {"emulator": emulator_section, "source": source_section}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny scale; results not written")
+    parser.add_argument("--only", choices=sorted(SECTIONS), action="append",
+                        help="run only these sections (default: all)")
+    args = parser.parse_args(argv)
+    for name in args.only or list(SECTIONS):
+        header = [f"Command: `make {'bench-smoke' if args.smoke else 'bench'}`"
+                  f" (section `{name}`)",
+                  f"Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC", f"Machine: {machine()}", ""]
+        report = "\n".join(header + SECTIONS[name](args.smoke)) + "\n"
+        print(report, flush=True)
+        if not args.smoke:
+            out = ROOT / "benchmarks" / "results" / f"{name}.md"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(f"# Benchmark results: {name}\n\n" + report)
     return 0
 
 

@@ -229,23 +229,9 @@ class BitrixClient:
             self.stats.waited_seconds += self.bucket.acquire()
         self.stats.requests += 1
         self.stats.by_method[method] = self.stats.by_method.get(method, 0) + 1
-        try:
-            response = self.session.post(
-                self.webhook.method_url(method), json=params, timeout=self.timeout
-            )
-            body = response.json()
-        except requests.exceptions.JSONDecodeError:
-            raise BitrixRetryableError(
-                f"{method}: the portal answered HTTP {response.status_code} with a non-JSON body",
-                code="NON_JSON",
-                method=method,
-            ) from None
-        except requests.RequestException as exc:
-            # requests' messages carry the URL, so the original exception is not chained.
-            reason = type(exc).__name__
-            raise BitrixRetryableError(
-                f"{method}: connection failed ({reason})", code=reason, method=method
-            ) from None
+        response, body, failure = self._post(method, params)
+        if failure is not None:
+            raise failure  # raised outside `except`: requests' exception (and URL) is not kept
         if not isinstance(body, dict):
             raise BitrixRetryableError(
                 f"{method}: the answer is not a JSON object", code="MALFORMED", method=method
@@ -260,6 +246,28 @@ class BitrixClient:
             )
         self._remember_reset(method, body.get("time"))
         return body
+
+    def _post(self, method: str, params: Mapping):
+        """(response, JSON body, None) or (…, …, the error to raise). requests' exceptions carry
+        the URL, secret included, so none of them may travel as a cause or context."""
+        try:
+            response = self.session.post(
+                self.webhook.method_url(method), json=params, timeout=self.timeout
+            )
+        except requests.RequestException as exc:
+            reason = type(exc).__name__
+            return None, None, BitrixRetryableError(
+                f"{method}: connection failed ({reason})", code=reason, method=method
+            )
+        try:
+            return response, response.json(), None
+        except requests.exceptions.RequestException as exc:  # JSON errors and broken bodies
+            reason = "non-JSON body" if isinstance(exc, ValueError) else type(exc).__name__
+            return response, None, BitrixRetryableError(
+                f"{method}: the portal answered HTTP {response.status_code} with a {reason}",
+                code="NON_JSON",
+                method=method,
+            )
 
     def _error(self, method: str, body: Mapping, status: int) -> BitrixError:
         code = str(body.get("error") or "")

@@ -1,0 +1,165 @@
+"""The protocol client: query strings, parsing, the bucket, retries, waits, redaction."""
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+import requests
+
+from emulator.phpquery import parse_qs_php
+from sources.bitrix24.client import (
+    BitrixAuthError,
+    BitrixClient,
+    BitrixRetryableError,
+    LeakyBucket,
+    Stream,
+    read_streams,
+)
+from sources.bitrix24.helpers import (
+    clean_crm_record,
+    parse_date,
+    parse_datetime,
+    parse_money,
+    php_query,
+)
+from tests.support import free_port
+
+
+def test_php_query_round_trips_through_a_php_style_parser():
+    params = {"filter": {">=DATE_MODIFY": "2024-04-23T01:30:00+03:00", "@ID": [1, 2]},
+              "select": ["*", "UF_*"], "order": {"ID": "ASC"}, "start": -1,
+              "ref": "$result[p1][items][49][ID]", "flag": True}
+    assert parse_qs_php(php_query(params)) == {
+        "filter": {">=DATE_MODIFY": "2024-04-23T01:30:00+03:00", "@ID": ["1", "2"]},
+        "select": ["*", "UF_*"], "order": {"ID": "ASC"}, "start": "-1",
+        "ref": "$result[p1][items][49][ID]", "flag": "Y"}
+
+
+def test_portal_values_parse_to_utc_dates_and_decimals():
+    assert parse_datetime("2024-04-23T01:30:00+03:00") == datetime(2024, 4, 22, 22, 30, tzinfo=UTC)
+    assert parse_datetime("") is None
+    assert parse_date("2024-09-09T03:00:00+03:00") == date(2024, 9, 9)
+    assert parse_money("15000.00") == Decimal("15000.00")
+    for bad in ("abc", "12 500 руб.", "NaN"):
+        with pytest.raises(ValueError):
+            parse_money(bad)
+    with pytest.raises(ValueError):
+        parse_datetime("2024-04-23 01:30")  # no offset: not what a portal sends
+
+
+def test_a_record_keeps_bad_values_raw_and_flags_them():
+    record = clean_crm_record(
+        {"ID": "7", "OPPORTUNITY": "abc", "DATE_CREATE": "", "DATE_MODIFY": "yesterday",
+         "DATE_CLOSED": "", "ASSIGNED_BY_ID": "5", "TITLE": "x"},
+        datetimes=("DATE_CREATE", "DATE_MODIFY", "DATE_CLOSED"), dates=())
+    assert record["ID"] == 7 and record["ASSIGNED_BY_ID"] == 5 and record["TITLE"] == "x"
+    assert record["OPPORTUNITY"] is None and record["DATE_MODIFY"] is None
+    assert record["DATE_CLOSED"] is None  # empty and optional: not a flag
+    assert record["bad_values"] == {"OPPORTUNITY": "abc", "DATE_CREATE": "",
+                                    "DATE_MODIFY": "yesterday"}
+    assert clean_crm_record({"ID": "8", "OPPORTUNITY": "1.50"}, (), ())["bad_values"] is None
+    with pytest.raises(ValueError):
+        clean_crm_record({"TITLE": "no id"}, (), ())
+
+
+def test_leaky_bucket_lets_a_burst_through_then_paces_at_the_rate():
+    now = [0.0]
+    slept = []
+
+    def sleep(seconds):
+        slept.append(seconds)
+        now[0] += seconds
+
+    bucket = LeakyBucket(rate=2, burst=5, clock=lambda: now[0], sleep=sleep)
+    waits = [bucket.acquire() for _ in range(8)]
+    assert waits[:4] == [0.0] * 4  # burst 5 less one request of headroom
+    assert waits[4:] == pytest.approx([0.5] * 4)
+    now[0] += 10  # drained
+    assert bucket.acquire() == 0.0
+
+
+def test_stream_puts_the_keyset_condition_where_each_method_reads_it():
+    lead = Stream("leads", "crm.lead.list", {"filter": {">=DATE_MODIFY": "x"}})
+    assert lead.params_after(5) == {"filter": {">=DATE_MODIFY": "x", ">ID": 5},
+                                    "order": {"ID": "ASC"}}
+    user = Stream("users", "user.get", {}, id_filter=("FILTER", ">ID"),
+                  order={"sort": "ID", "order": "ASC"})
+    assert user.params_after(3) == {"FILTER": {">ID": 3}, "sort": "ID", "order": "ASC"}
+    with pytest.raises(BitrixRetryableError):
+        Stream("h", "crm.stagehistory.list", wrapper="items").rows_of({"items": "oops"})
+
+
+def test_reads_every_stream_with_chained_keyset_pages_in_few_requests(emulator):
+    for i in range(130):
+        emulator.call("crm.lead.add", {"fields": {"TITLE": f"L{i}"}})
+    for i in range(10):
+        emulator.call("crm.deal.add", {"fields": {"TITLE": f"D{i}"}})
+    emulator.control("DELETE", "stats")
+    client = BitrixClient(emulator.webhook, rate=0)
+    streams = [Stream("leads", "crm.lead.list", {"select": ["ID"]}),
+               Stream("deals", "crm.deal.list", {"select": ["ID"]})]
+    pages = list(read_streams(client, streams))
+    assert isinstance(pages[0], float)  # the portal's server.time comes first
+    ids = {"leads": [], "deals": []}
+    for page in pages[1:]:
+        ids[page.stream] += [int(r["ID"]) for r in page.rows]
+    assert ids == {"leads": list(range(1, 131)), "deals": list(range(1, 11))}
+    assert emulator.stats()["http_requests"] == 2  # first pages + counts, then the rest
+
+
+def test_bad_credentials_are_not_retried_and_the_secret_is_not_shown(emulator):
+    bad = emulator.webhook.replace(emulator.secret, "wrong-secret-123")
+    client = BitrixClient(bad, rate=0, sleep=lambda s: None)
+    with pytest.raises(BitrixAuthError) as caught:
+        client.call("server.time")
+    assert "INVALID_CREDENTIALS" in str(caught.value)
+    assert "wrong-secret-123" not in str(caught.value) and "wrong-secret-123" not in repr(client)
+    assert client.stats.requests == 1
+
+
+def test_non_json_answers_are_retried_then_reported_with_the_method(emulator):
+    emulator.control("POST", "faults", {"kind": "html", "count": 10})
+    client = BitrixClient(emulator.webhook, rate=0, max_attempts=3, sleep=lambda s: None)
+    with pytest.raises(BitrixRetryableError) as caught:
+        client.batch({"a": "crm.lead.list?start=-1"})
+    assert "batch" in str(caught.value) and "non-JSON" in str(caught.value)
+    assert caught.value.__context__ is None
+    assert client.stats.requests == 3
+
+
+def test_connection_failures_name_no_secret():
+    client = BitrixClient(f"http://127.0.0.1:{free_port()}/rest/1/s3cr3t-value/", rate=0,
+                          max_attempts=2, sleep=lambda s: None)
+    with pytest.raises(BitrixRetryableError) as caught:
+        client.call("server.time")
+    assert "s3cr3t-value" not in str(caught.value)
+    assert caught.value.__cause__ is None and caught.value.__context__ is None
+
+
+def test_operation_time_limit_waits_until_the_portal_frees_the_method(emulator):
+    emulator.configure(operating_limit={"enabled": True, "limit_seconds": 0.000001})
+    slept = []
+
+    def sleep(seconds):  # instead of waiting, move the portal's clock on
+        slept.append(seconds)
+        emulator.control("POST", "clock", {"advance_seconds": seconds})
+
+    client = BitrixClient(emulator.webhook, rate=0, sleep=sleep)
+    client.call("crm.lead.list")
+    assert client.call("crm.lead.list")["result"] == []
+    assert len(slept) == 1 and 1 <= slept[0] <= 601
+    assert emulator.stats()["errors"] == {"OPERATION_TIME_LIMIT": 1}
+
+
+def test_a_malformed_webhook_url_is_refused_without_echoing_it():
+    with pytest.raises(BitrixAuthError) as caught:
+        BitrixClient("https://portal.example/rest/hidden-token")
+    assert "hidden-token" not in str(caught.value)
+
+
+def test_requests_exceptions_carry_the_url_so_the_client_hides_them(emulator):
+    # The reason for the client's `from None`: requests puts the path in its messages.
+    try:
+        requests.get(f"http://127.0.0.1:{free_port()}/rest/1/visible/x", timeout=2)
+    except requests.RequestException as exc:
+        assert "visible" in str(exc)
