@@ -2,6 +2,8 @@
 
 import math
 
+import pytest
+
 from tests.sources.conftest import assert_equal_to_portal, scalar, sync, table
 
 
@@ -72,3 +74,13 @@ def test_bad_values_load_raw_and_flagged_without_stopping_their_page(warehouse, 
     assert [r["opportunity"] for r in deal] == [None] and "12 500" in deal[0]["bad_values"]
     assert scalar(warehouse, "select max(length(title)) from bitrix_raw.leads") == 100_000
     assert scalar(warehouse, "select count(*) from bitrix_raw.leads where status_id = ''") > 0
+
+
+@pytest.mark.slow
+def test_a_value_first_seen_after_20k_rows_of_a_table_still_loads(warehouse, emulator):
+    """Regression: with dlt's jsonl files DuckDB inferred columns from the first 20,480 rows, so
+    a bad amount (or a custom field) first appearing later failed the whole load."""
+    emulator.reset("demo", scale=1)  # its "abc" amount sits past the 23,000th lead
+    sync(warehouse)
+    bad = [r for r in table(warehouse, "leads") if r["bad_values"] and '"abc"' in r["bad_values"]]
+    assert len(bad) == 1 and bad[0]["id"] > 20_480 and bad[0]["opportunity"] is None
