@@ -12,12 +12,13 @@ Cursor: the watermark of leads and deals is the portal's own `server.time` read 
 the previous successful pass (not the local clock). Each pass reads `>=DATE_MODIFY` watermark minus
 `overlap_seconds`, keyset by ID. A record changed while a pass pages is either read by it or has
 `DATE_MODIFY` ≥ the new watermark, so the next pass reads it; records re-read inside the overlap
-are recognised by (ID, DATE_MODIFY) and dropped. Stage history is append-only with monotonic IDs:
+are recognised by (ID, DATE_MODIFY, content hash) and dropped (DATE_MODIFY alone has one-second
+resolution: two edits within a second share it). Stage history is append-only with monotonic IDs:
 its cursor is the last ID loaded. The cursor state is committed by dlt together with the data, so
 a killed run resumes from the last loaded state and the next run completes the work.
 
 History: `lead_versions` / `deal_versions` keep every version a pass observed, keyed by
-(ID, DATE_MODIFY) with `observed_at`; an append-only table keyed this way (rather than dlt's scd2,
+(ID, DATE_MODIFY, content hash) with `observed_at`; an append-only table keyed this way (rather than dlt's scd2,
 which diffs full extracts and would retire every record an incremental pass did not touch) keeps
 the portal's own timeline and survives re-reads without duplicates.
 
@@ -42,6 +43,7 @@ CRM = {
 }
 HISTORY = {"lead_stage_history": (1, "STATUS_ID"), "deal_stage_history": (2, "STAGE_ID")}
 DICTIONARY_KEYS = {"statuses": "ID", "deal_categories": "id", "users": "ID", "departments": "ID"}
+
 
 def _hints(texts, datetimes, dates) -> dict:
     """Column types for dlt, by the warehouse's (snake_case) column names."""
@@ -125,8 +127,7 @@ def bitrix24_source(
 ) -> list[DltResource]:
     """Every CRM table of the portal, incrementally. `rate_per_second` 0 turns the client-side
     bucket off (for a portal without limits, such as the emulator in tests)."""
-    client = BitrixClient(webhook_url, rate=rate_per_second, burst=burst,
-                          max_attempts=max_attempts)
+    client = BitrixClient(webhook_url, rate=rate_per_second, burst=burst, max_attempts=max_attempts)
     pages = portal_pages(client, overlap_seconds)
     return [
         pages,
@@ -160,8 +161,12 @@ def portal_pages(client: BitrixClient, overlap_seconds: int) -> Iterator[dict]:
         if page.stream in CRM:
             rows, hashes = _unseen(page.rows, seen[page.stream], fresh[page.stream], horizon)
             if rows:
-                yield {"stream": page.stream, "rows": rows, "hashes": hashes,
-                       "observed_at": page.observed_at}
+                yield {
+                    "stream": page.stream,
+                    "rows": rows,
+                    "hashes": hashes,
+                    "observed_at": page.observed_at,
+                }
         elif page.stream in HISTORY:
             yield {"stream": page.stream, "rows": page.rows, "observed_at": page.observed_at}
             state.setdefault(page.stream, {})["last_id"] = int(page.rows[-1]["ID"])
@@ -250,88 +255,92 @@ def _versions(rows: list[dict], item: dict) -> list[dict]:
     return rows
 
 
-@dlt.transformer(name="leads", primary_key="id", write_disposition="merge", columns=LEAD_HINTS)
-def leads(item: dict):
-    """Current state of every lead (one row per lead)."""
-    if item["stream"] == "leads":
-        yield _crm_rows(item, "leads")
+def _table(name: str, stream: str, rows_of, doc: str, **hints):
+    """A table of the pass: the rows of one stream, shaped by `rows_of`."""
+
+    @dlt.transformer(name=name, write_disposition="merge", **hints)
+    def resource(item: dict):
+        if item["stream"] == stream:
+            yield rows_of(item)
+
+    resource.__doc__ = doc
+    return resource
 
 
-@dlt.transformer(
-    name="lead_versions",
+def _crm_table(stream: str):
+    return lambda item: _crm_rows(item, stream)
+
+
+def _version_table(stream: str):
+    return lambda item: _versions(_crm_rows(item, stream), item)
+
+
+def _history_table(stream: str):
+    _, stage_field = HISTORY[stream]
+    return lambda item: [clean_history_item(r, stage_field) for r in item["rows"]]
+
+
+_HISTORY_HINTS = {"created_time": {"data_type": "timestamp"}}
+
+leads = _table(
+    "leads",
+    "leads",
+    _crm_table("leads"),
+    "Current state of every lead (one row per lead).",
+    primary_key="id",
+    columns=LEAD_HINTS,
+)
+lead_versions = _table(
+    "lead_versions",
+    "leads",
+    _version_table("leads"),
+    "Every version of a lead a pass observed.",
     primary_key="version_key",
-    write_disposition="merge",
     columns={**LEAD_HINTS, **VERSION_HINTS},
 )
-def lead_versions(item: dict):
-    """Every version of a lead a pass observed (one row per lead and DATE_MODIFY)."""
-    if item["stream"] == "leads":
-        yield _versions(_crm_rows(item, "leads"), item)
-
-
-@dlt.transformer(
-    name="deals", primary_key="id", write_disposition="merge", columns=DEAL_HINTS
+deals = _table(
+    "deals",
+    "deals",
+    _crm_table("deals"),
+    "Current state of every deal (one row per deal); recurring templates flagged.",
+    primary_key="id",
+    columns=DEAL_HINTS,
 )
-def deals(item: dict):
-    """Current state of every deal (one row per deal); recurring templates flagged."""
-    if item["stream"] == "deals":
-        yield _crm_rows(item, "deals")
-
-
-@dlt.transformer(
-    name="deal_versions",
+deal_versions = _table(
+    "deal_versions",
+    "deals",
+    _version_table("deals"),
+    "Every version of a deal a pass observed.",
     primary_key="version_key",
-    write_disposition="merge",
     columns={**DEAL_HINTS, **VERSION_HINTS},
 )
-def deal_versions(item: dict):
-    """Every version of a deal a pass observed (one row per deal and DATE_MODIFY)."""
-    if item["stream"] == "deals":
-        yield _versions(_crm_rows(item, "deals"), item)
-
-
-def _history(item: dict, stream: str) -> list[dict]:
-    _, stage_field = HISTORY[stream]
-    return [clean_history_item(r, stage_field) for r in item["rows"]]
-
-
-@dlt.transformer(
-    name="lead_stage_history",
+lead_stage_history = _table(
+    "lead_stage_history",
+    "lead_stage_history",
+    _history_table("lead_stage_history"),
+    "Every lead stage change (crm.stagehistory.list, entityTypeId 1).",
     primary_key="id",
-    write_disposition="merge",
-    columns={"created_time": {"data_type": "timestamp"}},
+    columns=_HISTORY_HINTS,
 )
-def lead_stage_history(item: dict):
-    """Every lead stage change (crm.stagehistory.list, entityTypeId 1)."""
-    if item["stream"] == "lead_stage_history":
-        yield _history(item, "lead_stage_history")
-
-
-@dlt.transformer(
-    name="deal_stage_history",
+deal_stage_history = _table(
+    "deal_stage_history",
+    "deal_stage_history",
+    _history_table("deal_stage_history"),
+    "Every deal stage change (crm.stagehistory.list, entityTypeId 2).",
     primary_key="id",
-    write_disposition="merge",
-    columns={"created_time": {"data_type": "timestamp"}},
+    columns=_HISTORY_HINTS,
 )
-def deal_stage_history(item: dict):
-    """Every deal stage change (crm.stagehistory.list, entityTypeId 2)."""
-    if item["stream"] == "deal_stage_history":
-        yield _history(item, "deal_stage_history")
 
 
 def _dictionary(name: str):
-    @dlt.transformer(
-        name=name,
+    return _table(
+        name,
+        name,
+        lambda item: [_without_unhinted_nulls(r, {}) for r in item["rows"]],
+        f"The portal's {name.replace('_', ' ')}; removed entries kept, flagged.",
         primary_key=DICTIONARY_KEYS[name].lower(),
-        write_disposition="merge",
         columns={"is_deleted": {"data_type": "bool"}},
     )
-    def resource(item: dict):
-        if item["stream"] == name:
-            yield [_without_unhinted_nulls(row, {}) for row in item["rows"]]
-
-    resource.__doc__ = f"The portal's {name.replace('_', ' ')}; removed entries kept, flagged."
-    return resource
 
 
 statuses = _dictionary("statuses")

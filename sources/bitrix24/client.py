@@ -256,17 +256,25 @@ class BitrixClient:
             )
         except requests.RequestException as exc:
             reason = type(exc).__name__
-            return None, None, BitrixRetryableError(
-                f"{method}: connection failed ({reason})", code=reason, method=method
+            return (
+                None,
+                None,
+                BitrixRetryableError(
+                    f"{method}: connection failed ({reason})", code=reason, method=method
+                ),
             )
         try:
             return response, response.json(), None
         except requests.exceptions.RequestException as exc:  # JSON errors and broken bodies
             reason = "non-JSON body" if isinstance(exc, ValueError) else type(exc).__name__
-            return response, None, BitrixRetryableError(
-                f"{method}: the portal answered HTTP {response.status_code} with a {reason}",
-                code="NON_JSON",
-                method=method,
+            return (
+                response,
+                None,
+                BitrixRetryableError(
+                    f"{method}: the portal answered HTTP {response.status_code} with a {reason}",
+                    code="NON_JSON",
+                    method=method,
+                ),
             )
 
     def _error(self, method: str, body: Mapping, status: int) -> BitrixError:
@@ -312,7 +320,7 @@ class BitrixClient:
                     "batch: malformed answer", code="MALFORMED", method="batch"
                 )
             times = result.get("result_time") or {}
-            for key, block in (times.items() if isinstance(times, Mapping) else ()):
+            for key, block in times.items() if isinstance(times, Mapping) else ():
                 self._remember_reset(str(commands.get(key, "")).split("?", 1)[0], block)
             errors = result.get("result_error") or {}
             if isinstance(errors, list):
