@@ -18,9 +18,9 @@ its cursor is the last ID loaded. The cursor state is committed by dlt together 
 a killed run resumes from the last loaded state and the next run completes the work.
 
 History: `lead_versions` / `deal_versions` keep every version a pass observed, keyed by
-(ID, DATE_MODIFY, content hash) with `observed_at`; an append-only table keyed this way (rather than dlt's scd2,
-which diffs full extracts and would retire every record an incremental pass did not touch) keeps
-the portal's own timeline and survives re-reads without duplicates.
+(ID, DATE_MODIFY, content hash) with `observed_at`; an append-only table keyed this way (rather
+than dlt's scd2, which diffs full extracts and would retire every record an incremental pass did
+not touch) keeps the portal's own timeline and survives re-reads without duplicates.
 
 Bad values: amounts, IDs and dates that do not parse load as NULL in their typed column, the raw
 text goes to `bad_values` (JSON, NULL when the record is clean); the rest of the page loads.
@@ -45,10 +45,10 @@ HISTORY = {"lead_stage_history": (1, "STATUS_ID"), "deal_stage_history": (2, "ST
 DICTIONARY_KEYS = {"statuses": "ID", "deal_categories": "id", "users": "ID", "departments": "ID"}
 
 
-def _hints(texts, datetimes, dates) -> dict:
+def _hints(texts, integers, datetimes, dates) -> dict:
     """Column types for dlt, by the warehouse's (snake_case) column names."""
     hints = {name.lower(): {"data_type": "text"} for name in texts}
-    hints.update({name.lower(): {"data_type": "bigint"} for name in settings.INTEGERS})
+    hints.update({name.lower(): {"data_type": "bigint"} for name in integers})
     hints.update({name.lower(): {"data_type": "timestamp"} for name in datetimes})
     hints.update({name.lower(): {"data_type": "date"} for name in dates})
     hints.update({name.lower(): {"data_type": "decimal"} for name in settings.MONEY})
@@ -57,9 +57,13 @@ def _hints(texts, datetimes, dates) -> dict:
     return hints
 
 
-LEAD_HINTS = _hints(settings.LEAD_TEXTS, settings.LEAD_DATETIMES, settings.LEAD_DATES)
+LEAD_HINTS = _hints(
+    settings.LEAD_TEXTS, settings.LEAD_INTEGERS, settings.LEAD_DATETIMES, settings.LEAD_DATES
+)
 DEAL_HINTS = {
-    **_hints(settings.DEAL_TEXTS, settings.DEAL_DATETIMES, settings.DEAL_DATES),
+    **_hints(
+        settings.DEAL_TEXTS, settings.DEAL_INTEGERS, settings.DEAL_DATETIMES, settings.DEAL_DATES
+    ),
     "is_recurring_template": {"data_type": "bool"},
 }
 VERSION_HINTS = {"version_key": {"data_type": "text"}}

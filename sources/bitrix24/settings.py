@@ -22,20 +22,11 @@ DEAL_DATES = ("BEGINDATE", "CLOSEDATE")
 LEAD_DATES = ("BIRTHDATE",)
 MONEY = ("OPPORTUNITY", "TAX_VALUE")
 REQUIRED_DATETIMES = ("DATE_CREATE", "DATE_MODIFY")
-INTEGERS = (
-    "ID",
-    "ASSIGNED_BY_ID",
-    "CREATED_BY_ID",
-    "MODIFY_BY_ID",
-    "MOVED_BY_ID",
-    "CATEGORY_ID",
-    "LEAD_ID",
-    "CONTACT_ID",
-    "COMPANY_ID",
-    "LAST_ACTIVITY_BY",
-    "PROBABILITY",
-    "QUOTE_ID",
-)
+_COMMON_INTEGERS = ("ID", "ASSIGNED_BY_ID", "CREATED_BY_ID", "MODIFY_BY_ID", "MOVED_BY_ID",
+                    "CONTACT_ID", "COMPANY_ID", "LAST_ACTIVITY_BY")
+LEAD_INTEGERS = _COMMON_INTEGERS
+DEAL_INTEGERS = (*_COMMON_INTEGERS, "CATEGORY_ID", "LEAD_ID", "PROBABILITY", "QUOTE_ID")
+INTEGERS = DEAL_INTEGERS  # every integer field a lead or a deal has
 
 # Standard text fields, declared so that a column empty on every row still exists in the
 # warehouse (dlt creates columns only from values it has seen).

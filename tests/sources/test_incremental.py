@@ -84,3 +84,22 @@ def test_a_value_first_seen_after_20k_rows_of_a_table_still_loads(warehouse, emu
     sync(warehouse)
     bad = [r for r in table(warehouse, "leads") if r["bad_values"] and '"abc"' in r["bad_values"]]
     assert len(bad) == 1 and bad[0]["id"] > 20_480 and bad[0]["opportunity"] is None
+
+
+def test_tables_have_only_the_columns_their_entity_has(warehouse, demo):
+    sync(warehouse)
+    columns = _columns(warehouse, "leads")
+    assert {"category_id", "lead_id", "probability", "stage_id"}.isdisjoint(columns)
+    assert {"date_closed", "status_id", "uf_crm_car_brand", "bad_values"} <= columns
+    deal_columns = _columns(warehouse, "deals")
+    assert {"category_id", "lead_id", "is_recurring_template"} <= deal_columns
+    assert "date_closed" not in deal_columns
+
+
+def _columns(warehouse, name) -> set[str]:
+    import duckdb
+
+    with duckdb.connect(str(warehouse.warehouse_path), read_only=True) as con:
+        return {r[0] for r in con.execute(
+            "select column_name from information_schema.columns"
+            " where table_schema = 'bitrix_raw' and table_name = ?", [name]).fetchall()}
