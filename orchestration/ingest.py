@@ -37,7 +37,8 @@ def sync(settings: Settings, **source_options) -> dict[str, int]:
     _finish_pending(pipeline)
     # Parquet, not dlt's default insert_values (5× slower, 10× the memory) nor jsonl: DuckDB
     # infers a jsonl file's columns from its first 20,480 rows, so a column first filled later
-    # (a bad amount, a new custom field) failed the whole load.
+    # (a bad amount, a new custom field) failed the whole load; and dlt 1.31 cannot load the
+    # empty jsonl file that creates a table before its first row.
     pipeline.run(bitrix24_source(**source_options), loader_file_format="parquet")
     counts = pipeline.last_trace.last_normalize_info.row_counts
     return {k: v for k, v in counts.items() if not k.startswith("_dlt")}
@@ -73,9 +74,6 @@ def reconcile(settings: Settings, **source_options) -> dict[str, int]:
     pipeline = make_pipeline(settings)
     _finish_pending(pipeline)
     ids = known_ids(settings.warehouse_path)
-    # insert_values: the deletion marks are few, and dlt 1.31 fails to load the empty jsonl file
-    # that creates the table before the first deletion is ever seen.
-    pipeline.run(deletions_source(known=ids, **source_options),
-                 loader_file_format="insert_values")
+    pipeline.run(deletions_source(known=ids, **source_options), loader_file_format="parquet")
     counts = pipeline.last_trace.last_normalize_info.row_counts
     return {"deleted_records": counts.get("deleted_records", 0)}

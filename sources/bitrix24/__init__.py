@@ -43,6 +43,7 @@ CRM = {
 }
 HISTORY = {"lead_stage_history": (1, "STATUS_ID"), "deal_stage_history": (2, "STAGE_ID")}
 DICTIONARY_KEYS = {"statuses": "ID", "deal_categories": "id", "users": "ID", "departments": "ID"}
+ALL_TABLES = "*"  # a pseudo-stream: every table materialises its schema
 
 
 def _hints(texts, integers, datetimes, dates) -> dict:
@@ -180,6 +181,11 @@ def portal_pages(client: BitrixClient, overlap_seconds: int) -> Iterator[dict]:
         changed = _dictionary_changes(state.setdefault("dictionaries", {}), name, rows)
         if changed:
             yield {"stream": name, "rows": changed, "observed_at": watermark}
+    if not state.get("tables_created"):
+        # On the first pass every table is created, rows or not, so an empty portal still
+        # gives dbt and BI tools the tables they read.
+        yield {"stream": ALL_TABLES}
+        state["tables_created"] = True
     for name in CRM:
         entry = state.setdefault(name, {})
         kept = {k: v for k, v in seen[name].items() if v[0] >= horizon}
@@ -266,6 +272,8 @@ def _table(name: str, stream: str, rows_of, doc: str, **hints):
     def resource(item: dict):
         if item["stream"] == stream:
             yield rows_of(item)
+        elif item["stream"] == ALL_TABLES:
+            yield dlt.mark.materialize_table_schema()
 
     resource.__doc__ = doc
     return resource
@@ -284,7 +292,30 @@ def _history_table(stream: str):
     return lambda item: [clean_history_item(r, stage_field) for r in item["rows"]]
 
 
-_HISTORY_HINTS = {"created_time": {"data_type": "timestamp"}}
+_HISTORY_HINTS = {
+    "id": {"data_type": "bigint"},
+    "type_id": {"data_type": "bigint"},
+    "owner_id": {"data_type": "bigint"},
+    "created_time": {"data_type": "timestamp"},
+}
+LEAD_HISTORY_HINTS = {
+    **_HISTORY_HINTS,
+    "status_id": {"data_type": "text"},
+    "status_semantic_id": {"data_type": "text"},
+}
+DEAL_HISTORY_HINTS = {
+    **_HISTORY_HINTS,
+    "category_id": {"data_type": "bigint"},
+    "stage_id": {"data_type": "text"},
+    "stage_semantic_id": {"data_type": "text"},
+}
+# The portal sends dictionary keys as strings, except crm.category.list's integer `id`.
+DICTIONARY_KEY_TYPES = {
+    "statuses": "text",
+    "deal_categories": "bigint",
+    "users": "text",
+    "departments": "text",
+}
 
 leads = _table(
     "leads",
@@ -324,7 +355,7 @@ lead_stage_history = _table(
     _history_table("lead_stage_history"),
     "Every lead stage change (crm.stagehistory.list, entityTypeId 1).",
     primary_key="id",
-    columns=_HISTORY_HINTS,
+    columns=LEAD_HISTORY_HINTS,
 )
 deal_stage_history = _table(
     "deal_stage_history",
@@ -332,7 +363,7 @@ deal_stage_history = _table(
     _history_table("deal_stage_history"),
     "Every deal stage change (crm.stagehistory.list, entityTypeId 2).",
     primary_key="id",
-    columns=_HISTORY_HINTS,
+    columns=DEAL_HISTORY_HINTS,
 )
 
 
@@ -343,7 +374,10 @@ def _dictionary(name: str):
         lambda item: [_without_unhinted_nulls(r, {}) for r in item["rows"]],
         f"The portal's {name.replace('_', ' ')}; removed entries kept, flagged.",
         primary_key=DICTIONARY_KEYS[name].lower(),
-        columns={"is_deleted": {"data_type": "bool"}},
+        columns={
+            DICTIONARY_KEYS[name].lower(): {"data_type": DICTIONARY_KEY_TYPES[name]},
+            "is_deleted": {"data_type": "bool"},
+        },
     )
 
 

@@ -31,10 +31,16 @@ def deletions_source(
     name="deleted_records",
     primary_key=["entity", "id"],
     write_disposition="merge",
-    columns={"noticed_at": {"data_type": "timestamp"}, "is_deleted": {"data_type": "bool"}},
+    columns={
+        "entity": {"data_type": "text", "nullable": False},
+        "id": {"data_type": "bigint", "nullable": False},
+        "is_deleted": {"data_type": "bool"},
+        "noticed_at": {"data_type": "timestamp"},
+    },
 )
 def deleted_records(client: BitrixClient, known: dict[str, list[int]]) -> Iterator[list[dict]]:
     """One row per lead or deal ever found missing: `is_deleted`, and when it was noticed."""
+    yield dlt.mark.materialize_table_schema()  # the table exists before a first deletion
     state = dlt.current.resource_state()
     streams = [Stream(name, method, {"select": ["ID"]}) for name, method in ENTITIES.items()]
     pages = read_streams(client, streams)

@@ -4,6 +4,7 @@ import math
 
 import pytest
 
+from orchestration import ingest
 from tests.sources.conftest import assert_equal_to_portal, scalar, sync, table
 
 
@@ -103,3 +104,13 @@ def _columns(warehouse, name) -> set[str]:
         return {r[0] for r in con.execute(
             "select column_name from information_schema.columns"
             " where table_schema = 'bitrix_raw' and table_name = ?", [name]).fetchall()}
+
+
+def test_an_empty_portal_still_gets_every_table(warehouse, emulator):
+    sync(warehouse)
+    for name in ("leads", "deals", "lead_versions", "deal_versions", "lead_stage_history",
+                 "deal_stage_history"):
+        assert scalar(warehouse, f"select count(*) from bitrix_raw.{name}") == 0, name
+    assert {"id", "date_modify", "opportunity", "bad_values"} <= _columns(warehouse, "deals")
+    ingest.reconcile(warehouse, rate_per_second=0)
+    assert scalar(warehouse, "select count(*) from bitrix_raw.deleted_records") == 0
