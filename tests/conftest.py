@@ -1,5 +1,6 @@
 import pytest
 
+from orchestration.settings import Settings
 from tests.support import start_emulator
 
 
@@ -32,3 +33,16 @@ def demo(emulator):
     """The emulator with a small demo portal (scale 0.05: ~3,500 leads)."""
     emulator.reset("demo", scale=0.05)
     return emulator
+
+
+@pytest.fixture
+def warehouse(tmp_path, monkeypatch, emulator) -> Settings:
+    """A temporary warehouse wired to the session's emulator."""
+    monkeypatch.setenv("SOURCES__BITRIX24__WEBHOOK_URL", emulator.webhook)
+    return Settings(
+        warehouse_path=tmp_path / "warehouse.duckdb",
+        bi_path=tmp_path / "bi.duckdb",
+        dlt_dir=tmp_path / "dlt",
+        portal_timezone=None,
+        alert_webhook_url=None,
+    )

@@ -2,7 +2,7 @@
 
 from sources.bitrix24 import _dictionary_changes, _unseen
 from sources.bitrix24.helpers import row_hash
-from tests.sources.conftest import sync, table
+from tests.warehouse import sync, table
 
 
 def _row(record_id, modified, title="t"):

@@ -5,7 +5,7 @@ import math
 import pytest
 
 from orchestration import ingest
-from tests.sources.conftest import assert_equal_to_portal, scalar, sync, table
+from tests.warehouse import assert_equal_to_portal, scalar, sync, table
 
 
 def test_full_load_equals_the_portal_row_for_row(warehouse, demo):

@@ -14,14 +14,14 @@ import pytest
 
 from orchestration import ingest
 from sources.bitrix24.client import BitrixAuthError
-from tests.sources.conftest import (
+from tests.support import ROOT
+from tests.warehouse import (
     assert_equal_to_portal,
     scalar,
     sync,
     table,
     warehouse_snapshot,
 )
-from tests.support import ROOT
 
 
 def test_changes_made_while_a_pass_pages_are_all_present_after_the_next_pass(warehouse, demo):

@@ -1,7 +1,8 @@
+"""Test support for the warehouse: run a sync, read tables, compare with the portal."""
+
 import json
 
 import duckdb
-import pytest
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 from orchestration import ingest
@@ -12,19 +13,6 @@ from sources.bitrix24.helpers import clean_crm_record
 NAMING = NamingConvention()
 # Columns the pipeline adds; every other column comes from the portal.
 ADDED = {"_dlt_load_id", "_dlt_id", "observed_at", "version_key", "is_recurring_template"}
-
-
-@pytest.fixture
-def warehouse(tmp_path, monkeypatch, emulator) -> Settings:
-    """A temporary warehouse wired to the session's emulator."""
-    monkeypatch.setenv("SOURCES__BITRIX24__WEBHOOK_URL", emulator.webhook)
-    return Settings(
-        warehouse_path=tmp_path / "warehouse.duckdb",
-        bi_path=tmp_path / "bi.duckdb",
-        dlt_dir=tmp_path / "dlt",
-        portal_timezone=None,
-        alert_webhook_url=None,
-    )
 
 
 def sync(settings: Settings, **options) -> dict:

@@ -1,0 +1,10 @@
+{#- A timestamptz column from the raw layer as a UTC timestamp (the `*_at` convention). -#}
+{% macro utc(column) -%}
+    cast(({{ column }}) at time zone 'UTC' as timestamp)
+{%- endmacro %}
+
+{#- A UTC timestamp's calendar date in the portal's zone (the `*_date` convention): a lead created
+    at 2024-04-22 22:30 UTC is a Moscow lead of April 23. -#}
+{% macro portal_date(utc_timestamp) -%}
+    cast(timezone('{{ var("portal_timezone") }}', timezone('UTC', {{ utc_timestamp }})) as date)
+{%- endmacro %}

@@ -1,0 +1,59 @@
+-- Outcome from the status dictionary's semantics; the first manager from the oldest observed
+-- version (the API keeps no assignment history, so syncs are the only witness).
+with
+
+leads as (
+    select * from {{ ref('stg_bitrix__leads') }}
+),
+
+lead_stages as (
+    select status_id, name as status_name, semantic_id
+    from {{ ref('stg_bitrix__statuses') }}
+    where dictionary_id = 'STATUS'
+),
+
+versions as (
+    select * from {{ ref('stg_bitrix__lead_versions') }}
+),
+
+deleted as (
+    select record_id as lead_id, deleted_noticed_at
+    from {{ ref('stg_bitrix__deleted_records') }}
+    where entity = 'leads' and is_deleted
+),
+
+first_versions as (
+    select lead_id, manager_id as first_manager_id
+    from versions
+    qualify row_number() over (partition by lead_id order by modified_at, observed_at) = 1
+),
+
+classified as (
+    select
+        leads.*,
+        lead_stages.status_name,
+        lead_stages.status_id is not null as is_status_known,
+        case lead_stages.semantic_id
+            when 'S' then 'quality'
+            when 'F' then 'junk'
+            else 'in_work'
+        end as outcome,
+        coalesce(first_versions.first_manager_id, leads.manager_id) as first_manager_id,
+        regexp_extract(leads.utm_source, '{{ var("ad_id_pattern") }}', 0) as ad_id_raw,
+        deleted.deleted_noticed_at,
+        deleted.lead_id is not null as is_deleted
+    from leads
+    left join lead_stages on leads.status_id = lead_stages.status_id
+    left join first_versions on leads.lead_id = first_versions.lead_id
+    left join deleted on leads.lead_id = deleted.lead_id
+),
+
+final as (
+    select
+        * exclude (ad_id_raw),
+        nullif(ad_id_raw, '') as ad_id,
+        {{ portal_date('created_at') }} as created_date
+    from classified
+)
+
+select * from final

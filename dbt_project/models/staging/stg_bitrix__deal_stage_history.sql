@@ -1,0 +1,19 @@
+with
+
+source as (
+    select * from {{ source('bitrix', 'deal_stage_history') }}
+),
+
+renamed as (
+    select
+        id as history_id,
+        owner_id as deal_id,
+        type_id as record_type,
+        category_id as pipeline_id,
+        stage_id,
+        stage_semantic_id,
+        {{ utc('created_time') }} as entered_at
+    from source
+)
+
+select * from renamed

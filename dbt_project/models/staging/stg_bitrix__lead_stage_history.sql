@@ -1,0 +1,18 @@
+with
+
+source as (
+    select * from {{ source('bitrix', 'lead_stage_history') }}
+),
+
+renamed as (
+    select
+        id as history_id,
+        owner_id as lead_id,
+        type_id as record_type,
+        status_id,
+        status_semantic_id,
+        {{ utc('created_time') }} as entered_at
+    from source
+)
+
+select * from renamed

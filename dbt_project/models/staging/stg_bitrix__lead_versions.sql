@@ -1,0 +1,20 @@
+with
+
+source as (
+    select * from {{ source('bitrix', 'lead_versions') }}
+),
+
+renamed as (
+    select
+        version_key,
+        id as lead_id,
+        assigned_by_id as manager_id,
+        status_id,
+        cast(opportunity as decimal(18, 2)) as amount,
+        {{ utc('date_create') }} as created_at,
+        {{ utc('date_modify') }} as modified_at,
+        {{ utc('observed_at') }} as observed_at
+    from source
+)
+
+select * from renamed

@@ -1,0 +1,44 @@
+"""dbt on the demo portal: source → `dbt build` (models, data tests, unit tests) → cross-checks."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from orchestration import ingest
+from tests.support import ROOT
+from tests.warehouse import scalar, sync
+
+DBT = Path(sys.executable).with_name("dbt")
+
+
+def dbt_build(warehouse) -> subprocess.CompletedProcess:
+    env = {**os.environ, "WAREHOUSE_PATH": str(warehouse.warehouse_path),
+           "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    return subprocess.run(
+        [str(DBT), "build", "--project-dir", "dbt_project", "--profiles-dir", "dbt_project",
+         "--target-path", str(warehouse.warehouse_path.parent / "dbt_target")],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_dbt_build_passes_on_the_demo_portal_and_the_marts_add_up(warehouse, demo):
+    sync(warehouse)
+    demo.call("crm.lead.delete", {"id": int(demo.records("lead")[0]["ID"])})
+    ingest.reconcile(warehouse, rate_per_second=0)
+    result = dbt_build(warehouse)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "ERROR=0" in result.stdout and "SKIP=0" in result.stdout
+
+    leads = scalar(warehouse, "select count(*) from marts.fct_leads where not is_deleted")
+    assert leads == len(demo.records("lead"))
+    daily = scalar(warehouse, "select sum(leads_received) from marts.mart_lead_sources_daily")
+    assert daily == leads
+    outcomes = scalar(warehouse, "select sum(quality_leads + junk_leads + in_work_leads)"
+                                 " from marts.mart_lead_sources_daily")
+    assert outcomes == leads
+    revenue = scalar(warehouse, "select sum(revenue) from marts.mart_lead_sources_daily")
+    won = scalar(warehouse, """
+        select sum(d.amount) from staging.stg_bitrix__deals d
+        join marts.fct_leads l on l.lead_id = d.lead_id and not l.is_deleted
+        where d.stage_semantic_id = 'S' and not d.is_recurring_template""")
+    assert revenue == won and revenue > 0
