@@ -1,0 +1,24 @@
+-- Cross-sell: how much a won deal grew between creation and close. The amount at creation is
+-- known only when a sync saw the deal's first version; otherwise the row says so.
+with
+
+won as (
+    select * from {{ ref('fct_deals') }}
+    where outcome = 'won' and not is_recurring_template and not is_deleted
+),
+
+final as (
+    select
+        deal_id,
+        pipeline_id,
+        credited_manager_id as manager_id,
+        closed_date,
+        amount_at_creation,
+        amount_at_close,
+        amount_at_close - amount_at_creation as uplift,
+        amount_at_close > amount_at_creation as has_uplift,
+        is_creation_amount_known as is_history_complete
+    from won
+)
+
+select * from final

@@ -1,0 +1,50 @@
+-- Lost deals by the stage they were lost from (the last in-progress stage before the failure
+-- stage, from stage history) and the failure stage itself, which portals use as the loss reason.
+with
+
+lost as (
+    select * from {{ ref('fct_deals') }}
+    where outcome = 'lost' and not is_recurring_template and not is_deleted
+),
+
+history as (
+    select * from {{ ref('stg_bitrix__deal_stage_history') }}
+),
+
+stages as (
+    select * from {{ ref('int_stages_ordered') }}
+    where entity = 'deal'
+),
+
+lost_from as (
+    select
+        history.deal_id,
+        history.stage_id as lost_from_stage_id
+    from history
+    inner join lost on history.deal_id = lost.deal_id
+    where history.stage_semantic_id = 'P'
+    qualify row_number() over (
+        partition by history.deal_id order by history.entered_at desc, history.history_id desc
+    ) = 1
+),
+
+final as (
+    select
+        date_trunc('month', lost.closed_date) as loss_month,
+        lost.pipeline_id,
+        lost.pipeline_name,
+        lost_from.lost_from_stage_id,
+        from_stage.stage_name as lost_from_stage_name,
+        lost.stage_id as loss_stage_id,
+        lost.stage_name as loss_reason,
+        count(*) as lost_deals,
+        sum(lost.amount) as lost_amount
+    from lost
+    left join lost_from on lost.deal_id = lost_from.deal_id
+    left join stages as from_stage
+        on lost.pipeline_id = from_stage.pipeline_id
+        and lost_from.lost_from_stage_id = from_stage.stage_id
+    group by all
+)
+
+select * from final

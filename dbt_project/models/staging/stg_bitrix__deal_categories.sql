@@ -1,0 +1,17 @@
+with
+
+source as (
+    select * from {{ source('bitrix', 'deal_categories') }}
+),
+
+renamed as (
+    select
+        id as pipeline_id,
+        name as pipeline_name,
+        sort as sort_order,
+        is_default = 'Y' as is_default,
+        coalesce(is_deleted, false) as is_deleted
+    from source
+)
+
+select * from renamed

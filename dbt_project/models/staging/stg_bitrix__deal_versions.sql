@@ -1,0 +1,22 @@
+with
+
+source as (
+    select * from {{ source('bitrix', 'deal_versions') }}
+),
+
+renamed as (
+    select
+        version_key,
+        id as deal_id,
+        assigned_by_id as manager_id,
+        category_id as pipeline_id,
+        stage_id,
+        stage_semantic_id,
+        cast(opportunity as decimal(18, 2)) as amount,
+        {{ utc('date_create') }} as created_at,
+        {{ utc('date_modify') }} as modified_at,
+        {{ utc('observed_at') }} as observed_at
+    from source
+)
+
+select * from renamed
