@@ -42,3 +42,18 @@ def test_dbt_build_passes_on_the_demo_portal_and_the_marts_add_up(warehouse, dem
         join marts.fct_leads l on l.lead_id = d.lead_id and not l.is_deleted
         where d.stage_semantic_id = 'S' and not d.is_recurring_template""")
     assert revenue == won and revenue > 0
+
+    # Every manager metric credits one manager, so the sums over managers are the totals.
+    taken = scalar(warehouse, "select sum(leads_taken) from marts.mart_manager_performance")
+    assert taken == leads
+    manager_revenue = scalar(warehouse, "select sum(revenue) from marts.mart_manager_performance")
+    deal_revenue = scalar(warehouse, "select sum(amount) from marts.fct_deals where is_revenue")
+    assert manager_revenue == deal_revenue
+    assert scalar(warehouse, "select max(win_rate) from marts.mart_manager_performance") <= 1
+    # Ads: revenue over ads equals the revenue of leads that carry an ad ID.
+    ad_revenue = scalar(warehouse, "select sum(revenue) from marts.mart_ad_performance")
+    lead_ad_revenue = scalar(warehouse, "select sum(revenue) from marts.fct_leads"
+                                        " where ad_id is not null and not is_deleted")
+    assert ad_revenue == lead_ad_revenue > 0
+    assert scalar(warehouse, "select count(*) from marts.mart_ad_performance"
+                             " where revenue_rank = 1") >= 1

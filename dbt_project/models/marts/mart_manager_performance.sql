@@ -1,0 +1,78 @@
+-- One manager per metric, so sums over managers equal the totals and no rate exceeds 1 however
+-- often a record changed hands: leads go to the first manager who took them, closed deals to
+-- the manager at close, open deals to the current one.
+with
+
+leads as (
+    select * from {{ ref('fct_leads') }}
+    where not is_deleted
+),
+
+deals as (
+    select * from {{ ref('fct_deals') }}
+    where not is_recurring_template and not is_deleted
+),
+
+users as (
+    select * from {{ ref('stg_bitrix__users') }}
+),
+
+lead_months as (
+    select
+        date_trunc('month', created_date) as month,
+        first_manager_id as manager_id,
+        count(*) as leads_taken,
+        count(*) filter (where outcome = 'quality') as quality_leads
+    from leads
+    group by all
+),
+
+deal_months as (
+    select
+        date_trunc('month', closed_date) as month,
+        credited_manager_id as manager_id,
+        count(*) filter (where outcome = 'won') as deals_won,
+        count(*) filter (where outcome = 'lost') as deals_lost,
+        coalesce(sum(amount) filter (where outcome = 'won'), 0) as revenue,
+        median(days_to_close) filter (where outcome = 'won') as median_days_to_close
+    from deals
+    where outcome in ('won', 'lost')
+    group by all
+),
+
+joined as (
+    select
+        coalesce(lead_months.month, deal_months.month) as month,
+        coalesce(lead_months.manager_id, deal_months.manager_id) as manager_id,
+        coalesce(lead_months.leads_taken, 0) as leads_taken,
+        coalesce(lead_months.quality_leads, 0) as quality_leads,
+        coalesce(deal_months.deals_won, 0) as deals_won,
+        coalesce(deal_months.deals_lost, 0) as deals_lost,
+        coalesce(deal_months.revenue, 0) as revenue,
+        deal_months.median_days_to_close
+    from lead_months
+    full outer join deal_months
+        on lead_months.month = deal_months.month
+        and lead_months.manager_id = deal_months.manager_id
+),
+
+final as (
+    select
+        joined.month,
+        joined.manager_id,
+        users.user_name as manager_name,
+        joined.leads_taken,
+        joined.quality_leads,
+        joined.deals_won,
+        joined.deals_lost,
+        joined.deals_won + joined.deals_lost as deals_closed,
+        joined.revenue,
+        cast(joined.revenue / nullif(joined.deals_won, 0) as decimal(18, 2)) as average_check,
+        joined.deals_won / nullif(joined.deals_won + joined.deals_lost, 0) as win_rate,
+        joined.quality_leads / nullif(joined.leads_taken, 0) as quality_rate,
+        joined.median_days_to_close
+    from joined
+    left join users on joined.manager_id = users.user_id
+)
+
+select * from final
