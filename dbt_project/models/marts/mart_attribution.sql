@@ -1,0 +1,78 @@
+-- Revenue of each won deal shared among its touches: the deal's own lead and the leads of the
+-- same contact created before the deal, within `attribution_lookback_days`. Four models:
+-- lead (the direct link), first_touch, last_touch, linear. Per deal and model, credits sum to 1.
+with
+
+won as (
+    select fct.deal_id, fct.amount, fct.created_at, fct.lead_id, stg.contact_id
+    from {{ ref('fct_deals') }} as fct
+    inner join {{ ref('stg_bitrix__deals') }} as stg on fct.deal_id = stg.deal_id
+    where fct.is_revenue
+),
+
+leads as (
+    select * from {{ ref('int_leads_classified') }}
+    where not is_deleted
+),
+
+touches as (
+    select distinct
+        won.deal_id,
+        won.amount,
+        won.lead_id as deal_lead_id,
+        leads.lead_id,
+        leads.created_at as touched_at,
+        leads.source_id,
+        leads.utm_source,
+        leads.utm_medium,
+        leads.utm_campaign,
+        leads.ad_id
+    from won
+    inner join leads
+        on leads.lead_id = won.lead_id
+        or (
+            won.contact_id is not null
+            and leads.contact_id = won.contact_id
+            and leads.created_at <= won.created_at
+            and leads.created_at
+                >= won.created_at - interval ({{ var('attribution_lookback_days') }}) day
+        )
+),
+
+numbered as (
+    select
+        *,
+        row_number() over (partition by deal_id order by touched_at, lead_id) as touch_number,
+        count(*) over (partition by deal_id) as touches
+    from touches
+),
+
+credited as (
+    select *, 'lead' as model, 1.0 as credit from numbered where lead_id = deal_lead_id
+    union all
+    select *, 'first_touch' as model, 1.0 as credit from numbered where touch_number = 1
+    union all
+    select *, 'last_touch' as model, 1.0 as credit from numbered where touch_number = touches
+    union all
+    select *, 'linear' as model, 1.0 / touches as credit from numbered
+),
+
+final as (
+    select
+        deal_id,
+        model,
+        lead_id,
+        touch_number,
+        touches,
+        touched_at,
+        source_id,
+        utm_source,
+        utm_medium,
+        utm_campaign,
+        ad_id,
+        cast(credit as decimal(18, 6)) as credit,
+        cast(amount * credit as decimal(18, 2)) as revenue
+    from credited
+)
+
+select * from final
