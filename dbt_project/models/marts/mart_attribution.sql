@@ -71,7 +71,13 @@ final as (
         utm_campaign,
         ad_id,
         cast(credit as decimal(18, 6)) as credit,
-        cast(amount * credit as decimal(18, 2)) as revenue
+        -- linear shares are rounded to kopecks; the last touch takes the remainder, so a deal's
+        -- shares add up to its amount exactly
+        case
+            when model = 'linear' and touch_number = touches
+                then amount - cast(amount / touches as decimal(18, 2)) * (touches - 1)
+            else cast(amount * credit as decimal(18, 2))
+        end as revenue
     from credited
 )
 

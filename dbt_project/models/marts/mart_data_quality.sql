@@ -1,0 +1,90 @@
+-- What is wrong with the portal's data, one row per check, with counts and example IDs, so the
+-- integrator can fix it at the source. Every check is listed, failing or not.
+with
+
+leads as (
+    select * from {{ ref('fct_leads') }}
+    where not is_deleted
+),
+
+deals as (
+    select * from {{ ref('fct_deals') }}
+    where not is_deleted
+),
+
+lead_checks as (
+    select
+        lead_id as record_id,
+        coalesce(status_id, '') = '' as is_empty_status,
+        coalesce(status_id, '') <> '' and not is_status_known as is_unknown_status,
+        source_id in ({% for s in var('ad_sources') %}'{{ s }}'{{ ", " if not loop.last }}{% endfor %})
+            and ad_id is null as is_missing_ad_id,
+        regexp_matches(lower(coalesce(utm_source, '')), '{{ var("junk_utm_pattern") }}')
+            or regexp_matches(lower(coalesce(utm_medium, '')), '{{ var("junk_utm_pattern") }}')
+            or regexp_matches(lower(coalesce(utm_campaign, '')), '{{ var("junk_utm_pattern") }}')
+            as is_junk_utm,
+        has_bad_values
+    from leads
+),
+
+deal_checks as (
+    select
+        deal_id as record_id,
+        lead_id is null and not is_recurring_template as is_without_lead,
+        stage_name is null as is_unknown_stage,
+        has_bad_values,
+        is_recurring_template
+    from deals
+),
+
+checks as (
+    {% set lead_checks = [
+        ('empty_lead_status', 'is_empty_status', 'Leads with an empty status (Стадия): counted as in work'),
+        ('unknown_lead_status', 'is_unknown_status', 'Leads in a stage missing from the dictionary'),
+        ('missing_ad_id', 'is_missing_ad_id', 'Leads from an ad source without an ad ID in UTM_SOURCE'),
+        ('junk_utm_tags', 'is_junk_utm', 'Leads whose UTM tags are test values, not campaigns'),
+        ('unparsable_lead_values', 'has_bad_values', 'Leads with an amount or date that does not parse'),
+    ] %}
+    {% set deal_checks = [
+        ('deals_without_lead', 'is_without_lead', 'Deals created without a lead (no source to credit)'),
+        ('unknown_deal_stage', 'is_unknown_stage', 'Deals in a stage missing from their funnel'),
+        ('unparsable_deal_values', 'has_bad_values', 'Deals with an amount or date that does not parse'),
+        ('recurring_templates', 'is_recurring_template', 'Recurring-deal templates (not deals, never revenue)'),
+    ] %}
+    {% for name, flag, description in lead_checks %}
+    select
+        '{{ name }}' as check_name,
+        'lead' as entity,
+        '{{ description }}' as description,
+        count(*) filter (where {{ flag }}) as failing_rows,
+        count(*) as checked_rows,
+        list(record_id order by record_id) filter (where {{ flag }})[1:5] as example_ids
+    from lead_checks
+    union all
+    {% endfor %}
+    {% for name, flag, description in deal_checks %}
+    select
+        '{{ name }}' as check_name,
+        'deal' as entity,
+        '{{ description }}' as description,
+        count(*) filter (where {{ flag }}) as failing_rows,
+        count(*) as checked_rows,
+        list(record_id order by record_id) filter (where {{ flag }})[1:5] as example_ids
+    from deal_checks
+    {{ "union all" if not loop.last }}
+    {% endfor %}
+),
+
+final as (
+    select
+        check_name,
+        entity,
+        description,
+        failing_rows,
+        checked_rows,
+        failing_rows / nullif(checked_rows, 0) as failing_share,
+        coalesce(example_ids, []) as example_ids
+    from checks
+)
+
+select * from final
