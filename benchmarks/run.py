@@ -1,6 +1,7 @@
 """Benchmarks, one command: `make bench` (full) or `make bench-smoke` (tiny, runs in the tests).
 
-Sections: `emulator` (below) and `source` (benchmarks/source.py: full and incremental loads).
+Sections: `emulator` (below), `source` (benchmarks/source.py: full and incremental loads) and
+`transform` (benchmarks/transform.py: dbt build, full and after changes).
 
 Emulator benchmarks (issue: the emulator must never be what limits a 2 req/s client):
 1. time and peak memory to generate the demo portal at scale 1 and 10, each in a fresh process;
@@ -53,13 +54,20 @@ def machine() -> str:
     except OSError:
         pass
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores ({cpu}), " \
-           f"{mem:.0f} GiB, Python {platform.python_version()}"
+    return (
+        f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores ({cpu}), "
+        f"{mem:.0f} GiB, Python {platform.python_version()}"
+    )
 
 
 def generate(scale: float) -> dict:
-    out = subprocess.run([sys.executable, "-c", GENERATE, str(scale)], cwd=ROOT, check=True,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", GENERATE, str(scale)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -69,26 +77,31 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def throughput(scale: float, rounds: int) -> dict:
-    emu = start_emulator("--dataset", "demo", "--scale", str(scale), "--no-rate-limit",
-                         "--no-operating-limit")
+    emu = start_emulator(
+        "--dataset", "demo", "--scale", str(scale), "--no-rate-limit", "--no-operating-limit"
+    )
     try:
         session = requests.Session()
         url = emu.webhook
-        max_id = session.post(url + "crm.lead.list", json={
-            "order": {"ID": "DESC"}, "select": ["ID"], "start": -1}).json()["result"][0]["ID"]
+        max_id = session.post(
+            url + "crm.lead.list", json={"order": {"ID": "DESC"}, "select": ["ID"], "start": -1}
+        ).json()["result"][0]["ID"]
         max_id = int(max_id)
         page_ms, batch_ms, rows = [], [], 0
         for i in range(rounds):
             start_id = (i * 7_919) % max(1, max_id - 2_600)
             t = time.perf_counter()
-            r = session.post(url + "crm.lead.list", json={
-                "order": {"ID": "ASC"}, "filter": {">ID": start_id}, "start": -1})
+            r = session.post(
+                url + "crm.lead.list",
+                json={"order": {"ID": "ASC"}, "filter": {">ID": start_id}, "start": -1},
+            )
             page_ms.append((time.perf_counter() - t) * 1000)
             assert len(r.json()["result"]) == 50
             cmd = {"p0": f"crm.lead.list?order[ID]=ASC&start=-1&filter[>ID]={start_id}"}
             for k in range(1, 50):
-                cmd[f"p{k}"] = (f"crm.lead.list?order[ID]=ASC&start=-1"
-                                f"&filter[>ID]=$result[p{k - 1}][49][ID]")
+                cmd[f"p{k}"] = (
+                    f"crm.lead.list?order[ID]=ASC&start=-1&filter[>ID]=$result[p{k - 1}][49][ID]"
+                )
             t = time.perf_counter()
             body = session.post(url + "batch", json={"halt": 0, "cmd": cmd}).json()
             batch_ms.append((time.perf_counter() - t) * 1000)
@@ -96,8 +109,10 @@ def throughput(scale: float, rounds: int) -> dict:
             assert got == 2_500, got
             rows += got
         return {
-            "scale": scale, "rounds": rounds,
-            "page_p50_ms": statistics.median(page_ms), "page_p95_ms": percentile(page_ms, 0.95),
+            "scale": scale,
+            "rounds": rounds,
+            "page_p50_ms": statistics.median(page_ms),
+            "page_p95_ms": percentile(page_ms, 0.95),
             "batch_p50_ms": statistics.median(batch_ms),
             "batch_p95_ms": percentile(batch_ms, 0.95),
             "rows_per_second_in_batches": rows / (sum(batch_ms) / 1000),
@@ -109,23 +124,36 @@ def throughput(scale: float, rounds: int) -> dict:
 def emulator_section(smoke: bool) -> list[str]:
     scales = (0.05,) if smoke else (1.0, 10.0)
     tp_scale, rounds = (0.05, 3) if smoke else (10.0, 20)
-    lines = ["## Emulator", "", "Demo portal generation (fresh process each):", "",
-             "| scale | leads | deals | stage-history rows | seconds | peak RSS, MB |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "## Emulator",
+        "",
+        "Demo portal generation (fresh process each):",
+        "",
+        "| scale | leads | deals | stage-history rows | seconds | peak RSS, MB |",
+        "|---|---|---|---|---|---|",
+    ]
     for scale in scales:
         g = generate(scale)
-        lines.append(f"| {scale:g} | {g['leads']:,} | {g['deals']:,} | "
-                     f"{g['lead_history'] + g['deal_history']:,} | {g['seconds']:.1f} | "
-                     f"{g['peak_rss_mb']:.0f} |")
+        lines.append(
+            f"| {scale:g} | {g['leads']:,} | {g['deals']:,} | "
+            f"{g['lead_history'] + g['deal_history']:,} | {g['seconds']:.1f} | "
+            f"{g['peak_rss_mb']:.0f} |"
+        )
     t = throughput(tp_scale, rounds)
-    lines += ["", f"Keyset list calls (`start=-1`, full lead rows) at scale {t['scale']:g}, "
-              f"over HTTP, {t['rounds']} rounds:", "",
-              "| request | p50, ms | p95, ms |", "|---|---|---|",
-              f"| one 50-row page | {t['page_p50_ms']:.1f} | {t['page_p95_ms']:.1f} |",
-              f"| batch of 50 chained pages (2,500 rows) | {t['batch_p50_ms']:.1f} | "
-              f"{t['batch_p95_ms']:.1f} |",
-              "", f"Rows served inside batches: {t['rows_per_second_in_batches']:,.0f}/s. "
-              "A client at the portal's 2 req/s reads at most 5,000 rows/s."]
+    lines += [
+        "",
+        f"Keyset list calls (`start=-1`, full lead rows) at scale {t['scale']:g}, "
+        f"over HTTP, {t['rounds']} rounds:",
+        "",
+        "| request | p50, ms | p95, ms |",
+        "|---|---|---|",
+        f"| one 50-row page | {t['page_p50_ms']:.1f} | {t['page_p95_ms']:.1f} |",
+        f"| batch of 50 chained pages (2,500 rows) | {t['batch_p50_ms']:.1f} | "
+        f"{t['batch_p95_ms']:.1f} |",
+        "",
+        f"Rows served inside batches: {t['rows_per_second_in_batches']:,.0f}/s. "
+        "A client at the portal's 2 req/s reads at most 5,000 rows/s.",
+    ]
     return lines
 
 
@@ -135,19 +163,32 @@ def source_section(smoke: bool) -> list[str]:
     return run((0.02,) if smoke else (1.0, 10.0), 50 if smoke else 1_000)
 
 
-SECTIONS = {"emulator": emulator_section, "source": source_section}
+def transform_section(smoke: bool) -> list[str]:
+    from benchmarks.transform import run
+
+    return run((0.02,) if smoke else (1.0, 10.0), 50 if smoke else 1_000)
+
+
+SECTIONS = {"emulator": emulator_section, "source": source_section, "transform": transform_section}
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny scale; results not written")
-    parser.add_argument("--only", choices=sorted(SECTIONS), action="append",
-                        help="run only these sections (default: all)")
+    parser.add_argument(
+        "--only",
+        choices=sorted(SECTIONS),
+        action="append",
+        help="run only these sections (default: all)",
+    )
     args = parser.parse_args(argv)
     for name in args.only or list(SECTIONS):
-        header = [f"Command: `make {'bench-smoke' if args.smoke else 'bench'}`"
-                  f" (section `{name}`)",
-                  f"Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC", f"Machine: {machine()}", ""]
+        header = [
+            f"Command: `make {'bench-smoke' if args.smoke else 'bench'}` (section `{name}`)",
+            f"Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+            f"Machine: {machine()}",
+            "",
+        ]
         report = "\n".join(header + SECTIONS[name](args.smoke)) + "\n"
         print(report, flush=True)
         if not args.smoke:

@@ -26,8 +26,9 @@ print(json.dumps({"seconds": time.perf_counter() - started, "rows": rows,
 
 
 def _sync(env: dict) -> dict:
-    out = subprocess.run([sys.executable, "-c", SYNC], cwd=ROOT, env=env, check=True,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", SYNC], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -37,7 +38,7 @@ def _change(emu, n: int) -> None:
     leads = [r["ID"] for r in emu.records("lead")[-n:]]
     commands = {}
     for i, lead_id in enumerate(leads):
-        fields = ("fields[ASSIGNED_BY_ID]=2" if i % 2 else "fields[STATUS_ID]=UC_HOT")
+        fields = "fields[ASSIGNED_BY_ID]=2" if i % 2 else "fields[STATUS_ID]=UC_HOT"
         commands[f"c{i}"] = f"crm.lead.update?id={lead_id}&{fields}"
         if len(commands) == 50 or i == len(leads) - 1:
             emu.call("batch", {"cmd": commands})
@@ -45,24 +46,36 @@ def _change(emu, n: int) -> None:
 
 
 def run(scales: tuple[float, ...], changes: int) -> list[str]:
-    lines = ["## Source (dlt → DuckDB)", "",
-             "Full load of the demo portal with the portal's real limit on (2 req/s, burst 50), "
-             f"then one incremental pass after {changes:,} changes. Requests from the emulator's "
-             "`/_emulator/stats`; the physical minimum is ceil(records / 2,500). Wall time is the "
-             "whole `sync` process: extract, normalize and load into DuckDB.", "",
-             "| scale | pass | records loaded | HTTP requests | minimum | wall, s | records/s "
-             "| peak RSS, MB |", "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "## Source (dlt → DuckDB)",
+        "",
+        "Full load of the demo portal with the portal's real limit on (2 req/s, burst 50), "
+        f"then one incremental pass after {changes:,} changes. Requests from the emulator's "
+        "`/_emulator/stats`; the physical minimum is ceil(records / 2,500). Wall time is the "
+        "whole `sync` process: extract, normalize and load into DuckDB.",
+        "",
+        "| scale | pass | records loaded | HTTP requests | minimum | wall, s | records/s "
+        "| peak RSS, MB |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for scale in scales:
         emu = start_emulator("--dataset", "demo", "--scale", str(scale), "--no-operating-limit")
         try:
             with tempfile.TemporaryDirectory() as tmp:
-                env = {**os.environ, "SOURCES__BITRIX24__WEBHOOK_URL": emu.webhook,
-                       "WAREHOUSE_PATH": f"{tmp}/warehouse.duckdb",
-                       "RUNTIME__DLTHUB_TELEMETRY": "false"}
-                portal_rows = sum(len(emu.records(e)) for e in
-                                  ("lead", "deal", "lead_history", "deal_history"))
-                for label, prepare in (("full", None), (f"after {changes:,} changes", changes),
-                                       ("no changes", 0)):
+                env = {
+                    **os.environ,
+                    "SOURCES__BITRIX24__WEBHOOK_URL": emu.webhook,
+                    "WAREHOUSE_PATH": f"{tmp}/warehouse.duckdb",
+                    "RUNTIME__DLTHUB_TELEMETRY": "false",
+                }
+                portal_rows = sum(
+                    len(emu.records(e)) for e in ("lead", "deal", "lead_history", "deal_history")
+                )
+                for label, prepare in (
+                    ("full", None),
+                    (f"after {changes:,} changes", changes),
+                    ("no changes", 0),
+                ):
                     if prepare:
                         _change(emu, prepare)
                     # Configuring the bucket empties it, as an idle minute would.
@@ -71,13 +84,13 @@ def run(scales: tuple[float, ...], changes: int) -> list[str]:
                     result = _sync(env)
                     stats = emu.stats()
                     # Records, not rows: each lead and deal also lands in its versions table.
-                    rows = sum(n for t, n in result["rows"].items()
-                               if not t.endswith("_versions"))
+                    rows = sum(n for t, n in result["rows"].items() if not t.endswith("_versions"))
                     minimum = math.ceil(portal_rows / 2500) if label == "full" else 1
                     lines.append(
                         f"| {scale:g} | {label} | {rows:,} | {stats['http_requests']} | {minimum} "
                         f"| {result['seconds']:.1f} | {rows / result['seconds']:,.0f} "
-                        f"| {result['peak_rss_mb']:.0f} |")
+                        f"| {result['peak_rss_mb']:.0f} |"
+                    )
                     assert stats["errors"] == {}, stats["errors"]
         finally:
             emu.stop()

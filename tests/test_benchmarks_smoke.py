@@ -13,3 +13,4 @@ def test_benchmark_smoke_mode_prints_its_figures():
     assert "| 0.05 |" in result.stdout
     assert "batch of 50 chained pages (2,500 rows)" in result.stdout
     assert "| 0.02 | full |" in result.stdout and "| 0.02 | no changes | 0 | 1 |" in result.stdout
+    assert "| 0.02 | after 50 changes |" in result.stdout and "ERROR=0" in result.stdout

@@ -36,6 +36,7 @@ from dlt.sources import DltResource
 from . import settings
 from .client import BitrixClient, Page, Stream, read_streams
 from .helpers import clean_crm_record, clean_history_item, parse_datetime, row_hash
+from .reconcile import DELETED_RECORDS_COLUMNS
 
 CRM = {
     "leads": ("crm.lead.list", settings.LEAD_DATETIMES, settings.LEAD_DATES),
@@ -146,6 +147,7 @@ def bitrix24_source(
         pages | deal_categories,
         pages | users,
         pages | departments,
+        pages | deleted_records,
     ]
 
 
@@ -380,6 +382,16 @@ def _dictionary(name: str):
         },
     )
 
+
+# Filled by `reconcile`; created with the other tables so dbt finds it before a first reconcile.
+deleted_records = _table(
+    "deleted_records",
+    "deleted_records",
+    lambda item: [],
+    "Leads and deals found deleted on the portal (written by reconcile).",
+    primary_key=["entity", "id"],
+    columns=DELETED_RECORDS_COLUMNS,
+)
 
 statuses = _dictionary("statuses")
 deal_categories = _dictionary("deal_categories")

@@ -13,6 +13,12 @@ from . import settings
 from .client import BitrixClient, Page, Stream, read_streams
 
 ENTITIES = {"leads": "crm.lead.list", "deals": "crm.deal.list"}
+DELETED_RECORDS_COLUMNS = {
+    "entity": {"data_type": "text", "nullable": False},
+    "id": {"data_type": "bigint", "nullable": False},
+    "is_deleted": {"data_type": "bool"},
+    "noticed_at": {"data_type": "timestamp"},
+}
 
 
 @dlt.source(name="bitrix24", section="bitrix24", max_table_nesting=0)
@@ -31,12 +37,7 @@ def deletions_source(
     name="deleted_records",
     primary_key=["entity", "id"],
     write_disposition="merge",
-    columns={
-        "entity": {"data_type": "text", "nullable": False},
-        "id": {"data_type": "bigint", "nullable": False},
-        "is_deleted": {"data_type": "bool"},
-        "noticed_at": {"data_type": "timestamp"},
-    },
+    columns=DELETED_RECORDS_COLUMNS,
 )
 def deleted_records(client: BitrixClient, known: dict[str, list[int]]) -> Iterator[list[dict]]:
     """One row per lead or deal ever found missing: `is_deleted`, and when it was noticed."""

@@ -112,5 +112,6 @@ def test_an_empty_portal_still_gets_every_table(warehouse, emulator):
                  "deal_stage_history"):
         assert scalar(warehouse, f"select count(*) from bitrix_raw.{name}") == 0, name
     assert {"id", "date_modify", "opportunity", "bad_values"} <= _columns(warehouse, "deals")
+    assert scalar(warehouse, "select count(*) from bitrix_raw.deleted_records") == 0
     ingest.reconcile(warehouse, rate_per_second=0)
     assert scalar(warehouse, "select count(*) from bitrix_raw.deleted_records") == 0
