@@ -25,6 +25,17 @@ print(json.dumps({"seconds": time.perf_counter() - started, "rows": rows,
 """
 
 
+def pipeline_env(emu, folder: str) -> dict:
+    """The environment of a pipeline process syncing `emu` into a warehouse in `folder`."""
+    return {
+        **os.environ,
+        "SOURCES__BITRIX24__WEBHOOK_URL": emu.webhook,
+        "WAREHOUSE_PATH": f"{folder}/warehouse.duckdb",
+        "RUNTIME__DLTHUB_TELEMETRY": "false",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+
+
 def _sync(env: dict) -> dict:
     out = subprocess.run(
         [sys.executable, "-c", SYNC], cwd=ROOT, env=env, check=True, capture_output=True, text=True
@@ -62,12 +73,7 @@ def run(scales: tuple[float, ...], changes: int) -> list[str]:
         emu = start_emulator("--dataset", "demo", "--scale", str(scale), "--no-operating-limit")
         try:
             with tempfile.TemporaryDirectory() as tmp:
-                env = {
-                    **os.environ,
-                    "SOURCES__BITRIX24__WEBHOOK_URL": emu.webhook,
-                    "WAREHOUSE_PATH": f"{tmp}/warehouse.duckdb",
-                    "RUNTIME__DLTHUB_TELEMETRY": "false",
-                }
+                env = pipeline_env(emu, tmp)
                 portal_rows = sum(
                     len(emu.records(e)) for e in ("lead", "deal", "lead_history", "deal_history")
                 )

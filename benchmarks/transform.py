@@ -1,14 +1,13 @@
 """dbt benchmark: `dbt build` on a fresh warehouse (full) and after 1,000 changes (incremental
 models take only what changed; tables and views rebuild), at demo scale 1 and 10."""
 
-import os
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.source import _change, _sync
+from benchmarks.source import _change, _sync, pipeline_env
 from tests.support import start_emulator
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,13 +55,7 @@ def run(scales: tuple[float, ...], changes: int) -> list[str]:
         )
         try:
             with tempfile.TemporaryDirectory() as tmp:
-                env = {
-                    **os.environ,
-                    "SOURCES__BITRIX24__WEBHOOK_URL": emu.webhook,
-                    "WAREHOUSE_PATH": f"{tmp}/warehouse.duckdb",
-                    "RUNTIME__DLTHUB_TELEMETRY": "false",
-                    "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-                }
+                env = pipeline_env(emu, tmp)
                 _sync(env)
                 seconds, summary = _build(env)
                 lines.append(f"| {scale:g} | full | {seconds:.1f} | {summary} |")

@@ -38,39 +38,26 @@ deal_checks as (
 ),
 
 checks as (
-    {% set lead_checks = [
-        ('empty_lead_status', 'is_empty_status', 'Leads with an empty status (Стадия): counted as in work'),
-        ('unknown_lead_status', 'is_unknown_status', 'Leads in a stage missing from the dictionary'),
-        ('missing_ad_id', 'is_missing_ad_id', 'Leads from an ad source without an ad ID in UTM_SOURCE'),
-        ('junk_utm_tags', 'is_junk_utm', 'Leads whose UTM tags are test values, not campaigns'),
-        ('unparsable_lead_values', 'has_bad_values', 'Leads with an amount or date that does not parse'),
+    {%- set checks = [
+        ('empty_lead_status', 'lead', 'is_empty_status', 'Leads with an empty status (Стадия): counted as in work'),
+        ('unknown_lead_status', 'lead', 'is_unknown_status', 'Leads in a stage missing from the dictionary'),
+        ('missing_ad_id', 'lead', 'is_missing_ad_id', 'Leads from an ad source without an ad ID in UTM_SOURCE'),
+        ('junk_utm_tags', 'lead', 'is_junk_utm', 'Leads whose UTM tags are test values, not campaigns'),
+        ('unparsable_lead_values', 'lead', 'has_bad_values', 'Leads with an amount or date that does not parse'),
+        ('deals_without_lead', 'deal', 'is_without_lead', 'Deals created without a lead (no source to credit)'),
+        ('unknown_deal_stage', 'deal', 'is_unknown_stage', 'Deals in a stage missing from their funnel'),
+        ('unparsable_deal_values', 'deal', 'has_bad_values', 'Deals with an amount or date that does not parse'),
+        ('recurring_templates', 'deal', 'is_recurring_template', 'Recurring-deal templates (not deals, never revenue)'),
     ] %}
-    {% set deal_checks = [
-        ('deals_without_lead', 'is_without_lead', 'Deals created without a lead (no source to credit)'),
-        ('unknown_deal_stage', 'is_unknown_stage', 'Deals in a stage missing from their funnel'),
-        ('unparsable_deal_values', 'has_bad_values', 'Deals with an amount or date that does not parse'),
-        ('recurring_templates', 'is_recurring_template', 'Recurring-deal templates (not deals, never revenue)'),
-    ] %}
-    {% for name, flag, description in lead_checks %}
+    {% for name, entity, flag, description in checks %}
     select
         '{{ name }}' as check_name,
-        'lead' as entity,
+        '{{ entity }}' as entity,
         '{{ description }}' as description,
         count(*) filter (where {{ flag }}) as failing_rows,
         count(*) as checked_rows,
         list(record_id order by record_id) filter (where {{ flag }})[1:5] as example_ids
-    from lead_checks
-    union all
-    {% endfor %}
-    {% for name, flag, description in deal_checks %}
-    select
-        '{{ name }}' as check_name,
-        'deal' as entity,
-        '{{ description }}' as description,
-        count(*) filter (where {{ flag }}) as failing_rows,
-        count(*) as checked_rows,
-        list(record_id order by record_id) filter (where {{ flag }})[1:5] as example_ids
-    from deal_checks
+    from {{ entity }}_checks
     {{ "union all" if not loop.last }}
     {% endfor %}
 ),
