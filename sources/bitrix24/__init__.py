@@ -47,28 +47,33 @@ DICTIONARY_KEYS = {"statuses": "ID", "deal_categories": "id", "users": "ID", "de
 ALL_TABLES = "*"  # a pseudo-stream: every table materialises its schema
 
 
-def _hints(texts, integers, datetimes, dates) -> dict:
+def _types(texts, integers, datetimes, dates) -> dict:
     """Column types for dlt, by the warehouse's (snake_case) column names."""
-    hints = {name.lower(): {"data_type": "text"} for name in texts}
-    hints.update({name.lower(): {"data_type": "bigint"} for name in integers})
-    hints.update({name.lower(): {"data_type": "timestamp"} for name in datetimes})
-    hints.update({name.lower(): {"data_type": "date"} for name in dates})
-    hints.update({name.lower(): {"data_type": "decimal"} for name in settings.MONEY})
-    hints["bad_values"] = {"data_type": "json"}
-    hints["observed_at"] = {"data_type": "timestamp"}
-    return hints
+    types = {name.lower(): "text" for name in texts}
+    types.update({name.lower(): "bigint" for name in integers})
+    types.update({name.lower(): "timestamp" for name in datetimes})
+    types.update({name.lower(): "date" for name in dates})
+    types.update({name.lower(): "decimal" for name in settings.MONEY})
+    types.update(bad_values="json", observed_at="timestamp")
+    return types
 
 
-LEAD_HINTS = _hints(
+def _columns(types: dict) -> dict:
+    """Column hints, a new dict each: dlt writes into them (a primary key becomes not-null), so
+    one dict shared by two columns would make both not-null."""
+    return {name: {"data_type": data_type} for name, data_type in types.items()}
+
+
+LEAD_TYPES = _types(
     settings.LEAD_TEXTS, settings.LEAD_INTEGERS, settings.LEAD_DATETIMES, settings.LEAD_DATES
 )
-DEAL_HINTS = {
-    **_hints(
+DEAL_TYPES = {
+    **_types(
         settings.DEAL_TEXTS, settings.DEAL_INTEGERS, settings.DEAL_DATETIMES, settings.DEAL_DATES
     ),
-    "is_recurring_template": {"data_type": "bool"},
+    "is_recurring_template": "bool",
 }
-VERSION_HINTS = {"version_key": {"data_type": "text"}}
+VERSION_TYPES = {"version_key": "text"}
 
 
 def _iso(ts: float) -> str:
@@ -250,7 +255,7 @@ def _without_unhinted_nulls(row: dict, hints: dict) -> dict:
 
 def _crm_rows(item: dict, stream: str) -> list[dict]:
     _, datetimes, dates = CRM[stream]
-    hints = LEAD_HINTS if stream == "leads" else DEAL_HINTS
+    hints = LEAD_TYPES if stream == "leads" else DEAL_TYPES
     rows = []
     for raw in item["rows"]:
         record = _without_unhinted_nulls(clean_crm_record(raw, datetimes, dates), hints)
@@ -294,30 +299,40 @@ def _history_table(stream: str):
     return lambda item: [clean_history_item(r, stage_field) for r in item["rows"]]
 
 
-_HISTORY_HINTS = {
-    "id": {"data_type": "bigint"},
-    "type_id": {"data_type": "bigint"},
-    "owner_id": {"data_type": "bigint"},
-    "created_time": {"data_type": "timestamp"},
+HISTORY_TYPES = {
+    "id": "bigint",
+    "type_id": "bigint",
+    "owner_id": "bigint",
+    "created_time": "timestamp",
 }
-LEAD_HISTORY_HINTS = {
-    **_HISTORY_HINTS,
-    "status_id": {"data_type": "text"},
-    "status_semantic_id": {"data_type": "text"},
+LEAD_HISTORY_TYPES = {**HISTORY_TYPES, "status_id": "text", "status_semantic_id": "text"}
+DEAL_HISTORY_TYPES = {
+    **HISTORY_TYPES,
+    "category_id": "bigint",
+    "stage_id": "text",
+    "stage_semantic_id": "text",
 }
-DEAL_HISTORY_HINTS = {
-    **_HISTORY_HINTS,
-    "category_id": {"data_type": "bigint"},
-    "stage_id": {"data_type": "text"},
-    "stage_semantic_id": {"data_type": "text"},
+DICTIONARY_TYPES = {
+    "statuses": {
+        "id": "text",
+        "entity_id": "text",
+        "status_id": "text",
+        "name": "text",
+        "sort": "text",
+        "category_id": "text",
+        "semantics": "text",
+    },
+    "deal_categories": {"id": "bigint", "name": "text", "sort": "bigint", "is_default": "text"},
+    "users": {
+        "id": "text",
+        "name": "text",
+        "last_name": "text",
+        "work_position": "text",
+        "active": "bool",
+    },
+    "departments": {"id": "text", "name": "text", "sort": "bigint", "parent": "text"},
 }
-# The portal sends dictionary keys as strings, except crm.category.list's integer `id`.
-DICTIONARY_KEY_TYPES = {
-    "statuses": "text",
-    "deal_categories": "bigint",
-    "users": "text",
-    "departments": "text",
-}
+
 
 leads = _table(
     "leads",
@@ -325,7 +340,7 @@ leads = _table(
     _crm_table("leads"),
     "Current state of every lead (one row per lead).",
     primary_key="id",
-    columns=LEAD_HINTS,
+    columns=_columns(LEAD_TYPES),
 )
 lead_versions = _table(
     "lead_versions",
@@ -333,7 +348,7 @@ lead_versions = _table(
     _version_table("leads"),
     "Every version of a lead a pass observed.",
     primary_key="version_key",
-    columns={**LEAD_HINTS, **VERSION_HINTS},
+    columns=_columns({**LEAD_TYPES, **VERSION_TYPES}),
 )
 deals = _table(
     "deals",
@@ -341,7 +356,7 @@ deals = _table(
     _crm_table("deals"),
     "Current state of every deal (one row per deal); recurring templates flagged.",
     primary_key="id",
-    columns=DEAL_HINTS,
+    columns=_columns(DEAL_TYPES),
 )
 deal_versions = _table(
     "deal_versions",
@@ -349,7 +364,7 @@ deal_versions = _table(
     _version_table("deals"),
     "Every version of a deal a pass observed.",
     primary_key="version_key",
-    columns={**DEAL_HINTS, **VERSION_HINTS},
+    columns=_columns({**DEAL_TYPES, **VERSION_TYPES}),
 )
 lead_stage_history = _table(
     "lead_stage_history",
@@ -357,7 +372,7 @@ lead_stage_history = _table(
     _history_table("lead_stage_history"),
     "Every lead stage change (crm.stagehistory.list, entityTypeId 1).",
     primary_key="id",
-    columns=LEAD_HISTORY_HINTS,
+    columns=_columns(LEAD_HISTORY_TYPES),
 )
 deal_stage_history = _table(
     "deal_stage_history",
@@ -365,7 +380,7 @@ deal_stage_history = _table(
     _history_table("deal_stage_history"),
     "Every deal stage change (crm.stagehistory.list, entityTypeId 2).",
     primary_key="id",
-    columns=DEAL_HISTORY_HINTS,
+    columns=_columns(DEAL_HISTORY_TYPES),
 )
 
 
@@ -373,13 +388,10 @@ def _dictionary(name: str):
     return _table(
         name,
         name,
-        lambda item: [_without_unhinted_nulls(r, {}) for r in item["rows"]],
+        lambda item: [_without_unhinted_nulls(r, DICTIONARY_TYPES[name]) for r in item["rows"]],
         f"The portal's {name.replace('_', ' ')}; removed entries kept, flagged.",
         primary_key=DICTIONARY_KEYS[name].lower(),
-        columns={
-            DICTIONARY_KEYS[name].lower(): {"data_type": DICTIONARY_KEY_TYPES[name]},
-            "is_deleted": {"data_type": "bool"},
-        },
+        columns=_columns({**DICTIONARY_TYPES[name], "is_deleted": "bool"}),
     )
 
 
@@ -390,7 +402,7 @@ deleted_records = _table(
     lambda item: [],
     "Leads and deals found deleted on the portal (written by reconcile).",
     primary_key=["entity", "id"],
-    columns=DELETED_RECORDS_COLUMNS,
+    columns={name: dict(hint) for name, hint in DELETED_RECORDS_COLUMNS.items()},
 )
 
 statuses = _dictionary("statuses")

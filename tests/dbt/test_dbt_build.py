@@ -108,3 +108,11 @@ def test_docs_generate_and_every_mart_column_is_described(warehouse, demo):
         documented = {name.lower(): c["description"] for name, c in node["columns"].items()}
         missing = [c for c in built if not documented.get(c.lower(), "").strip()]
         assert not missing, (node["name"], missing)
+
+
+def test_dbt_build_passes_on_a_new_empty_portal(warehouse, emulator):
+    sync(warehouse)
+    result = dbt(warehouse, "build")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert scalar(warehouse, "select count(*) from marts.fct_leads") == 0
+    assert scalar(warehouse, "select count(*) from marts.mart_data_quality") == 9
