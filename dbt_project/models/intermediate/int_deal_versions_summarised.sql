@@ -1,11 +1,38 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='deal_id',
+        incremental_strategy='delete+insert',
+    )
+}}
 -- What the observed versions say about each deal: the first version (and whether it was seen
 -- at creation, which is the only way its amount is the amount at creation), and the first version
 -- in a final stage (the amount and the manager at close).
+-- Incremental: a run re-summarises only deals with a version observed since the newest one
+-- already summarised, minus a day; a deal's summary changes only when it gets a new version.
 with
 
-versions as (
+all_versions as (
     select * from {{ ref('stg_bitrix__deal_versions') }}
 ),
+
+{% if is_incremental() %}
+touched as (
+    select distinct deal_id
+    from all_versions
+    where observed_at >= (select max(last_observed_at) - interval 1 day from {{ this }})
+),
+
+versions as (
+    select all_versions.*
+    from all_versions
+    semi join touched on all_versions.deal_id = touched.deal_id
+),
+{% else %}
+versions as (
+    select * from all_versions
+),
+{% endif %}
 
 ranked as (
     select
@@ -14,7 +41,8 @@ ranked as (
         row_number() over (
             partition by deal_id, stage_semantic_id in ('S', 'F')
             order by modified_at, observed_at
-        ) as final_version_number
+        ) as final_version_number,
+        max(observed_at) over (partition by deal_id) as last_observed_at
     from versions
 ),
 
@@ -22,7 +50,8 @@ firsts as (
     select
         deal_id,
         amount as first_seen_amount,
-        modified_at = created_at as is_first_seen_at_creation
+        modified_at = created_at as is_first_seen_at_creation,
+        last_observed_at
     from ranked
     where version_number = 1
 ),
@@ -39,7 +68,8 @@ final as (
         firsts.first_seen_amount,
         firsts.is_first_seen_at_creation,
         at_close.amount_at_close,
-        at_close.manager_at_close_id
+        at_close.manager_at_close_id,
+        firsts.last_observed_at
     from firsts
     left join at_close on firsts.deal_id = at_close.deal_id
 )
