@@ -152,16 +152,31 @@ class Webhook:
 
 
 class _RedactFilter(logging.Filter):
-    """urllib3 logs request paths at DEBUG; the path holds the secret."""
+    """urllib3 logs request paths at DEBUG; the path holds the secret. One filter for the
+    process, holding every secret a client was made with."""
 
-    def __init__(self, secret: str) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.secret = secret
+        self.secrets: set[str] = set()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.secret and self.secret in record.getMessage():
-            record.msg, record.args = record.getMessage().replace(self.secret, "***"), ()
+        message = record.getMessage()
+        hidden = message
+        for secret in self.secrets:
+            hidden = hidden.replace(secret, "***")
+        if hidden != message:
+            record.msg, record.args = hidden, ()
         return True
+
+
+_REDACT = _RedactFilter()
+
+
+def _redact_urllib3_logs(secret: str) -> None:
+    logger = logging.getLogger("urllib3.connectionpool")
+    if _REDACT not in logger.filters:
+        logger.addFilter(_REDACT)
+    _REDACT.secrets.add(secret)
 
 
 @dataclass
@@ -193,7 +208,7 @@ class BitrixClient:
         # method → (operating_reset_at, portal time of that answer, local monotonic time then):
         # the documented way to time the first retry after OPERATION_TIME_LIMIT.
         self._reset_hints: dict[str, tuple[float, float, float]] = {}
-        logging.getLogger("urllib3.connectionpool").addFilter(_RedactFilter(self.webhook.secret))
+        _redact_urllib3_logs(self.webhook.secret)
 
     def __repr__(self) -> str:
         return f"BitrixClient({self.webhook.redacted})"

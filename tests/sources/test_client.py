@@ -163,3 +163,13 @@ def test_requests_exceptions_carry_the_url_so_the_client_hides_them(emulator):
         requests.get(f"http://127.0.0.1:{free_port()}/rest/1/visible/x", timeout=2)
     except requests.RequestException as exc:
         assert "visible" in str(exc)
+
+
+def test_urllib3_debug_lines_are_redacted_by_one_filter_however_many_clients(emulator, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG, logger="urllib3.connectionpool")
+    for _ in range(3):
+        BitrixClient(emulator.webhook, rate=0).call("server.time")
+    assert emulator.secret not in caplog.text and "/rest/1/***/server.time.json" in caplog.text
+    assert len(logging.getLogger("urllib3.connectionpool").filters) == 1
