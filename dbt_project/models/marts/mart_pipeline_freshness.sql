@@ -29,7 +29,7 @@ final as (
         entities.row_count,
         round(date_diff(
             'second', entities.newest_modified_at, {{ utc('loads.last_synced_at') }}
-        ) / 60.0, 1) as minutes_newest_change_before_sync
+        ) / 60.0, 1) as lag_minutes
     from entities
     cross join loads
 )
