@@ -7,7 +7,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export RUNTIME__DLTHUB_TELEMETRY := false
 
-.PHONY: setup test lint emulator bench bench-smoke clean
+.PHONY: setup demo test lint emulator bench bench-smoke clean
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -18,6 +18,9 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 	touch $@
 
 setup: $(VENV)/.synced
+
+demo: setup
+	$(VENV)/bin/bitrix-warehouse demo
 
 test: setup
 	$(VENV)/bin/ruff check .

@@ -113,6 +113,20 @@ def _fail(exc: BaseException) -> None:
 
 
 @main.command()
+@click.option("--scale", type=click.FloatRange(0, 100, min_open=True), default=0.5,
+              show_default=True, help="Size of the demo company (1 ≈ 600 leads/day).")
+def demo(scale: float) -> None:
+    """Run the emulator with demo data, sync it, build the marts, and show what they say."""
+    from orchestration import demo as demo_run
+    from orchestration import settings
+
+    try:
+        demo_run.run(settings.load(), scale, click.echo)
+    except Exception as exc:  # every failure becomes one clear line
+        _fail(exc)
+
+
+@main.command()
 def sync() -> None:
     """One incremental pass: extract the portal's changes and load them into the warehouse."""
     from orchestration import ingest, settings

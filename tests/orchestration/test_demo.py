@@ -1,0 +1,21 @@
+"""`bitrix-warehouse demo`: the emulator, a sync at the real rate limit, dbt, a summary."""
+
+import os
+import subprocess
+import sys
+
+from tests.support import ROOT
+
+
+def test_demo_runs_end_to_end_and_shows_what_the_marts_say(tmp_path):
+    env = {**os.environ, "WAREHOUSE_PATH": str(tmp_path / "warehouse.duckdb")}
+    env.pop("SOURCES__BITRIX24__WEBHOOK_URL", None)
+    result = subprocess.run([sys.executable, "-m", "orchestration.cli", "demo", "--scale", "0.02"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    for title in ("Leads by source", "Top ads by revenue", "Lead funnel", "Data quality",
+                  "Freshness"):
+        assert title in result.stdout
+    assert "UC_AVITO" in result.stdout and "Качественный лид" in result.stdout
+    assert (tmp_path / "demo" / "warehouse.duckdb").exists()
+    assert "/rest/1/" not in result.stdout + result.stderr  # the emulator's secret stays inside
