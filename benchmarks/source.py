@@ -19,7 +19,7 @@ SYNC = """
 import json, resource, sys, time
 from orchestration import ingest, settings
 started = time.perf_counter()
-rows = ingest.sync(settings.load())
+rows = ingest.sync(settings.load(), **json.loads(sys.argv[1]))
 print(json.dumps({"seconds": time.perf_counter() - started, "rows": rows,
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
@@ -36,9 +36,14 @@ def pipeline_env(emu, folder: str) -> dict:
     }
 
 
-def _sync(env: dict) -> dict:
+def _sync(env: dict, **options) -> dict:
     out = subprocess.run(
-        [sys.executable, "-c", SYNC], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+        [sys.executable, "-c", SYNC, json.dumps(options)],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
