@@ -154,6 +154,3 @@ class PortalClock:
         """A date-only value → `YYYY-MM-DD` (the date part as the portal reads it)."""
         ts = self.parse(value)
         return None if ts is None else self.local_date(ts)
-
-    def iso_utc(self, ts: float) -> str:
-        return datetime.fromtimestamp(ts, UTC).isoformat()

@@ -132,10 +132,6 @@ class Store:
         ).fetchone()
         return row is not None
 
-    def ids(self, entity_name: str) -> list[int]:
-        e = self.entities[entity_name]
-        return [r[0] for r in self.db.execute(f'SELECT "{e.id_field}" FROM "{e.table}"')]
-
     def table_count(self, entity_name: str) -> int:
         e = self.entities[entity_name]
         return self.db.execute(f'SELECT count(*) FROM "{e.table}"').fetchone()[0]

@@ -129,7 +129,7 @@ def test_order_is_applied_and_ties_break_by_id(leads):
 
 def test_select_masks_and_names(leads):
     star = leads.call(
-        "crm.lead.get" if False else "crm.lead.list", {"select": ["*"], "filter": {"ID": 1}}
+        "crm.lead.list", {"select": ["*"], "filter": {"ID": 1}}
     )["result"][0]
     assert "TITLE" in star and "PHONE" not in star and not any(k.startswith("UF_") for k in star)
     named = leads.call(

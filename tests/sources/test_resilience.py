@@ -188,8 +188,6 @@ def test_reconcile_marks_deleted_records_and_unmarks_none_else(warehouse, demo):
 
 
 def _texts_in_state(con) -> list[str]:
-    from dlt.common.pipeline import TPipelineState  # noqa: F401 - the state's documented type
-
     out = []
     for (state,) in con.execute("select state from bitrix_raw._dlt_pipeline_state").fetchall():
         out.append(zlib.decompress(b64decode(state)).decode("utf-8", "replace"))
