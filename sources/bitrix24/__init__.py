@@ -286,14 +286,6 @@ def _table(name: str, stream: str, rows_of, doc: str, **hints):
     return resource
 
 
-def _crm_table(stream: str):
-    return lambda item: _crm_rows(item, stream)
-
-
-def _version_table(stream: str):
-    return lambda item: _versions(_crm_rows(item, stream), item)
-
-
 def _history_table(stream: str):
     _, stage_field = HISTORY[stream]
     return lambda item: [clean_history_item(r, stage_field) for r in item["rows"]]
@@ -334,37 +326,35 @@ DICTIONARY_TYPES = {
 }
 
 
-leads = _table(
-    "leads",
-    "leads",
-    _crm_table("leads"),
-    "Current state of every lead (one row per lead).",
-    primary_key="id",
-    columns=_columns(LEAD_TYPES),
+def _crm_tables(stream: str, noun: str, types: dict, doc: str):
+    """The current-state table of leads or deals, and its versions table."""
+    current = _table(
+        stream,
+        stream,
+        lambda item: _crm_rows(item, stream),
+        doc,
+        primary_key="id",
+        columns=_columns(types),
+    )
+    versions = _table(
+        f"{noun}_versions",
+        stream,
+        lambda item: _versions(_crm_rows(item, stream), item),
+        f"Every version of a {noun} a pass observed.",
+        primary_key="version_key",
+        columns=_columns({**types, **VERSION_TYPES}),
+    )
+    return current, versions
+
+
+leads, lead_versions = _crm_tables(
+    "leads", "lead", LEAD_TYPES, "Current state of every lead (one row per lead)."
 )
-lead_versions = _table(
-    "lead_versions",
-    "leads",
-    _version_table("leads"),
-    "Every version of a lead a pass observed.",
-    primary_key="version_key",
-    columns=_columns({**LEAD_TYPES, **VERSION_TYPES}),
-)
-deals = _table(
+deals, deal_versions = _crm_tables(
     "deals",
-    "deals",
-    _crm_table("deals"),
+    "deal",
+    DEAL_TYPES,
     "Current state of every deal (one row per deal); recurring templates flagged.",
-    primary_key="id",
-    columns=_columns(DEAL_TYPES),
-)
-deal_versions = _table(
-    "deal_versions",
-    "deals",
-    _version_table("deals"),
-    "Every version of a deal a pass observed.",
-    primary_key="version_key",
-    columns=_columns({**DEAL_TYPES, **VERSION_TYPES}),
 )
 lead_stage_history = _table(
     "lead_stage_history",
