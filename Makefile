@@ -7,7 +7,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export RUNTIME__DLTHUB_TELEMETRY := false
 
-.PHONY: setup demo test lint emulator bench bench-smoke clean
+.PHONY: setup demo dev test lint emulator bench bench-smoke clean
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -21,6 +21,9 @@ setup: $(VENV)/.synced
 
 demo: setup
 	$(VENV)/bin/bitrix-warehouse demo
+
+dev: setup
+	$(VENV)/bin/bitrix-warehouse dev
 
 test: setup
 	$(VENV)/bin/ruff check .

@@ -19,7 +19,7 @@ SYNC = """
 import json, resource, sys, time
 from orchestration import ingest, settings
 started = time.perf_counter()
-rows = ingest.sync(settings.load(), **json.loads(sys.argv[1]))
+rows = ingest.sync(settings.load(), **json.loads(sys.argv[1])).rows
 print(json.dumps({"seconds": time.perf_counter() - started, "rows": rows,
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """

@@ -264,6 +264,19 @@ def create_app(portal: Portal, live=None) -> Starlette:
         rows = portal.store.select(entity, cols_sql, "1", [], 'ORDER BY "ID"')
         return {"entity": name, "count": len(rows), "records": [encode(r) for r in rows]}
 
+    async def repair(request: Request) -> dict:
+        """Change a lead or deal behind the REST API, as a database fix would: no DATE_MODIFY
+        bump, so only a backfill (not an incremental pass) finds the change."""
+        name = request.path_params["entity"]
+        if name not in ("lead", "deal"):
+            raise ValueError(f"unknown entity {name!r}")
+        record_id = int(request.path_params["id"])
+        if not portal.store.exists(name, record_id):
+            raise ValueError(f"no {name} {record_id}")
+        fields = (await body_of(request)).get("fields") or {}
+        portal.store.update_crm(name, record_id, fields, user_id=1, touch=False)
+        return {"entity": name, "id": record_id, "fields": sorted(fields)}
+
     async def health(request: Request) -> dict:
         return {
             "ok": True,
@@ -284,6 +297,7 @@ def create_app(portal: Portal, live=None) -> Starlette:
         Route("/_emulator/live", control(live_route), methods=["GET", "POST"]),
         Route("/_emulator/health", control(health), methods=["GET"]),
         Route("/_emulator/records/{entity}", control(records), methods=["GET"]),
+        Route("/_emulator/repair/{entity}/{id:int}", control(repair), methods=["POST"]),
     ]
     logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
     return Starlette(routes=routes)

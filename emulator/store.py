@@ -313,14 +313,17 @@ class Store:
         fields: Mapping,
         user_id: int,
         now: float | None = None,
+        touch: bool = True,
     ) -> None:
-        """`crm.lead.update` / `crm.deal.update`."""
+        """`crm.lead.update` / `crm.deal.update`. `touch=False` is an edit made behind the REST
+        API (a database fix, a UTM import): DATE_MODIFY and MODIFY_BY_ID stay as they were."""
         e = self.entities[entity_name]
         current = self.get_crm(entity_name, record_id)
         ts = int(self.clock.now() if now is None else now)
         changes = _normalize(e, fields, self.clock, creating=False, current_uf=current.get("UF"))
         stage_field = "STATUS_ID" if entity_name == "lead" else "STAGE_ID"
-        changes.update(DATE_MODIFY=ts, MODIFY_BY_ID=user_id)
+        if touch:
+            changes.update(DATE_MODIFY=ts, MODIFY_BY_ID=user_id)
         new_stage = changes.get(stage_field)
         category = current.get("CATEGORY_ID")
         if new_stage is not None and new_stage != current[stage_field]:

@@ -8,7 +8,8 @@ import click
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def main() -> None:
+@click.option("-v", "--verbose", is_flag=True, help="Show the traceback of an error.")
+def main(verbose: bool) -> None:
     """Bitrix24 CRM → DuckDB warehouse: incremental sync, marts, and a local portal emulator."""
 
 
@@ -93,23 +94,44 @@ def emulator(**kwargs) -> None:
 
 
 def _fail(exc: BaseException) -> None:
-    """A clear one-line error and exit 1; never a traceback, never the webhook secret."""
+    """A clear one-line error and a hint, exit 1; the traceback only under `--verbose`, and never
+    the webhook secret."""
     from dlt.common.configuration.exceptions import ConfigFieldMissingException
 
-    from sources.bitrix24.client import BitrixError
+    from sources.bitrix24.client import BitrixError, redact_webhooks
 
+    if click.get_current_context().find_root().params.get("verbose"):
+        import traceback
+
+        click.echo(redact_webhooks("".join(traceback.format_exception(exc))), err=True)
     cause = exc  # dlt wraps the source's error in its step and extraction errors
     while not isinstance(cause, (BitrixError, ConfigFieldMissingException)) and cause.__cause__:
         cause = cause.__cause__
+    hint = "run again with --verbose for the traceback"
     if isinstance(cause, ConfigFieldMissingException):
-        message = ("the portal's webhook URL is not set: export SOURCES__BITRIX24__WEBHOOK_URL="
-                   "https://<portal>/rest/<user id>/<secret>/ or put webhook_url under "
-                   "[sources.bitrix24] in .dlt/secrets.toml")
+        message = "the portal's webhook URL is not set"
+        hint = ("export SOURCES__BITRIX24__WEBHOOK_URL=https://<portal>/rest/<user id>/<secret>/ "
+                "or put webhook_url under [sources.bitrix24] in .dlt/secrets.toml")
     elif isinstance(cause, BitrixError):
         message = str(cause)
     else:
-        message = f"{type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else ''}"
-    raise click.ClickException(message)
+        text = str(cause).strip()
+        message = f"{type(cause).__name__}: {text.splitlines()[0] if text else ''}"
+        if "Could not set lock" in text:
+            hint = ("another process holds the warehouse (a running sync, or a tool that opened "
+                    "WAREHOUSE_PATH): BI tools should read BI_PATH instead")
+    raise click.ClickException(f"{redact_webhooks(message)}\n  hint: {hint}")
+
+
+def _date(value: str | None):
+    from datetime import date
+
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
 
 
 @main.command()
@@ -127,16 +149,48 @@ def demo(scale: float) -> None:
 
 
 @main.command()
-def sync() -> None:
-    """One incremental pass: extract the portal's changes and load them into the warehouse."""
-    from orchestration import ingest, settings
+@click.option("--no-build", is_flag=True, help="Extract and load only; skip dbt and publishing.")
+def sync(no_build: bool) -> None:
+    """One incremental cycle: extract the changes, load, build the marts, publish BI_PATH."""
+    from orchestration import cycle, ingest, settings
 
+    config = settings.load()
     try:
-        rows = ingest.sync(settings.load())
+        click.echo("Syncing the portal's changes…")
+        run = ingest.sync(config)
+        if no_build:
+            click.echo(cycle.describe(cycle.Cycle(run, dict(run.seconds))))
+            return
+        click.echo(cycle.describe(cycle.finish(config, run, click.echo)))
     except Exception as exc:  # every failure becomes one clear line
         _fail(exc)
-    loaded = ", ".join(f"{table} {n}" for table, n in sorted(rows.items())) or "nothing new"
-    click.echo(f"Loaded: {loaded}")
+
+
+@main.command()
+@click.option("--since", required=True, help="First day of the window (YYYY-MM-DD, portal time).")
+@click.option("--until", default=None, help="Day after the window (exclusive); default: today.")
+@click.option("--entities", default="leads,deals", show_default=True,
+              help="Comma-separated: leads, deals.")
+def backfill(since: str, until: str | None, entities: str) -> None:
+    """Re-pull the leads/deals created in a window (repairs that did not touch DATE_MODIFY),
+    keeping every earlier version, then rebuild and publish."""
+    from orchestration import cycle, ingest, settings
+
+    wanted = tuple(e.strip() for e in entities.split(",") if e.strip())
+    unknown = set(wanted) - {"leads", "deals"}
+    if unknown or not wanted:
+        raise click.BadParameter(f"unknown entities: {', '.join(sorted(unknown)) or '(none)'}; "
+                                 "choose from leads, deals", param_hint="--entities")
+    config = settings.load()
+    try:
+        click.echo(f"Re-reading the {' and '.join(wanted)} created from {since}"
+                   f"{f' until {until}' if until else ''}…")
+        run = ingest.backfill(config, _date(since), _date(until), wanted)
+        click.echo(cycle.describe(cycle.finish(config, run, click.echo)))
+    except click.ClickException:
+        raise
+    except Exception as exc:
+        _fail(exc)
 
 
 @main.command()
@@ -145,10 +199,66 @@ def reconcile() -> None:
     from orchestration import ingest, settings
 
     try:
-        result = ingest.reconcile(settings.load())
+        run = ingest.reconcile(settings.load())
     except Exception as exc:
         _fail(exc)
-    click.echo(f"Deletion marks written: {result['deleted_records']}")
+    click.echo(f"Deletion marks written: {run.rows.get('deleted_records', 0)}")
+
+
+@main.command()
+def status() -> None:
+    """Freshness and the last result per entity, and the latest runs."""
+    from orchestration import settings
+    from orchestration import status as status_report
+
+    try:
+        click.echo(status_report.report(settings.load()))
+    except Exception as exc:
+        _fail(exc)
+
+
+@main.command()
+@click.argument("mart")
+@click.option("--format", "fmt", type=click.Choice(["xlsx", "csv", "parquet"]), default="xlsx",
+              show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), required=True,
+              help="File to write.")
+def export(mart: str, fmt: str, out: str) -> None:
+    """Write a mart from the published BI copy to an Excel, CSV or Parquet file."""
+    from pathlib import Path
+
+    from orchestration import bi, settings
+
+    try:
+        with click.progressbar(length=1, label=f"Exporting {mart}", file=None) as bar:
+            def progress(done: int, total: int) -> None:
+                bar.length = max(total, 1)
+                bar.update(done - bar.pos)
+
+            rows = bi.export(settings.load(), mart, fmt, Path(out), progress)
+    except Exception as exc:
+        _fail(exc)
+    click.echo(f"Wrote {rows:,} rows of {mart} to {out}")
+
+
+@main.command()
+@click.option("--port", default=3000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--scale", type=click.FloatRange(0, 100, min_open=True), default=0.2,
+              show_default=True, help="Size of the demo company the emulator starts with.")
+@click.option("--webhook-from-env", is_flag=True,
+              help="Use SOURCES__BITRIX24__WEBHOOK_URL (a real portal) instead of the emulator.")
+def dev(port: int, scale: float, webhook_from_env: bool) -> None:
+    """The Dagster UI with the schedule and sensors on, against the emulator in live mode."""
+    from orchestration import dev as dev_run
+    from orchestration import settings
+
+    try:
+        dev_run.run(settings.load(), port=port, scale=scale, use_env=webhook_from_env,
+                    echo=click.echo)
+    except KeyboardInterrupt:
+        pass
+    except Exception as exc:
+        _fail(exc)
 
 
 if __name__ == "__main__":

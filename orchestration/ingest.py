@@ -1,24 +1,61 @@
-"""Extract and load: the dlt pipeline that copies the portal into `bitrix_raw`, and the
-deletion reconcile. Used by the CLI now and by the Dagster assets later."""
+"""Extract and load: the dlt pipeline that copies the portal into `bitrix_raw`, the window
+backfill and the deletion reconcile, each recorded in `ops.sync_runs`. The CLI and the Dagster
+assets both run these functions.
 
+`ops.sync_runs` is the run log that `mart_pipeline_freshness` and `bitrix-warehouse status` read:
+one row per run, failed ones included, with the portal time the data is complete as of.
+"""
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import dlt
 import duckdb
+from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
 from orchestration.settings import Settings
-from sources.bitrix24 import bitrix24_source
+from sources.bitrix24 import backfill_source, bitrix24_source
+from sources.bitrix24.client import redact_webhooks
 from sources.bitrix24.reconcile import deletions_source
 
 PIPELINE_NAME = "bitrix24"
 DATASET = "bitrix_raw"
+SYNC_RUNS_DDL = """
+create schema if not exists ops;
+create table if not exists ops.sync_runs (
+    run_id varchar primary key,
+    kind varchar not null,          -- sync | backfill | reconcile
+    started_at timestamp not null,  -- UTC, local clock
+    finished_at timestamp not null,
+    status varchar not null,        -- success | failed
+    data_as_of timestamp,           -- UTC, portal clock: the pass saw every change before it
+    rows_loaded json,               -- {table: rows}
+    error varchar                   -- first line, webhook secret redacted
+)"""
+
+
+@dataclass
+class RunResult:
+    kind: str
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    rows: dict[str, int] = field(default_factory=dict)
+    data_as_of: datetime | None = None
+    seconds: dict[str, float] = field(default_factory=dict)  # extract, normalize, load
 
 
 def make_pipeline(settings: Settings) -> dlt.Pipeline:
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    credentials = DuckDbCredentials(str(settings.warehouse_path))
+    # A merge into multi-million-row tables otherwise lets DuckDB's buffer pool grow to 80 % of
+    # the machine (6.6 GB at demo scale 10); it spills to disk above this instead.
+    credentials.global_config = {"memory_limit": settings.duckdb_memory_limit}
     return dlt.pipeline(
         pipeline_name=PIPELINE_NAME,
-        destination=dlt.destinations.duckdb(str(settings.warehouse_path)),
+        destination=dlt.destinations.duckdb(credentials),
         dataset_name=DATASET,
         pipelines_dir=str(settings.dlt_dir),
     )
@@ -31,17 +68,104 @@ def _finish_pending(pipeline: dlt.Pipeline) -> None:
         pipeline.load()
 
 
-def sync(settings: Settings, **source_options) -> dict[str, int]:
-    """One incremental extract → load pass; returns rows loaded per table."""
-    pipeline = make_pipeline(settings)
-    _finish_pending(pipeline)
-    # Parquet, not dlt's default insert_values (5× slower, 10× the memory) nor jsonl: DuckDB
-    # infers a jsonl file's columns from its first 20,480 rows, so a column first filled later
-    # (a bad amount, a new custom field) failed the whole load; and dlt 1.31 cannot load the
-    # empty jsonl file that creates a table before its first row.
-    pipeline.run(bitrix24_source(**source_options), loader_file_format="parquet")
-    counts = pipeline.last_trace.last_normalize_info.row_counts
-    return {k: v for k, v in counts.items() if not k.startswith("_dlt")}
+def _run(settings: Settings, result: RunResult, source) -> RunResult:
+    """Load a source, then record the run (failed runs too) in `ops.sync_runs`."""
+    try:
+        pipeline = make_pipeline(settings)
+        _finish_pending(pipeline)
+        # Parquet, not dlt's default insert_values (5× slower, 10× the memory) nor jsonl: DuckDB
+        # infers a jsonl file's columns from its first 20,480 rows, so a column first filled
+        # later (a bad amount, a new custom field) failed the whole load; and dlt 1.31 cannot
+        # load the empty jsonl file that creates a table before its first row.
+        pipeline.run(source(), loader_file_format="parquet")
+    except Exception as exc:
+        record_run(settings, result, error=exc)
+        raise
+    trace = pipeline.last_trace
+    counts = trace.last_normalize_info.row_counts if trace.last_normalize_info else {}
+    result.rows = {k: v for k, v in counts.items() if not k.startswith("_dlt")}
+    result.seconds = {
+        step.step: (step.finished_at - step.started_at).total_seconds()
+        for step in trace.steps
+        if step.step in ("extract", "normalize", "load") and step.finished_at
+    }
+    if result.kind == "sync":
+        watermark = (
+            pipeline.state.get("sources", {})
+            .get("bitrix24", {})
+            .get("resources", {})
+            .get("portal_pages", {})
+            .get("leads", {})
+            .get("watermark")
+        )
+        result.data_as_of = datetime.fromtimestamp(watermark, UTC) if watermark else None
+    record_run(settings, result)
+    return result
+
+
+def sync(settings: Settings, **source_options) -> RunResult:
+    """One incremental extract → load pass."""
+    return _run(settings, RunResult("sync"), lambda: bitrix24_source(**source_options))
+
+
+def backfill(
+    settings: Settings,
+    since: date,
+    until: date | None = None,
+    entities: tuple[str, ...] = ("leads", "deals"),
+    **source_options,
+) -> RunResult:
+    """Re-read the leads/deals created in [since, until); history is kept, the cursor untouched."""
+    if until is not None and until <= since:
+        raise ValueError(f"the window is empty: until ({until}) is not after since ({since})")
+    return _run(
+        settings,
+        RunResult("backfill"),
+        lambda: backfill_source(since, until, entities, **source_options),
+    )
+
+
+def reconcile(settings: Settings, **source_options) -> RunResult:
+    """Mark leads and deals that the portal no longer lists as deleted (nothing is removed)."""
+    ids = known_ids(settings.warehouse_path)
+    return _run(
+        settings, RunResult("reconcile"), lambda: deletions_source(known=ids, **source_options)
+    )
+
+
+def record_run(settings: Settings, result: RunResult, error: BaseException | None = None) -> None:
+    """Append the run to `ops.sync_runs`. A failure to record a failed run (the warehouse
+    locked, say) must not hide the run's own error, so it is swallowed in that case."""
+    message = None
+    if error is not None:
+        cause = error
+        while cause.__cause__ is not None:  # dlt wraps the source's error in its own
+            cause = cause.__cause__
+        first = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+        message = redact_webhooks(f"{type(cause).__name__}: {first}")[:500]
+    row = [
+        result.run_id,
+        result.kind,
+        result.started_at.replace(tzinfo=None),
+        datetime.now(UTC).replace(tzinfo=None),
+        "failed" if error else "success",
+        result.data_as_of.replace(tzinfo=None) if result.data_as_of else None,
+        json.dumps(result.rows),
+        message,
+    ]
+    try:
+        with _connect(settings.warehouse_path) as con:
+            con.execute("insert into ops.sync_runs values (?, ?, ?, ?, ?, ?, ?, ?)", row)
+    except duckdb.Error:
+        if error is None:
+            raise
+
+
+def _connect(path: Path) -> duckdb.DuckDBPyConnection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path))
+    con.execute(SYNC_RUNS_DDL)
+    return con
 
 
 def known_ids(warehouse: Path) -> dict[str, list[int]]:
@@ -67,13 +191,3 @@ def known_ids(warehouse: Path) -> dict[str, list[int]]:
                 )
             out[entity] = [r[0] for r in con.execute(sql).fetchall()]
     return out
-
-
-def reconcile(settings: Settings, **source_options) -> dict[str, int]:
-    """Mark leads and deals that the portal no longer lists as deleted (nothing is removed)."""
-    pipeline = make_pipeline(settings)
-    _finish_pending(pipeline)
-    ids = known_ids(settings.warehouse_path)
-    pipeline.run(deletions_source(known=ids, **source_options), loader_file_format="parquet")
-    counts = pipeline.last_trace.last_normalize_info.row_counts
-    return {"deleted_records": counts.get("deleted_records", 0)}

@@ -14,6 +14,8 @@ class Settings:
     dlt_dir: Path
     portal_timezone: str | None
     alert_webhook_url: str | None
+    duckdb_memory_limit: str
+    stale_after_minutes: float
 
 
 def load() -> Settings:
@@ -27,4 +29,12 @@ def load() -> Settings:
         dlt_dir=Path(env.get("DLT_PIPELINES_DIR") or warehouse.parent / "dlt"),
         portal_timezone=env.get("PORTAL_TIMEZONE") or None,
         alert_webhook_url=env.get("ALERT_WEBHOOK_URL") or None,
+        duckdb_memory_limit=env.get("DUCKDB_MEMORY_LIMIT") or "2GB",
+        stale_after_minutes=float(env.get("STALE_AFTER_MINUTES") or 5),
     )
+
+
+def share_with_dbt(settings: Settings) -> None:
+    """dagster-dbt runs dbt with this process's environment and the dbt project as its working
+    folder, so the profile's WAREHOUSE_PATH must be there, and absolute."""
+    os.environ["WAREHOUSE_PATH"] = str(settings.warehouse_path.resolve())

@@ -45,4 +45,6 @@ def warehouse(tmp_path, monkeypatch, emulator) -> Settings:
         dlt_dir=tmp_path / "dlt",
         portal_timezone=None,
         alert_webhook_url=None,
+        duckdb_memory_limit="1GB",
+        stale_after_minutes=5,
     )

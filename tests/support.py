@@ -1,38 +1,21 @@
 """Test support: the real emulator as a subprocess on a free loopback port, and a small client."""
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import requests
 
-ROOT = Path(__file__).resolve().parents[1]
+from emulator import launcher
+from emulator.launcher import ROOT, RunningEmulator, free_port
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+__all__ = ["ROOT", "Emulator", "free_port", "start_emulator"]
 
 
 @dataclass
-class Emulator:
+class Emulator(RunningEmulator):
     """A running emulator process and helpers for its REST and control endpoints."""
 
-    process: subprocess.Popen
-    base: str  # scheme://host:port
-    secret: str
-    output: list[str] = field(default_factory=list)
     session: requests.Session = field(default_factory=requests.Session)
     verify: str | bool = True
-
-    @property
-    def webhook(self) -> str:
-        return f"{self.base}/rest/1/{self.secret}/"
 
     # -- REST -------------------------------------------------------------------------------
     def post(self, method: str, params: dict | None = None, **kw) -> requests.Response:
@@ -69,57 +52,49 @@ class Emulator:
     def records(self, entity: str) -> list[dict]:
         return self.control("GET", f"records/{entity}")["records"]
 
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-
 
 def start_emulator(
     *args: str,
     secret: str = "test-secret-7f3a9c",
-    tls: tuple[str, str] | None = None,
+    tls: tuple[str, ...] | None = None,
     env: dict | None = None,
 ) -> Emulator:
-    port = free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "orchestration.cli",
-        "emulator",
-        "--port",
-        str(port),
-        "--secret",
-        secret,
+    verify = tls[2] if tls and len(tls) > 2 else True
+    return launcher.start(
         *args,
-    ]
-    scheme = "http"
-    if tls:
-        cmd += ["--tls-cert", tls[0], "--tls-key", tls[1]]
-        scheme = "https"
-    process = subprocess.Popen(
-        cmd,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, **(env or {})},
+        secret=secret,
+        tls=tls[:2] if tls else None,
+        env=env,
+        timeout=120,
+        factory=Emulator,
+        verify=verify,
     )
-    emulator = Emulator(
-        process,
-        f"{scheme}://127.0.0.1:{port}",
-        secret,
-        verify=tls[2] if tls and len(tls) > 2 else True,
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            raise RuntimeError("emulator exited:\n" + "".join(emulator.output))
-        emulator.output.append(line)
-        if line.startswith("Control:"):
-            return emulator
-    emulator.stop()
-    raise RuntimeError("emulator did not start in time")
+
+
+class AlertReceiver:
+    """A local HTTP endpoint that records the JSON bodies POSTed to it (an alert webhook)."""
+
+    def __init__(self) -> None:
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        received = self.received = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                received.append({"raw": body.decode(), "json": json.loads(body)})
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -16,7 +16,7 @@ ADDED = {"_dlt_load_id", "_dlt_id", "observed_at", "version_key", "is_recurring_
 
 
 def sync(settings: Settings, **options) -> dict:
-    return ingest.sync(settings, **{"rate_per_second": 0, **options})
+    return ingest.sync(settings, **{"rate_per_second": 0, **options}).rows
 
 
 def table(settings: Settings, name: str, order: str = "id") -> list[dict]:

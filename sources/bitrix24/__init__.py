@@ -27,8 +27,8 @@ text goes to `bad_values` (JSON, NULL when the record is clean); the rest of the
 Recurring-deal templates (`IS_RECURRING = Y`) load with `is_recurring_template = true`.
 """
 
-from collections.abc import Iterator
-from datetime import UTC, datetime
+from collections.abc import Iterator, Sequence
+from datetime import UTC, date, datetime
 
 import dlt
 from dlt.sources import DltResource
@@ -156,6 +156,52 @@ def bitrix24_source(
     ]
 
 
+@dlt.source(name="bitrix24", section="bitrix24", max_table_nesting=0)
+def backfill_source(
+    since: date,
+    until: date | None = None,
+    entities: Sequence[str] = tuple(CRM),
+    webhook_url: str = dlt.secrets.value,
+    rate_per_second: float = settings.RATE_PER_SECOND,
+    burst: int = settings.BURST,
+    max_attempts: int = settings.MAX_ATTEMPTS,
+) -> list[DltResource]:
+    """Re-read every lead and/or deal created in [`since`, `until`) (portal-local days), whatever
+    its DATE_MODIFY: repairs made on the portal without touching DATE_MODIFY (a database fix, a
+    UTM import) reach the warehouse this way. Current tables are overwritten, a changed record
+    gets a new row in its versions table, and the incremental cursor is left as it is."""
+    unknown = set(entities) - set(CRM)
+    if unknown or not entities:
+        raise ValueError(f"entities must be among {', '.join(CRM)}; got {', '.join(entities)}")
+    client = BitrixClient(webhook_url, rate=rate_per_second, burst=burst, max_attempts=max_attempts)
+    pages = backfill_pages(client, since, until, tuple(entities))
+    tables = {"leads": (leads, lead_versions), "deals": (deals, deal_versions)}
+    return [pages, *(pages | table for entity in entities for table in tables[entity])]
+
+
+@dlt.resource(name="backfill_pages", selected=False)
+def backfill_pages(
+    client: BitrixClient, since: date, until: date | None, entities: tuple[str, ...]
+) -> Iterator[dict]:
+    """The pages of a backfill window, shaped as `portal_pages` shapes them."""
+    window = {">=DATE_CREATE": since.isoformat()}
+    if until is not None:
+        window["<DATE_CREATE"] = until.isoformat()
+    streams = [
+        Stream(name, CRM[name][0], {"filter": window, "select": ["*", "UF_*"]}) for name in entities
+    ]
+    pages = read_streams(client, streams)
+    next(pages)  # the pass's server time: a backfill moves no cursor
+    for page in pages:
+        assert isinstance(page, Page)
+        yield {
+            "stream": page.stream,
+            "rows": page.rows,
+            "hashes": [row_hash(r) for r in page.rows],
+            "observed_at": page.observed_at,
+        }
+
+
 @dlt.resource(name="portal_pages", selected=False)
 def portal_pages(client: BitrixClient, overlap_seconds: int) -> Iterator[dict]:
     """Every page one pass reads, tagged with its stream; the tables below pick theirs."""
@@ -272,10 +318,11 @@ def _versions(rows: list[dict], item: dict) -> list[dict]:
     return rows
 
 
-def _table(name: str, stream: str, rows_of, doc: str, **hints):
+def _table(name: str, stream: str, rows_of, doc: str, merge_strategy="delete-insert", **hints):
     """A table of the pass: the rows of one stream, shaped by `rows_of`."""
+    disposition = {"disposition": "merge", "strategy": merge_strategy}
 
-    @dlt.transformer(name=name, write_disposition="merge", **hints)
+    @dlt.transformer(name=name, write_disposition=disposition, **hints)
     def resource(item: dict):
         if item["stream"] == stream:
             yield rows_of(item)
@@ -342,6 +389,8 @@ def _crm_tables(stream: str, noun: str, types: dict, doc: str):
         lambda item: _versions(_crm_rows(item, stream), item),
         f"Every version of a {noun} a pass observed.",
         primary_key="version_key",
+        # insert-only: a version re-read later (a backfill) keeps the time it was first observed
+        merge_strategy="insert-only",
         columns=_columns({**types, **VERSION_TYPES}),
     )
     return current, versions

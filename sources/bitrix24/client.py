@@ -61,6 +61,12 @@ _FATAL_CODES = {
 }
 _RETRY_CODES = {"QUERY_LIMIT_EXCEEDED", "INTERNAL_SERVER_ERROR", "ERROR_UNEXPECTED_ANSWER"}
 _WEBHOOK = re.compile(r"^(https?://[^/]+)/rest/(\d+)/([^/]+)/?$")
+_WEBHOOK_SECRET = re.compile(r"(/rest/\d+/)[^/\s'\"]+")
+
+
+def redact_webhooks(text: str) -> str:
+    """Any webhook URL's secret in a text (an error from another library, an alert) → `***`."""
+    return _WEBHOOK_SECRET.sub(r"\1***", text)
 
 
 class BitrixError(Exception):

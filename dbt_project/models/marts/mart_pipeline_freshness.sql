@@ -1,11 +1,26 @@
--- How fresh the warehouse is, per raw table: the last completed load, the newest portal change
--- it holds, and its rows, so a dashboard can say "data as of".
+-- How fresh the warehouse is, per raw table, from the pipeline's own run log: the last
+-- successful sync and the portal time its data is complete as of, the newest portal change held,
+-- its rows, and how the latest sync ended - so a dashboard can say "data as of".
 with
 
-loads as (
-    select max(inserted_at) as last_synced_at
-    from {{ source('bitrix', '_dlt_loads') }}
-    where status = 0
+runs as (
+    select * from {{ ref('stg_ops__sync_runs') }}
+    where run_kind = 'sync'
+),
+
+last_success as (
+    select
+        max(finished_at) as last_synced_at,
+        arg_max(data_as_of, finished_at) as data_as_of
+    from runs
+    where run_status = 'success'
+),
+
+last_run as (
+    select
+        arg_max(run_status, finished_at) as last_run_status,
+        arg_max(error_message, finished_at) as last_error
+    from runs
 ),
 
 entities as (
@@ -24,14 +39,19 @@ entities as (
 final as (
     select
         entities.entity,
-        {{ utc('loads.last_synced_at') }} as last_synced_at,
+        last_success.last_synced_at,
+        last_success.data_as_of,
         entities.newest_modified_at,
         entities.row_count,
         round(date_diff(
-            'second', entities.newest_modified_at, {{ utc('loads.last_synced_at') }}
-        ) / 60.0, 1) as lag_minutes
+            'second', entities.newest_modified_at, last_success.data_as_of
+        ) / 60.0, 1) as lag_minutes,
+        last_run.last_run_status,
+        last_run.last_error,
+        {{ utc('current_timestamp') }} as built_at
     from entities
-    cross join loads
+    cross join last_success
+    cross join last_run
 )
 
 select * from final

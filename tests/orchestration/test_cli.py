@@ -9,7 +9,7 @@ from tests.support import ROOT
 
 def _run(args, warehouse, webhook):
     env = {**os.environ, "WAREHOUSE_PATH": str(warehouse.warehouse_path),
-           "DLT_PIPELINES_DIR": str(warehouse.dlt_dir)}
+           "DLT_PIPELINES_DIR": str(warehouse.dlt_dir), "BI_PATH": str(warehouse.bi_path)}
     env.pop("SOURCES__BITRIX24__WEBHOOK_URL", None)
     if webhook:
         env["SOURCES__BITRIX24__WEBHOOK_URL"] = webhook

@@ -1,0 +1,147 @@
+"""What BI tools and people read: the published copy of the marts (`BI_PATH`), and exports.
+
+DuckDB lets a file have one read-write process or many readers, never both, and a BI tool
+holding a connection to the working warehouse would make every sync fail. So BI tools never
+open the warehouse: after each good build the marts (and the run log, for "data as of" and
+failures) are copied into a new file, which then replaces `BI_PATH` in one `os.replace`. A
+reader sees the old file or the new one, never a mix, and never a lock: on POSIX an open
+connection keeps reading the file it opened. The copy is written in storage version v1.4.0 so
+BI drivers that bundle an older DuckDB (1.4, 1.5) open it too.
+"""
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from orchestration.settings import Settings
+
+STORAGE_VERSION = "v1.4.0"
+PUBLISHED = {"marts": None, "ops": ("sync_runs",)}  # schema → tables (None: every table)
+EXPORT_FORMATS = ("xlsx", "csv", "parquet")
+EXCEL_MAX_ROWS = 1_048_575  # a sheet's 1,048,576 rows less the header
+
+
+@dataclass
+class Published:
+    tables: int
+    rows: int
+    seconds: float
+
+
+def publish(settings: Settings) -> Published:
+    """Copy the marts into a new file and swap it in as `BI_PATH`."""
+    started = time.perf_counter()
+    target = settings.bi_path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    rows = 0
+    try:
+        with duckdb.connect(str(settings.warehouse_path)) as con:
+            tables = _tables(con)
+            con.execute(f"attach '{tmp}' as bi_new (storage_version '{STORAGE_VERSION}')")
+            for schema in sorted({s for s, _ in tables}):
+                con.execute(f'create schema bi_new."{schema}"')
+            for schema, table in tables:
+                con.execute(
+                    f'create table bi_new."{schema}"."{table}" as '
+                    f'select * from "{schema}"."{table}"'
+                )
+                rows += con.execute(
+                    f'select count(*) from bi_new."{schema}"."{table}"'
+                ).fetchall()[0][0]
+            con.execute("detach bi_new")
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return Published(len(tables), rows, time.perf_counter() - started)
+
+
+def _tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    found = con.execute(
+        "select table_schema, table_name from information_schema.tables "
+        "where table_catalog = current_database() and table_type = 'BASE TABLE' "
+        "order by 1, 2"
+    ).fetchall()
+    tables = [
+        (schema, table)
+        for schema, table in found
+        if schema in PUBLISHED and (PUBLISHED[schema] is None or table in PUBLISHED[schema])
+    ]
+    if not any(schema == "marts" for schema, _ in tables):
+        raise RuntimeError("the warehouse has no marts yet: run a sync and a build first")
+    return tables
+
+
+def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the published copy."""
+    if not settings.bi_path.exists():
+        raise FileNotFoundError(
+            f"{settings.bi_path} does not exist yet: `bitrix-warehouse sync` publishes it"
+        )
+    return duckdb.connect(str(settings.bi_path), read_only=True)
+
+
+def marts(settings: Settings) -> list[str]:
+    with connect(settings) as con:
+        return [
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables "
+                "where table_schema = 'marts' order by 1"
+            ).fetchall()
+        ]
+
+
+def export(settings: Settings, mart: str, fmt: str, out: Path, progress=None) -> int:
+    """Write one mart of the published copy to a file; returns the rows written."""
+    available = marts(settings)
+    if mart not in available:
+        raise ValueError(f"no mart {mart!r}; the marts are: {', '.join(available)}")
+    if fmt not in EXPORT_FORMATS:
+        raise ValueError(f"format must be one of {', '.join(EXPORT_FORMATS)}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    with connect(settings) as con:
+        rows = con.execute(f'select count(*) from marts."{mart}"').fetchall()[0][0]
+        if fmt == "xlsx":
+            if rows > EXCEL_MAX_ROWS:
+                raise ValueError(
+                    f"{mart} has {rows:,} rows, more than an Excel sheet holds "
+                    f"({EXCEL_MAX_ROWS:,}): export it as csv or parquet"
+                )
+            _write_xlsx(con, mart, tmp, rows, progress)
+        else:
+            options = "format csv, header true" if fmt == "csv" else "format parquet"
+            con.execute(f"copy (select * from marts.\"{mart}\") to '{tmp}' ({options})")
+    os.replace(tmp, out)
+    return rows
+
+
+def _write_xlsx(con, mart: str, path: Path, rows: int, progress) -> None:
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)  # streams rows: memory stays flat on big marts
+    sheet = book.create_sheet(mart[:31])
+    cursor = con.execute(f'select * from marts."{mart}"')
+    sheet.append([d[0] for d in cursor.description])
+    done = 0
+    while batch := cursor.fetchmany(10_000):
+        for row in batch:
+            sheet.append(row)
+        done += len(batch)
+        if progress:
+            progress(done, rows)
+    book.save(path)
+
+
+def text_table(header: list[str], rows: list) -> list[str]:
+    """Rows as aligned text lines, for the terminal."""
+    text = [[("" if v is None else str(v)) for v in row] for row in rows]
+    widths = [max([len(h), *(len(r[i]) for r in text)]) for i, h in enumerate(header)]
+    lines = ["  " + "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
+    lines += ["  " + "  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in text]
+    return lines

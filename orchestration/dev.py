@@ -1,0 +1,59 @@
+"""`bitrix-warehouse dev` (`make dev`): the Dagster UI with the schedule and sensors on.
+
+By default it starts the emulator with a small demo company in live mode (new leads, stage moves,
+edits every few seconds) and points the pipeline at it, with a warehouse of its own in
+`data/dev/`, so a newcomer watches data arrive minute by minute. `--webhook-from-env` uses the
+portal in SOURCES__BITRIX24__WEBHOOK_URL and the configured warehouse instead.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from emulator import launcher
+from orchestration.settings import Settings
+
+HERE = Path(__file__).resolve().parent
+
+
+def run(settings: Settings, *, port: int, scale: float, use_env: bool, echo) -> None:
+    env = dict(os.environ)
+    emulator = None
+    if not use_env:
+        root = settings.warehouse_path.parent / "dev"
+        settings = replace(
+            settings,
+            warehouse_path=root / "warehouse.duckdb",
+            bi_path=root / "bi.duckdb",
+            dlt_dir=root / "dlt",
+        )
+        shutil.rmtree(root, ignore_errors=True)  # a new emulator portal: start from scratch
+        echo(f"Starting the emulator (demo company, scale {scale:g}, live mode)…")
+        emulator = launcher.start("--dataset", "demo", "--scale", str(scale), "--live")
+        env["SOURCES__BITRIX24__WEBHOOK_URL"] = emulator.webhook
+    home = settings.warehouse_path.parent.resolve() / "dagster"
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copy(HERE / "dagster.yaml", home / "dagster.yaml")
+    env.update(
+        DAGSTER_HOME=str(home),
+        WAREHOUSE_PATH=str(settings.warehouse_path.resolve()),
+        BI_PATH=str(settings.bi_path.resolve()),
+        DLT_PIPELINES_DIR=str(settings.dlt_dir.resolve()),
+    )
+    echo(f"Dagster UI: http://127.0.0.1:{port}  (sync every minute; Ctrl-C stops)")
+    echo(f"BI tools read: {settings.bi_path.resolve()}")
+    dagster = Path(sys.executable).with_name("dagster")
+    try:
+        subprocess.run(
+            [str(dagster), "dev", "-m", "orchestration.definitions", "-h", "127.0.0.1",
+             "-p", str(port)],
+            cwd=HERE.parent,
+            env=env,
+            check=False,
+        )
+    finally:
+        if emulator is not None:
+            emulator.stop()

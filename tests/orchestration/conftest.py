@@ -1,0 +1,34 @@
+from dataclasses import replace
+
+import dagster as dg
+import pytest
+
+from orchestration.definitions import build_definitions
+from tests.support import AlertReceiver
+
+
+@pytest.fixture
+def alert_receiver():
+    receiver = AlertReceiver()
+    yield receiver
+    receiver.close()
+
+
+@pytest.fixture
+def settings(warehouse, monkeypatch, alert_receiver):
+    """The test warehouse, alerts going to the local receiver; the env as the CLI would see it
+    (dagster-dbt hands its environment to dbt)."""
+    monkeypatch.setenv("WAREHOUSE_PATH", str(warehouse.warehouse_path))
+    monkeypatch.setenv("SOURCES__BITRIX24__RATE_PER_SECOND", "0")
+    return replace(warehouse, alert_webhook_url=alert_receiver.url)
+
+
+@pytest.fixture
+def defs(settings) -> dg.Definitions:
+    return build_definitions(settings)
+
+
+@pytest.fixture
+def instance():
+    with dg.instance_for_test() as instance:
+        yield instance

@@ -1,0 +1,83 @@
+"""The Dagster definitions: exactly the expected graph, and one lineage from the portal to BI."""
+
+import dagster as dg
+
+from orchestration import jobs
+from orchestration.assets import BI_KEY
+from sources.bitrix24 import bitrix24_source
+
+RAW_TABLES = {
+    "leads", "lead_versions", "deals", "deal_versions", "lead_stage_history",
+    "deal_stage_history", "statuses", "deal_categories", "users", "departments",
+    "deleted_records",
+}
+MARTS = {
+    "fct_leads", "fct_deals", "fct_stage_intervals", "mart_lead_sources_daily",
+    "mart_ad_performance", "mart_funnel_conversion", "mart_manager_performance",
+    "mart_cross_sell", "mart_deal_losses", "mart_attribution", "mart_data_quality",
+    "mart_pipeline_freshness",
+}
+
+
+def _keys(graph, prefix: str) -> set[str]:
+    return {k.path[-1] for k in graph.get_all_asset_keys() if k.path[0] == prefix}
+
+
+def test_definitions_hold_exactly_the_expected_assets_jobs_schedules_and_sensors(defs):
+    graph = defs.resolve_asset_graph()
+    assert _keys(graph, "bitrix") == RAW_TABLES
+    assert _keys(graph, "marts") == MARTS
+    assert _keys(graph, "ops") == {"sync_runs"}
+    assert _keys(graph, "bi") == {"bi_copy"}
+    assert {k.path[0] for k in graph.get_all_asset_keys()} == {
+        "bitrix", "ops", "staging", "intermediate", "marts", "bi"}
+    assert all(graph.get(k).is_materializable for k in graph.get_all_asset_keys())
+    assert {j.name for j in defs.resolve_all_job_defs()} >= {
+        "sync_minutely_job", "reconcile_hourly_job", "backfill_job"}
+    assert {s.name: s.cron_schedule for s in defs.schedules} == {
+        "sync_minutely_schedule": "* * * * *", "reconcile_hourly_schedule": "17 * * * *"}
+    assert {s.name for s in defs.sensors} == {"run_failure_alert_sensor", "staleness_alert_sensor"}
+    # every dbt data test is an asset check; the unique test of each mart key among them
+    checks = {(c.asset_key.path[-1], c.name) for c in graph.asset_check_keys}
+    assert len(checks) == 81
+    assert ("fct_leads", "unique_fct_leads_lead_id") in checks
+
+
+def test_every_dbt_source_is_loaded_by_the_dlt_asset_so_lineage_is_one_graph(defs):
+    graph = defs.resolve_asset_graph()
+    raw = next(a for a in defs.assets if "bitrix24_raw" in a.node_def.name)
+    for key in graph.get_all_asset_keys():
+        if key.path[0] != "staging":
+            continue
+        (parent,) = graph.get(key).parent_keys
+        assert parent in raw.keys, f"{key.to_user_string()} reads {parent}, which no asset loads"
+    # …and the dlt asset lists exactly the tables the source loads
+    source = bitrix24_source(webhook_url="https://portal.invalid/rest/1/s/")
+    source_tables = set(source.selected_resources)
+    assert {k.path[-1] for k in raw.keys if k.path[0] == "bitrix"} == source_tables
+
+
+def test_raw_marts_and_bi_copy_are_stale_after_the_configured_minutes(defs):
+    graph = defs.resolve_asset_graph()
+    for key in (dg.AssetKey(["bitrix", "leads"]), dg.AssetKey(["marts", "fct_deals"]), BI_KEY):
+        policy = graph.get(key).freshness_policy
+        assert policy is not None and policy.fail_window.to_timedelta().total_seconds() == 300
+
+
+def test_jobs_run_in_process_and_every_writer_shares_the_duckdb_pool(defs):
+    for name in jobs.WRITER_JOBS:
+        job = defs.resolve_job_def(name)
+        assert job.executor_def is dg.in_process_executor
+    for assets in defs.assets:
+        assert assets.node_def.pool == "duckdb_writer", assets.node_def.name
+
+
+def test_the_minute_schedule_skips_a_tick_while_a_writing_run_is_going(defs, instance):
+    schedule = next(s for s in defs.schedules if s.name == "sync_minutely_schedule")
+    job = defs.resolve_job_def("sync_minutely_job")
+    assert isinstance(schedule.evaluate_tick(dg.build_schedule_context(instance)).run_requests[0],
+                      dg.RunRequest)
+    running = instance.create_run_for_job(job, status=dg.DagsterRunStatus.STARTED)
+    result = schedule.evaluate_tick(dg.build_schedule_context(instance))
+    assert not result.run_requests
+    assert f"sync_minutely_job run {running.run_id[:8]} is still going" in result.skip_message
