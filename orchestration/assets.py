@@ -13,6 +13,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 from dagster_dlt import DagsterDltTranslator, build_dlt_asset_specs
 from dagster_dlt.translator import DltResourceTranslatorData
+from pydantic import Field
 
 from orchestration import bi, ingest, transform
 from orchestration.settings import Settings
@@ -37,7 +38,8 @@ class IngestConfig(dg.Config):
     mode: Literal["sync", "backfill", "reconcile"] = "sync"
     since: str | None = None  # backfill: first day, YYYY-MM-DD (portal time)
     until: str | None = None  # backfill: day after the window; default: open
-    entities: tuple[str, ...] = ("leads", "deals")  # backfill: leads and/or deals
+    # backfill: leads and/or deals
+    entities: list[str] = Field(default_factory=lambda: ["leads", "deals"])
 
     def run(self, settings: Settings) -> ingest.RunResult:
         if self.mode == "reconcile":

@@ -17,7 +17,10 @@ def _failure_error(context: dg.RunFailureSensorContext) -> str | None:
     for event in context.get_step_failure_events():
         data = event.step_failure_data
         if data and data.error:
-            return alerts.first_line(data.error.message)
+            error = data.error
+            while error.cause is not None:  # Dagster and dlt wrap the error that says what broke
+                error = error.cause
+            return alerts.first_line(error.message)
     return alerts.first_line(context.failure_event.message)
 
 

@@ -27,7 +27,7 @@ text goes to `bad_values` (JSON, NULL when the record is clean); the rest of the
 Recurring-deal templates (`IS_RECURRING = Y`) load with `is_recurring_template = true`.
 """
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from datetime import UTC, date, datetime
 
 import dlt
@@ -161,6 +161,7 @@ def backfill_source(
     since: date,
     until: date | None = None,
     entities: Sequence[str] = tuple(CRM),
+    known_versions: Collection[str] = (),
     webhook_url: str = dlt.secrets.value,
     rate_per_second: float = settings.RATE_PER_SECOND,
     burst: int = settings.BURST,
@@ -168,20 +169,26 @@ def backfill_source(
 ) -> list[DltResource]:
     """Re-read every lead and/or deal created in [`since`, `until`) (portal-local days), whatever
     its DATE_MODIFY: repairs made on the portal without touching DATE_MODIFY (a database fix, a
-    UTM import) reach the warehouse this way. Current tables are overwritten, a changed record
-    gets a new row in its versions table, and the incremental cursor is left as it is."""
+    UTM import) reach the warehouse this way. `known_versions` are the version keys the
+    warehouse holds: a record read exactly as it is held is skipped, so a changed one alone
+    reaches the current table and adds a version (the earlier versions keep their
+    `observed_at`). The incremental cursor is left as it is."""
     unknown = set(entities) - set(CRM)
     if unknown or not entities:
         raise ValueError(f"entities must be among {', '.join(CRM)}; got {', '.join(entities)}")
     client = BitrixClient(webhook_url, rate=rate_per_second, burst=burst, max_attempts=max_attempts)
-    pages = backfill_pages(client, since, until, tuple(entities))
+    pages = backfill_pages(client, since, until, tuple(entities), frozenset(known_versions))
     tables = {"leads": (leads, lead_versions), "deals": (deals, deal_versions)}
     return [pages, *(pages | table for entity in entities for table in tables[entity])]
 
 
 @dlt.resource(name="backfill_pages", selected=False)
 def backfill_pages(
-    client: BitrixClient, since: date, until: date | None, entities: tuple[str, ...]
+    client: BitrixClient,
+    since: date,
+    until: date | None,
+    entities: tuple[str, ...],
+    known_versions: frozenset[str],
 ) -> Iterator[dict]:
     """The pages of a backfill window, shaped as `portal_pages` shapes them."""
     window = {">=DATE_CREATE": since.isoformat()}
@@ -194,12 +201,19 @@ def backfill_pages(
     next(pages)  # the pass's server time: a backfill moves no cursor
     for page in pages:
         assert isinstance(page, Page)
-        yield {
-            "stream": page.stream,
-            "rows": page.rows,
-            "hashes": [row_hash(r) for r in page.rows],
-            "observed_at": page.observed_at,
-        }
+        rows, hashes = [], []
+        for row in page.rows:
+            digest = row_hash(row)
+            if version_key(row, digest) not in known_versions:
+                rows.append(row)
+                hashes.append(digest)
+        if rows:
+            yield {
+                "stream": page.stream,
+                "rows": rows,
+                "hashes": hashes,
+                "observed_at": page.observed_at,
+            }
 
 
 @dlt.resource(name="portal_pages", selected=False)
@@ -312,17 +326,21 @@ def _crm_rows(item: dict, stream: str) -> list[dict]:
     return rows
 
 
+def version_key(raw: dict, digest: str) -> str:
+    """A version of a lead or deal: its ID, DATE_MODIFY as the portal wrote it, content hash."""
+    return f"{raw.get('ID')}@{raw.get('DATE_MODIFY')}#{digest}"
+
+
 def _versions(rows: list[dict], item: dict) -> list[dict]:
     for row, raw, digest in zip(rows, item["rows"], item["hashes"], strict=True):
-        row["version_key"] = f"{row['ID']}@{raw.get('DATE_MODIFY')}#{digest}"
+        row["version_key"] = version_key(raw, digest)
     return rows
 
 
-def _table(name: str, stream: str, rows_of, doc: str, merge_strategy="delete-insert", **hints):
+def _table(name: str, stream: str, rows_of, doc: str, **hints):
     """A table of the pass: the rows of one stream, shaped by `rows_of`."""
-    disposition = {"disposition": "merge", "strategy": merge_strategy}
 
-    @dlt.transformer(name=name, write_disposition=disposition, **hints)
+    @dlt.transformer(name=name, write_disposition="merge", **hints)
     def resource(item: dict):
         if item["stream"] == stream:
             yield rows_of(item)
@@ -389,8 +407,6 @@ def _crm_tables(stream: str, noun: str, types: dict, doc: str):
         lambda item: _versions(_crm_rows(item, stream), item),
         f"Every version of a {noun} a pass observed.",
         primary_key="version_key",
-        # insert-only: a version re-read later (a backfill) keeps the time it was first observed
-        merge_strategy="insert-only",
         columns=_columns({**types, **VERSION_TYPES}),
     )
     return current, versions

@@ -21,7 +21,7 @@ def test_sync_loads_then_reports_nothing_new_and_reconcile_marks_deletions(wareh
     demo.configure(rate_limit={"enabled": False})
     first = _run(["sync"], warehouse, demo.webhook)
     assert first.returncode == 0, first.stderr
-    assert f"leads {len(demo.records('lead'))}," in first.stdout
+    assert f"leads {len(demo.records('lead')):,}," in first.stdout
     second = _run(["sync"], warehouse, demo.webhook)
     assert second.returncode == 0 and "nothing new" in second.stdout
     demo.call("crm.deal.delete", {"id": int(demo.records("deal")[0]["ID"])})
