@@ -1,0 +1,107 @@
+"""The BI copy: readers never see a lock error or a mix of old and new marts, and older DuckDB
+drivers can open it."""
+
+import json
+import struct
+import subprocess
+import sys
+
+import duckdb
+
+from orchestration import bi, cycle
+from tests.support import ROOT
+from tests.warehouse import sync
+
+# A BI tool in its own process: opens BI_PATH read-only again and again, and checks an invariant
+# that spans two marts (daily lead counts add up to the lead fact table) inside one connection.
+READER = """
+import json, sys, time, duckdb
+path, stop = sys.argv[1], sys.argv[2]
+reads, errors, mismatches, seen = 0, [], [], set()
+import os
+while not os.path.exists(stop):
+    try:
+        with duckdb.connect(path, read_only=True) as con:
+            daily = con.execute(
+                "select sum(leads_received) from marts.mart_lead_sources_daily").fetchall()[0][0]
+            facts = con.execute(
+                "select count(*) from marts.fct_leads where not is_deleted").fetchall()[0][0]
+        reads += 1
+        seen.add(facts)
+        if daily != facts:
+            mismatches.append([daily, facts])
+    except Exception as exc:
+        errors.append(f"{type(exc).__name__}: {exc}")
+    time.sleep(0.02)
+print(json.dumps({"reads": reads, "errors": errors[:5], "mismatches": mismatches[:5],
+                  "versions": sorted(seen)}))
+"""
+
+
+def test_a_reader_during_ten_syncs_sees_no_error_and_never_a_mix_of_old_and_new_marts(
+    warehouse, demo, tmp_path
+):
+    cycle.finish(warehouse, sync_run(warehouse))
+    stop = tmp_path / "stop"
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(warehouse.bi_path), str(stop)],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        for i in range(10):
+            for _ in range(3):
+                demo.call("crm.lead.add", {"fields": {"TITLE": f"lead of sync {i}",
+                                                      "SOURCE_ID": "WEB"}})
+            cycle.finish(warehouse, sync_run(warehouse))
+    finally:
+        stop.touch()
+        out, _ = reader.communicate(timeout=60)
+    result = json.loads(out)
+    assert result["errors"] == [] and result["mismatches"] == []
+    assert result["reads"] > 50
+    assert len(result["versions"]) >= 5  # it read while the copies changed under it
+    with bi.connect(warehouse) as con:
+        leads = con.execute("select count(*) from marts.fct_leads").fetchall()[0][0]
+    assert leads == len(demo.records("lead"))
+
+
+def sync_run(warehouse):
+    from orchestration import ingest
+
+    return ingest.sync(warehouse, rate_per_second=0)
+
+
+def test_the_bi_copy_holds_only_marts_and_the_run_log_in_an_older_storage_version(warehouse,
+                                                                                   demo):
+    sync(warehouse)
+    published = cycle.finish(warehouse, sync_run(warehouse)).published
+    header = warehouse.bi_path.read_bytes()[8:20]
+    assert header[:4] == b"DUCK"
+    # DuckDB 1.5 reads storage versions 64-68; 2.0 writes its own newer one by default
+    assert 64 <= struct.unpack("<Q", header[4:])[0] <= 68
+    with duckdb.connect(str(warehouse.bi_path), read_only=True) as con:
+        tables = con.execute("select table_schema, table_name from information_schema.tables "
+                             "order by 1, 2").fetchall()
+    assert {s for s, _ in tables} == {"marts", "ops"}
+    assert ("ops", "sync_runs") in tables and len(tables) == 13 == published.tables
+    assert not list(warehouse.bi_path.parent.glob(".*.tmp"))  # no temporary file left behind
+
+
+def test_publishing_while_a_reader_holds_the_old_copy_open_still_swaps(warehouse, demo):
+    sync(warehouse)
+    cycle.finish(warehouse, sync_run(warehouse))
+    holder = duckdb.connect(str(warehouse.bi_path), read_only=True)
+    try:
+        before = holder.execute("select count(*) from marts.fct_leads").fetchall()[0][0]
+        demo.call("crm.lead.add", {"fields": {"TITLE": "one more"}})
+        cycle.finish(warehouse, sync_run(warehouse))
+        # the open connection keeps the file it opened; a new reader (another process: DuckDB
+        # shares one open database per path within a process) sees the new one
+        assert holder.execute("select count(*) from marts.fct_leads").fetchall()[0][0] == before
+        fresh = subprocess.run(
+            [sys.executable, "-c", "import duckdb, sys; print(duckdb.connect(sys.argv[1], "
+             "read_only=True).execute('select count(*) from marts.fct_leads').fetchall()[0][0])",
+             str(warehouse.bi_path)], capture_output=True, text=True, check=True)
+        assert int(fresh.stdout) == before + 1
+    finally:
+        holder.close()
