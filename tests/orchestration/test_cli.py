@@ -42,3 +42,70 @@ def test_sync_without_a_webhook_says_how_to_set_it(warehouse, demo):
     result = _run(["sync"], warehouse, None)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "SOURCES__BITRIX24__WEBHOOK_URL" in result.stderr
+
+
+def test_sync_publishes_then_status_and_export_read_the_bi_copy(warehouse, demo, tmp_path):
+    import csv
+
+    import duckdb
+    from openpyxl import load_workbook
+
+    demo.configure(rate_limit={"enabled": False})
+    assert _run(["sync"], warehouse, demo.webhook).returncode == 0
+    status = _run(["status"], warehouse, demo.webhook)
+    assert status.returncode == 0, status.stderr
+    assert "fresh: last successful sync" in status.stdout
+    assert "leads" in status.stdout and "sync  success" in status.stdout
+
+    with duckdb.connect(str(warehouse.bi_path), read_only=True) as con:
+        expected = con.execute("select count(*) from marts.mart_lead_sources_daily").fetchall()
+    for fmt in ("xlsx", "csv", "parquet"):
+        out = tmp_path / f"daily.{fmt}"
+        result = _run(["export", "mart_lead_sources_daily", "--format", fmt, "--out", str(out)],
+                      warehouse, None)
+        assert result.returncode == 0, result.stderr
+        assert f"Wrote {expected[0][0]:,} rows" in result.stdout
+    sheet = load_workbook(tmp_path / "daily.xlsx", read_only=True).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][:2] == ("lead_date", "source_id") and len(rows) - 1 == expected[0][0]
+    with open(tmp_path / "daily.csv", newline="") as f:
+        assert sum(1 for _ in csv.reader(f)) - 1 == expected[0][0]
+    with duckdb.connect() as con:
+        parquet = con.execute(f"select count(*) from '{tmp_path / 'daily.parquet'}'").fetchall()
+    assert parquet == expected
+
+
+def test_export_of_an_unknown_mart_lists_the_marts_and_status_before_any_sync_says_so(
+    warehouse, demo, tmp_path
+):
+    status = _run(["status"], warehouse, None)
+    assert status.returncode == 0 and "not published yet" in status.stdout
+    missing = _run(["export", "mart_nope", "--out", str(tmp_path / "x.xlsx")], warehouse, None)
+    assert missing.returncode == 1 and "does not exist yet" in missing.stderr
+    _run(["sync"], warehouse, demo.webhook)
+    unknown = _run(["export", "mart_nope", "--out", str(tmp_path / "x.xlsx")], warehouse, None)
+    assert unknown.returncode == 1 and "Traceback" not in unknown.stderr
+    assert "no mart 'mart_nope'; the marts are: fct_deals, fct_leads" in unknown.stderr
+
+
+def test_errors_are_one_line_with_a_hint_and_the_traceback_only_under_verbose(warehouse, demo):
+    bad = demo.webhook.replace(demo.secret, "bad-secret-1")
+    plain = _run(["sync"], warehouse, bad)
+    assert plain.returncode == 1 and "Traceback" not in plain.stderr
+    assert "hint: run again with --verbose" in plain.stderr
+    verbose = _run(["--verbose", "sync"], warehouse, bad)
+    assert verbose.returncode == 1 and "Traceback" in verbose.stderr
+    for result in (plain, verbose):
+        assert "bad-secret-1" not in result.stdout + result.stderr
+
+
+def test_backfill_command_checks_its_arguments_then_rebuilds(warehouse, demo):
+    assert _run(["backfill", "--since", "March"], warehouse, demo.webhook).returncode == 2
+    wrong = _run(["backfill", "--since", "2024-01-01", "--entities", "contacts"], warehouse,
+                 demo.webhook)
+    assert wrong.returncode == 2 and "choose from leads, deals" in wrong.stderr
+    _run(["sync", "--no-build"], warehouse, demo.webhook)
+    done = _run(["backfill", "--since", "2000-01-01", "--entities", "deals"], warehouse,
+                demo.webhook)
+    assert done.returncode == 0, done.stderr
+    assert "Loaded: nothing new" in done.stdout and "transform" in done.stdout
