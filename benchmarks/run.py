@@ -1,7 +1,8 @@
 """Benchmarks, one command: `make bench` (full) or `make bench-smoke` (tiny, runs in the tests).
 
-Sections: `emulator` (below), `source` (benchmarks/source.py: full and incremental loads) and
-`transform` (benchmarks/transform.py: dbt build, full and after changes).
+Sections: `emulator` (below), `source` (benchmarks/source.py: full and incremental loads),
+`transform` (benchmarks/transform.py: dbt build, full and after changes) and `freshness`
+(benchmarks/freshness.py: change → BI_PATH under the 1-minute schedule, and the cycle's split).
 
 Emulator benchmarks (issue: the emulator must never be what limits a 2 req/s client):
 1. time and peak memory to generate the demo portal at scale 1 and 10, each in a fresh process;
@@ -169,7 +170,18 @@ def transform_section(smoke: bool) -> list[str]:
     return run((0.02,) if smoke else (1.0, 10.0), 50 if smoke else 1_000)
 
 
-SECTIONS = {"emulator": emulator_section, "source": source_section, "transform": transform_section}
+def freshness_section(smoke: bool) -> list[str]:
+    from benchmarks.freshness import run
+
+    return run(0.02 if smoke else 1.0, 1 if smoke else 20, 31.0, smoke)
+
+
+SECTIONS = {
+    "emulator": emulator_section,
+    "source": source_section,
+    "transform": transform_section,
+    "freshness": freshness_section,
+}
 
 
 def main(argv=None) -> int:
@@ -195,7 +207,18 @@ def main(argv=None) -> int:
             out = ROOT / "benchmarks" / "results" / f"{name}.md"
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(f"# Benchmark results: {name}\n\n" + report)
+            embed_in_readme(name, report)
     return 0
+
+
+def embed_in_readme(name: str, report: str) -> None:
+    """Replace the section's results between `<!-- bench:NAME -->` markers in the README."""
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
+    if start in text and end in text:
+        before, rest = text.split(start, 1)
+        readme.write_text(f"{before}{start}\n{report}{end}{rest.split(end, 1)[1]}")
 
 
 if __name__ == "__main__":
