@@ -176,11 +176,18 @@ def freshness_section(smoke: bool) -> list[str]:
     return run(0.02 if smoke else 1.0, 1 if smoke else 20, 31.0, smoke)
 
 
+def peers_section(smoke: bool) -> list[str]:
+    from benchmarks.peers import run
+
+    return run(0.02 if smoke else 1.0, (0, 10) if smoke else (0, 100, 10_000))
+
+
 SECTIONS = {
     "emulator": emulator_section,
     "source": source_section,
     "transform": transform_section,
     "freshness": freshness_section,
+    "peers": peers_section,
 }
 
 
@@ -208,7 +215,20 @@ def main(argv=None) -> int:
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(f"# Benchmark results: {name}\n\n" + report)
             embed_in_readme(name, report)
+    if not args.smoke:
+        collect_results()
     return 0
+
+
+def collect_results() -> None:
+    """`benchmarks/RESULTS.md`: every section's latest results, each with its command, date
+    and machine."""
+    parts = ["# Benchmark results", "", "Latest run of each section of `make bench`.", ""]
+    for name in SECTIONS:
+        path = ROOT / "benchmarks" / "results" / f"{name}.md"
+        if path.exists():
+            parts.append(path.read_text().replace("# Benchmark results: ", "# Section: ", 1))
+    (ROOT / "benchmarks" / "RESULTS.md").write_text("\n".join(parts))
 
 
 def embed_in_readme(name: str, report: str) -> None:

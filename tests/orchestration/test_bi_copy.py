@@ -32,7 +32,7 @@ while not os.path.exists(stop):
             mismatches.append([daily, facts])
     except Exception as exc:
         errors.append(f"{type(exc).__name__}: {exc}")
-    time.sleep(0.02)
+    time.sleep(0.05)
 print(json.dumps({"reads": reads, "errors": errors[:5], "mismatches": mismatches[:5],
                   "versions": sorted(seen)}))
 """
