@@ -45,13 +45,16 @@ class IngestConfig(dg.Config):
         if self.mode == "reconcile":
             return ingest.reconcile(settings)
         if self.mode == "backfill":
-            if not self.since:
-                raise dg.Failure("a backfill needs `since` (YYYY-MM-DD) in its run config")
-            until = date.fromisoformat(self.until) if self.until else None
-            return ingest.backfill(
-                settings, date.fromisoformat(self.since), until, tuple(self.entities)
-            )
+            until = _day("until", self.until) if self.until else None
+            return ingest.backfill(settings, _day("since", self.since), until, tuple(self.entities))
         return ingest.sync(settings)
+
+
+def _day(name: str, value: str | None) -> date:
+    try:
+        return date.fromisoformat(value or "")
+    except ValueError:
+        raise dg.Failure(f"backfill `{name}` must be a day, YYYY-MM-DD; got {value!r}") from None
 
 
 class RawTranslator(DagsterDltTranslator):

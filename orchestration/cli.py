@@ -157,7 +157,7 @@ def sync(no_build: bool) -> None:
     config = settings.load()
     try:
         click.echo("Syncing the portal's changes…")
-        run = ingest.sync(config)
+        run = ingest.sync(config, progress=True)
         if no_build:
             click.echo(cycle.describe(cycle.Cycle(run, dict(run.seconds))))
             return
@@ -185,7 +185,7 @@ def backfill(since: str, until: str | None, entities: str) -> None:
     try:
         click.echo(f"Re-reading the {' and '.join(wanted)} created from {since}"
                    f"{f' until {until}' if until else ''}…")
-        run = ingest.backfill(config, _date(since), _date(until), wanted)
+        run = ingest.backfill(config, _date(since), _date(until), wanted, progress=True)
         click.echo(cycle.describe(cycle.finish(config, run, click.echo)))
     except click.ClickException:
         raise

@@ -56,7 +56,7 @@ def run(settings: Settings, scale: float, echo) -> None:
     try:
         started = time.monotonic()
         echo("Syncing it at the portal's real rate limit (2 requests/s)…")
-        run = ingest.sync(demo, webhook_url=emulator.webhook)
+        run = ingest.sync(demo, progress=True, webhook_url=emulator.webhook)
         ingest.reconcile(demo, webhook_url=emulator.webhook)
         echo(f"  loaded {sum(run.rows.values()):,} rows in {time.monotonic() - started:.0f} s")
         done = cycle.finish(demo, run, echo)

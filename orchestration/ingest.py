@@ -7,6 +7,7 @@ one row per run, failed ones included, with the portal time the data is complete
 """
 
 import json
+import sys
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -47,7 +48,8 @@ class RunResult:
     seconds: dict[str, float] = field(default_factory=dict)  # extract, normalize, load
 
 
-def make_pipeline(settings: Settings) -> dlt.Pipeline:
+def make_pipeline(settings: Settings, progress: bool = False) -> dlt.Pipeline:
+    """`progress`: dlt reports rows per table to stderr every 10 s (the CLI's long passes)."""
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     credentials = DuckDbCredentials(str(settings.warehouse_path))
     # A merge into multi-million-row tables otherwise lets DuckDB's buffer pool grow to 80 % of
@@ -58,6 +60,11 @@ def make_pipeline(settings: Settings) -> dlt.Pipeline:
         destination=dlt.destinations.duckdb(credentials),
         dataset_name=DATASET,
         pipelines_dir=str(settings.dlt_dir),
+        progress=(
+            dlt.progress.log(log_period=10, logger=sys.stderr, dump_system_stats=False)
+            if progress
+            else None
+        ),
     )
 
 
@@ -68,10 +75,10 @@ def _finish_pending(pipeline: dlt.Pipeline) -> None:
         pipeline.load()
 
 
-def _run(settings: Settings, result: RunResult, source) -> RunResult:
+def _run(settings: Settings, result: RunResult, source, progress: bool = False) -> RunResult:
     """Load a source, then record the run (failed runs too) in `ops.sync_runs`."""
     try:
-        pipeline = make_pipeline(settings)
+        pipeline = make_pipeline(settings, progress)
         _finish_pending(pipeline)
         # Parquet, not dlt's default insert_values (5× slower, 10× the memory) nor jsonl: DuckDB
         # infers a jsonl file's columns from its first 20,480 rows, so a column first filled
@@ -103,9 +110,9 @@ def _run(settings: Settings, result: RunResult, source) -> RunResult:
     return result
 
 
-def sync(settings: Settings, **source_options) -> RunResult:
+def sync(settings: Settings, progress: bool = False, **source_options) -> RunResult:
     """One incremental extract → load pass."""
-    return _run(settings, RunResult("sync"), lambda: bitrix24_source(**source_options))
+    return _run(settings, RunResult("sync"), lambda: bitrix24_source(**source_options), progress)
 
 
 def backfill(
@@ -113,6 +120,7 @@ def backfill(
     since: date,
     until: date | None = None,
     entities: tuple[str, ...] = ("leads", "deals"),
+    progress: bool = False,
     **source_options,
 ) -> RunResult:
     """Re-read the leads/deals created in [since, until); history is kept, the cursor untouched."""
@@ -123,6 +131,7 @@ def backfill(
         settings,
         RunResult("backfill"),
         lambda: backfill_source(since, until, entities, known, **source_options),
+        progress,
     )
 
 

@@ -56,17 +56,17 @@ def skip_while_writing(context: dg.ScheduleEvaluationContext):
     return dg.RunRequest()
 
 
-sync_minutely_schedule = dg.ScheduleDefinition(
-    name="sync_minutely_schedule",
-    cron_schedule="* * * * *",
-    job=sync_minutely_job,
-    execution_fn=skip_while_writing,
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-)
-reconcile_hourly_schedule = dg.ScheduleDefinition(
-    name="reconcile_hourly_schedule",
-    cron_schedule="17 * * * *",
-    job=reconcile_hourly_job,
-    execution_fn=skip_while_writing,
-    default_status=dg.DefaultScheduleStatus.RUNNING,
+def _schedule(name: str, cron: str, job) -> dg.ScheduleDefinition:
+    return dg.ScheduleDefinition(
+        name=name,
+        cron_schedule=cron,
+        job=job,
+        execution_fn=skip_while_writing,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+    )
+
+
+sync_minutely_schedule = _schedule("sync_minutely_schedule", "* * * * *", sync_minutely_job)
+reconcile_hourly_schedule = _schedule(
+    "reconcile_hourly_schedule", "17 * * * *", reconcile_hourly_job
 )

@@ -208,12 +208,12 @@ def backfill_pages(
                 rows.append(row)
                 hashes.append(digest)
         if rows:
-            yield {
-                "stream": page.stream,
-                "rows": rows,
-                "hashes": hashes,
-                "observed_at": page.observed_at,
-            }
+            yield _crm_item(page, rows, hashes)
+
+
+def _crm_item(page: Page, rows: list, hashes: list) -> dict:
+    """Leads or deals of a page for the current and versions tables."""
+    return {"stream": page.stream, "rows": rows, "hashes": hashes, "observed_at": page.observed_at}
 
 
 @dlt.resource(name="portal_pages", selected=False)
@@ -233,12 +233,7 @@ def portal_pages(client: BitrixClient, overlap_seconds: int) -> Iterator[dict]:
         if page.stream in CRM:
             rows, hashes = _unseen(page.rows, seen[page.stream], fresh[page.stream], horizon)
             if rows:
-                yield {
-                    "stream": page.stream,
-                    "rows": rows,
-                    "hashes": hashes,
-                    "observed_at": page.observed_at,
-                }
+                yield _crm_item(page, rows, hashes)
         elif page.stream in HISTORY:
             yield {"stream": page.stream, "rows": page.rows, "observed_at": page.observed_at}
             state.setdefault(page.stream, {})["last_id"] = int(page.rows[-1]["ID"])
