@@ -179,7 +179,7 @@ def freshness_section(smoke: bool) -> list[str]:
 def peers_section(smoke: bool) -> list[str]:
     from benchmarks.peers import run
 
-    return run(0.02 if smoke else 1.0, (0, 10) if smoke else (0, 100, 10_000))
+    return run((0.02,) if smoke else (1.0, 10.0), (0, 10) if smoke else (0, 100, 10_000))
 
 
 SECTIONS = {
