@@ -14,8 +14,8 @@ class Settings:
     dlt_dir: Path
     portal_timezone: str | None
     alert_webhook_url: str | None
-    duckdb_memory_limit: str
-    stale_after_minutes: float
+    duckdb_memory_limit: str = "2GB"
+    stale_after_minutes: float = 5.0
 
 
 def load() -> Settings:
@@ -29,8 +29,8 @@ def load() -> Settings:
         dlt_dir=Path(env.get("DLT_PIPELINES_DIR") or warehouse.parent / "dlt"),
         portal_timezone=env.get("PORTAL_TIMEZONE") or None,
         alert_webhook_url=env.get("ALERT_WEBHOOK_URL") or None,
-        duckdb_memory_limit=env.get("DUCKDB_MEMORY_LIMIT") or "2GB",
-        stale_after_minutes=float(env.get("STALE_AFTER_MINUTES") or 5),
+        duckdb_memory_limit=env.get("DUCKDB_MEMORY_LIMIT") or Settings.duckdb_memory_limit,
+        stale_after_minutes=float(env.get("STALE_AFTER_MINUTES") or Settings.stale_after_minutes),
     )
 
 
