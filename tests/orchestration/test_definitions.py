@@ -81,3 +81,14 @@ def test_the_minute_schedule_skips_a_tick_while_a_writing_run_is_going(defs, ins
     result = schedule.evaluate_tick(dg.build_schedule_context(instance))
     assert not result.run_requests
     assert f"sync_minutely_job run {running.run_id[:8]} is still going" in result.skip_message
+
+
+def test_the_instance_settings_that_make_dev_installs_are_valid(tmp_path, monkeypatch):
+    import shutil
+
+    from orchestration.dev import HERE
+
+    shutil.copy(HERE / "dagster.yaml", tmp_path / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    with dg.DagsterInstance.get() as instance:
+        assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
