@@ -8,6 +8,7 @@ portal in SOURCES__BITRIX24__WEBHOOK_URL and the configured warehouse instead.
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from dataclasses import replace
@@ -45,15 +46,23 @@ def run(settings: Settings, *, port: int, scale: float, use_env: bool, echo) -> 
     )
     echo(f"Dagster UI: http://127.0.0.1:{port}  (sync every minute; Ctrl-C stops)")
     echo(f"BI tools read: {settings.bi_path.resolve()}")
-    dagster = Path(sys.executable).with_name("dagster")
+    dagster = subprocess.Popen(
+        [str(Path(sys.executable).with_name("dagster")), "dev", "-m", "orchestration.definitions",
+         "-h", "127.0.0.1", "-p", str(port)],
+        cwd=HERE.parent,
+        env=env,
+    )
+    # SIGTERM (a supervisor, `timeout`) cleans up as Ctrl-C does, instead of orphaning the UI,
+    # its daemon and the emulator
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
-        subprocess.run(
-            [str(dagster), "dev", "-m", "orchestration.definitions", "-h", "127.0.0.1",
-             "-p", str(port)],
-            cwd=HERE.parent,
-            env=env,
-            check=False,
-        )
+        dagster.wait()
     finally:
+        if dagster.poll() is None:
+            dagster.send_signal(signal.SIGINT)  # `dagster dev` stops its children on SIGINT
+            try:
+                dagster.wait(60)
+            except subprocess.TimeoutExpired:
+                dagster.kill()
         if emulator is not None:
             emulator.stop()
