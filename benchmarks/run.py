@@ -176,10 +176,13 @@ def freshness_section(smoke: bool) -> list[str]:
     return run(0.02 if smoke else 1.0, 1 if smoke else 20, 31.0, smoke)
 
 
+PEER_SCALES = [1.0, 10.0]
+
+
 def peers_section(smoke: bool) -> list[str]:
     from benchmarks.peers import run
 
-    return run((0.02,) if smoke else (1.0, 10.0), (0, 10) if smoke else (0, 100, 10_000))
+    return run((0.02,) if smoke else PEER_SCALES, (0, 10) if smoke else (0, 100, 10_000))
 
 
 SECTIONS = {
@@ -200,7 +203,13 @@ def main(argv=None) -> int:
         action="append",
         help="run only these sections (default: all)",
     )
+    parser.add_argument(
+        "--peer-scales",
+        default=",".join(f"{s:g}" for s in PEER_SCALES),
+        help="demo scales of the peers' full exports (the first gets every part)",
+    )
     args = parser.parse_args(argv)
+    PEER_SCALES[:] = [float(s) for s in args.peer_scales.split(",")]
     for name in args.only or list(SECTIONS):
         header = [
             f"Command: `make {'bench-smoke' if args.smoke else 'bench'}` (section `{name}`)",
