@@ -269,7 +269,8 @@ def _after_full(emu, changes: tuple[int, ...], tmp: str, full: dict) -> list[str
             _change(emu, k)
         result = _export(emu, "ours", folder, limited=True)
         lines.append(f"| {k:,} | {result['requests']} | {result['seconds']:.1f} "
-                     f"| {full.get('fast_bitrix24, pool 49')} | {full.get('b24pysdk')} |")
+                     f"| {full.get('fast_bitrix24, pool 49', 'failed above')} "
+                     f"| {full.get('b24pysdk', 'failed above')} |")
 
     lines += ["", "### BI reads on BI_PATH (one open read-only connection)", ""]
     lines += _bi_reads(folder)
