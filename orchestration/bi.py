@@ -131,11 +131,20 @@ def _write_xlsx(con, mart: str, path: Path, rows: int, progress) -> None:
     done = 0
     while batch := cursor.fetchmany(10_000):
         for row in batch:
-            sheet.append(row)
+            sheet.append([_cell(v) for v in row])
         done += len(batch)
         if progress:
             progress(done, rows)
     book.save(path)
+
+
+def _cell(value):
+    """A value Excel can hold: lists (e.g. example IDs) become comma-separated text."""
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return str(value)
+    return value
 
 
 def text_table(header: list[str], rows: list) -> list[str]:

@@ -73,6 +73,10 @@ def test_sync_publishes_then_status_and_export_read_the_bi_copy(warehouse, demo,
     with duckdb.connect() as con:
         parquet = con.execute(f"select count(*) from '{tmp_path / 'daily.parquet'}'").fetchall()
     assert parquet == expected
+    # a mart with a list column (example IDs) becomes text cells in Excel
+    quality = _run(["export", "mart_data_quality", "--format", "xlsx", "--out",
+                    str(tmp_path / "quality.xlsx")], warehouse, None)
+    assert quality.returncode == 0, quality.stderr
 
 
 def test_export_of_an_unknown_mart_lists_the_marts_and_status_before_any_sync_says_so(
