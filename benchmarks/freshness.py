@@ -27,15 +27,11 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from benchmarks.run import percentile
 from benchmarks.source import pipeline_env
 from tests.support import start_emulator
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 class Poller(threading.Thread):

@@ -34,10 +34,9 @@ from pathlib import Path
 
 import duckdb
 import requests
-import trustme
 
 from benchmarks.source import _change, pipeline_env
-from tests.support import start_emulator
+from tests.support import make_tls, start_emulator
 
 ROOT = Path(__file__).resolve().parents[1]
 ENTITIES = ("lead", "deal", "lead_history", "deal_history")
@@ -99,18 +98,6 @@ BI_QUERIES = {
     "mart_data_quality": "select * from marts.mart_data_quality",
     "mart_pipeline_freshness": "select entity, data_as_of from marts.mart_pipeline_freshness",
 }
-
-
-def _tls(folder: Path) -> tuple[str, str, str]:
-    ca = trustme.CA()
-    cert = ca.issue_cert("127.0.0.1", "localhost")
-    paths = tuple(str(folder / n) for n in ("cert.pem", "key.pem", "ca.pem"))
-    cert.cert_chain_pems[0].write_to_path(paths[0])
-    for pem in cert.cert_chain_pems[1:]:
-        pem.write_to_path(paths[0], append=True)
-    cert.private_key_pem.write_to_path(paths[1])
-    ca.cert_pem.write_to_path(paths[2])
-    return paths
 
 
 class ExportFailed(Exception):
@@ -199,9 +186,9 @@ def run(scales: tuple[float, ...], changes: tuple[int, ...]) -> list[str]:
     lines = []
     for i, scale in enumerate(scales):
         with tempfile.TemporaryDirectory() as tmp:
-            tls = _tls(Path(tmp))
+            tls = make_tls(Path(tmp))
             emu = start_emulator("--dataset", "demo", "--scale", str(scale),
-                                 "--no-operating-limit", tls=(*tls[:2], tls[2]))
+                                 "--no-operating-limit", tls=tls)
             try:
                 full, part = _full_exports(emu, scale, tmp)
                 lines += part

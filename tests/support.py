@@ -98,3 +98,19 @@ class AlertReceiver:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def make_tls(folder) -> tuple[str, str, str]:
+    """A throwaway CA and a certificate for 127.0.0.1: (cert chain, key, CA) PEM paths, for an
+    HTTPS emulator (b24pysdk speaks only HTTPS)."""
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    paths = tuple(str(folder / n) for n in ("cert.pem", "key.pem", "ca.pem"))
+    cert.cert_chain_pems[0].write_to_path(paths[0])
+    for pem in cert.cert_chain_pems[1:]:
+        pem.write_to_path(paths[0], append=True)
+    cert.private_key_pem.write_to_path(paths[1])
+    ca.cert_pem.write_to_path(paths[2])
+    return paths

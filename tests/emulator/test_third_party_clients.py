@@ -5,24 +5,14 @@ certificate comes from a throwaway CA made with trustme and trusted via REQUESTS
 """
 
 import pytest
-import trustme
 
-from tests.support import start_emulator
+from tests.support import make_tls, start_emulator
 
 
 @pytest.fixture(scope="module")
 def tls_emulator(tmp_path_factory):
-    ca = trustme.CA()
-    cert = ca.issue_cert("127.0.0.1", "localhost")
-    folder = tmp_path_factory.mktemp("tls")
-    cert_file, key_file, ca_file = (folder / n for n in ("cert.pem", "key.pem", "ca.pem"))
-    cert.cert_chain_pems[0].write_to_path(cert_file)
-    for pem in cert.cert_chain_pems[1:]:
-        pem.write_to_path(cert_file, append=True)
-    cert.private_key_pem.write_to_path(key_file)
-    ca.cert_pem.write_to_path(ca_file)
-    emu = start_emulator("--dataset", "demo", "--scale", "0.03", "--no-rate-limit",
-                         tls=(str(cert_file), str(key_file), str(ca_file)))
+    tls = make_tls(tmp_path_factory.mktemp("tls"))
+    emu = start_emulator("--dataset", "demo", "--scale", "0.03", "--no-rate-limit", tls=tls)
     yield emu
     emu.stop()
 
