@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from orchestration.settings import Settings
@@ -80,7 +81,12 @@ def ensure_manifest(settings: Settings, target: Path) -> Path:
     newest = max(p.stat().st_mtime for p in sources)
     if manifest.exists() and manifest.stat().st_mtime >= newest:
         return manifest
-    result = _dbt(settings, ["parse"], target)
-    if result.returncode != 0:
-        raise RuntimeError("dbt parse failed: " + result.stdout[-1000:])
+    # Parsed aside, then swapped in whole: another process loading the definitions (a second
+    # code server, a parallel test worker) must never read a half-written manifest.
+    target.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target, prefix=".parse-") as scratch:
+        result = _dbt(settings, ["parse"], Path(scratch))
+        if result.returncode != 0:
+            raise RuntimeError("dbt parse failed: " + result.stdout[-1000:])
+        os.replace(Path(scratch) / "manifest.json", manifest)
     return manifest

@@ -92,3 +92,19 @@ def test_the_instance_settings_that_make_dev_installs_are_valid(tmp_path, monkey
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
     with dg.DagsterInstance.get() as instance:
         assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
+
+
+def test_the_dbt_manifest_is_parsed_again_only_when_stale_and_swapped_in_whole(tmp_path,
+                                                                               warehouse):
+    import os
+
+    from orchestration.transform import ensure_manifest
+
+    manifest = ensure_manifest(warehouse, tmp_path / "target")
+    assert "model.bitrix_warehouse.mart_attribution" in manifest.read_text()
+    os.utime(manifest, (0, 0))  # older than every model: stale
+    ensure_manifest(warehouse, tmp_path / "target")
+    fresh = manifest.stat().st_mtime
+    assert fresh > 0
+    assert ensure_manifest(warehouse, tmp_path / "target").stat().st_mtime == fresh  # no re-parse
+    assert [p.name for p in (tmp_path / "target").iterdir()] == ["manifest.json"]
