@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import duckdb
+import pytest
 
 from orchestration import bi, cycle
 from tests.support import ROOT
@@ -38,6 +39,7 @@ print(json.dumps({"reads": reads, "errors": errors[:5], "mismatches": mismatches
 """
 
 
+@pytest.mark.timeout(600)  # eleven full cycles; ~4 min with another worker on the cores
 def test_a_reader_during_ten_syncs_sees_no_error_and_never_a_mix_of_old_and_new_marts(
     warehouse, demo, tmp_path
 ):
