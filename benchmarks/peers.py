@@ -104,9 +104,9 @@ BI_QUERIES = {
 
 
 class ExportFailed(Exception):
-    def __init__(self, reason: str, requests_made: int) -> None:
+    def __init__(self, reason: str, requests_made: int, fetched: int | None = None) -> None:
         super().__init__(reason)
-        self.reason, self.requests = reason, requests_made
+        self.reason, self.requests, self.fetched = reason, requests_made, fetched
 
 
 def _stats_when_idle(emu) -> dict:
@@ -126,10 +126,8 @@ def _export(emu, client: str, folder: str, limited: bool, deadline: float | None
         )
     except subprocess.TimeoutExpired:
         stats = _stats_when_idle(emu)
-        records = sum(len(emu.records(e)) for e in ENTITIES)
-        raise ExportFailed(
-            f"unfinished after {deadline / 60:g} min: {stats['rows_returned_total']:,} of "
-            f"{records:,} records fetched", stats["http_requests"]) from None
+        raise ExportFailed(f"unfinished after {deadline / 60:g} min", stats["http_requests"],
+                           stats["rows_returned_total"]) from None
     if out.returncode != 0:
         reason = out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "no output"
         raise ExportFailed(f"failed: {reason[:120]}", _stats_when_idle(emu)["http_requests"])
@@ -244,7 +242,9 @@ def _full_exports(emu, scale: float, tmp: str, deadline: float | None) -> tuple[
             result = _export(emu, client, folder, limited=True,
                              deadline=None if client == "ours" else deadline)
         except ExportFailed as exc:
-            lines.append(f"| {client} | {exc.requests:,} | | {exc.reason} | | |")
+            fetched = ("" if exc.fetched is None
+                       else f": {exc.fetched:,} of {records:,} records fetched")
+            lines.append(f"| {client} | {exc.requests:,} | | {exc.reason}{fetched} | | |")
             continue
         seconds, got = result["seconds"], sum(len(v) for v in result["ids"].values())
         full[client] = f"{result['requests']:,} requests, {seconds:,.0f} s"
