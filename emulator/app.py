@@ -32,6 +32,7 @@ from .methods import RestError
 from .phpquery import parse_qs_php
 from .portal import Portal
 from .query import resolve_select, row_encoder
+from .store import NotFound
 
 log = logging.getLogger("emulator")
 
@@ -277,6 +278,19 @@ def create_app(portal: Portal, live=None) -> Starlette:
         portal.store.update_crm(name, record_id, fields, user_id=1, touch=False)
         return {"entity": name, "id": record_id, "fields": sorted(fields)}
 
+    async def restore(request: Request) -> dict:
+        """Restore a deleted lead or deal from the recycle bin (Корзина), as a user does in the
+        portal's UI (there is no REST method for it): same ID, fields and history."""
+        name = request.path_params["entity"]
+        if name not in ("lead", "deal"):
+            raise ValueError(f"unknown entity {name!r}")
+        record_id = int(request.path_params["id"])
+        try:
+            portal.store.restore_crm(name, record_id)
+        except NotFound:
+            raise ValueError(f"no {name} {record_id} in the recycle bin") from None
+        return {"entity": name, "id": record_id, "restored": True}
+
     async def health(request: Request) -> dict:
         return {
             "ok": True,
@@ -298,6 +312,7 @@ def create_app(portal: Portal, live=None) -> Starlette:
         Route("/_emulator/health", control(health), methods=["GET"]),
         Route("/_emulator/records/{entity}", control(records), methods=["GET"]),
         Route("/_emulator/repair/{entity}/{id:int}", control(repair), methods=["POST"]),
+        Route("/_emulator/recyclebin/{entity}/{id:int}", control(restore), methods=["POST"]),
     ]
     logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
     return Starlette(routes=routes)

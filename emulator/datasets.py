@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import orjson
 from faker import Faker
 
+from .dictionaries import DEAL_TYPES, DEFAULT_DEAL_STAGES, DEFAULT_LEAD_STAGES, DEFAULT_SOURCES
 from .portal import Portal
 
 DAY = 86_400
@@ -79,44 +80,6 @@ ANOMALIES = {
 }
 
 # -- dictionaries ---------------------------------------------------------------------------
-
-DEFAULT_LEAD_STAGES = (
-    ("NEW", "Не обработан", 10, None),
-    ("IN_PROCESS", "В работе", 20, None),
-    ("PROCESSED", "Обработан", 30, None),
-    ("CONVERTED", "Качественный лид", 40, "S"),
-    ("JUNK", "Некачественный лид", 50, "F"),
-)
-DEFAULT_DEAL_STAGES = (
-    ("NEW", "Новая", 10, None),
-    ("PREPARATION", "Подготовка документов", 20, None),
-    ("PREPAYMENT_INVOICE", "Счёт на предоплату", 30, None),
-    ("EXECUTING", "В работе", 40, None),
-    ("FINAL_INVOICE", "Финальный счёт", 50, None),
-    ("WON", "Сделка успешна", 60, "S"),
-    ("LOSE", "Сделка провалена", 70, "F"),
-    ("APOLOGY", "Анализ причины провала", 80, "F"),
-)
-DEFAULT_SOURCES = (
-    ("CALL", "Звонок"),
-    ("EMAIL", "Электронная почта"),
-    ("WEB", "Веб-сайт"),
-    ("ADVERTISING", "Реклама"),
-    ("PARTNER", "Существующий клиент"),
-    ("RECOMMENDATION", "По рекомендации"),
-    ("TRADE_SHOW", "Выставка"),
-    ("WEBFORM", "CRM-форма"),
-    ("CALLBACK", "Обратный звонок"),
-    ("STORE", "Интернет-магазин"),
-    ("OTHER", "Другое"),
-)
-DEAL_TYPES = (
-    ("SALE", "Продажа"),
-    ("COMPLEX", "Комплексная продажа"),
-    ("GOODS", "Продажа товара"),
-    ("SERVICES", "Продажа услуги"),
-    ("SERVICE", "Сервисное обслуживание"),
-)
 
 DEMO_LEAD_STAGES = (
     ("NEW", "Не обработан", 10, None),
@@ -928,6 +891,7 @@ class DemoGenerator:
                 ' ORDER BY CREATED_TIME, "ID"'
             )
             db.execute(f"DELETE FROM {table}")
+            db.execute("DELETE FROM sqlite_sequence WHERE name = ?", (table,))
             db.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM staging ORDER BY rowid")
             db.execute("DROP TABLE temp.staging")
 

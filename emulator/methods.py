@@ -15,6 +15,7 @@ API facts relied on (reference §2, §5–7):
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from .dictionaries import DEFAULT_DEAL_STAGES
 from .query import Entity, build_order, build_where, resolve_select, row_encoder
 from .store import NotFound, Store
 
@@ -297,6 +298,34 @@ def category_list(call: Call, params: Mapping) -> Reply:
     return Reply({"categories": rows}, len(rows))
 
 
+def category_add(call: Call, params: Mapping) -> Reply:
+    """A new deal funnel with the default stages, prefixed `C<id>:` as a portal names them."""
+    if _int_param(params, "entityTypeId") != 2:
+        raise RestError("NOT_FOUND", "Smart process not found")
+    fields = param(params, "fields")
+    if not isinstance(fields, Mapping) or not str(fields.get("name") or "").strip():
+        raise RestError("INVALID_ARG_VALUE", "Field 'name' is required")
+    store = call.store
+    category_id = store.next_category_id()
+    sort = int(str(fields.get("sort") or 500))
+    store.add_category(category_id, str(fields["name"]), sort, is_default=False)
+    for code, name, stage_sort, semantics in DEFAULT_DEAL_STAGES:
+        store.add_status(
+            {
+                "ENTITY_ID": f"DEAL_STAGE_{category_id}",
+                "STATUS_ID": f"C{category_id}:{code}",
+                "NAME": name,
+                "SORT": stage_sort,
+                "SEMANTICS": semantics,
+                "SYSTEM": "Y",
+            }
+        )
+    entity = store.entity("category")
+    cols_sql, encode = row_encoder(resolve_select(entity, ["*"]), store.clock)
+    row = store.select(entity, cols_sql, '"id" = ?', [category_id], "")[0]
+    return Reply({"category": encode(row)})
+
+
 _USER_CONTROL = {"sort", "order", "filter", "start", "admin_mode", "select", "image_resize"}
 
 
@@ -351,6 +380,7 @@ METHODS: dict[str, Callable[[Call, Mapping], Reply]] = {
     "crm.status.list": status_list,
     "crm.status.add": status_add,
     "crm.category.list": category_list,
+    "crm.category.add": category_add,
     "user.get": user_get,
     "user.add": user_add,
     "department.get": department_get,

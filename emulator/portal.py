@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from .clock import PortalClock
 from .faults import Faults
+from .items import METHODS as ITEM_METHODS
 from .limits import LeakyBucket, OperatingBudget
 from .methods import METHODS, Call, Reply, RestError
 from .phpquery import parse_qs_php
@@ -100,7 +101,7 @@ class Portal:
     def call(self, method: str, params: Mapping) -> tuple[Reply, dict]:
         """Run one method (top level or inside a batch); raises RestError."""
         method = method.lower()
-        handler = METHODS.get(method)
+        handler = METHODS.get(method) or ITEM_METHODS.get(method)
         if handler is None:
             raise RestError("ERROR_METHOD_NOT_FOUND", "Method not found!", 404)
         self.stats.calls_by_method[method] += 1

@@ -7,8 +7,11 @@ What a real portal does on a write, and this store does too (reference §5, §6,
   `STATUS`; deals: `DEAL_STAGE` for funnel 0, `DEAL_STAGE_<n>` with stage prefix `C<n>:` for
   the others);
 - every create writes a stage-history row with TYPE_ID 1, every stage move one with TYPE_ID 2
-  (in-progress stage) or 3 (final stage);
-- a delete removes the record and its stage history and leaves no tombstone.
+  (in-progress stage) or 3 (final stage), a funnel change (`crm.item.update` with `categoryId`)
+  one with TYPE_ID 5 in the new funnel;
+- a delete removes the record and its stage history from every list and leaves no tombstone; the
+  portal keeps them in its recycle bin (Корзина), from which a user can restore the record with its
+  ID, fields and history unchanged (DATE_MODIFY included, so only an ID comparison sees it back).
 
 SQLite rather than DuckDB: the emulator's work is point writes plus indexed keyset reads of 50 rows,
 which SQLite does in microseconds, and it ships with Python.
@@ -42,7 +45,7 @@ from .fields import (
 from .query import Entity, sql_like
 
 # Stage-history record types (crm.stagehistory.list TYPE_ID).
-HISTORY_CREATED, HISTORY_MOVED, HISTORY_FINAL = 1, 2, 3
+HISTORY_CREATED, HISTORY_MOVED, HISTORY_FINAL, HISTORY_FUNNEL = 1, 2, 3, 5
 
 _INDEXES = {
     "leads": ("DATE_MODIFY", "DATE_CREATE", "STATUS_ID", "ASSIGNED_BY_ID"),
@@ -87,7 +90,9 @@ class Store:
             cur.execute(f'DROP TABLE IF EXISTS "{entity.table}"')
             cols = []
             for f in entity.fields:
-                pk = " PRIMARY KEY" if f.name == entity.id_field else ""
+                # AUTOINCREMENT: a portal (MySQL auto-increment) never reuses the ID of a
+                # deleted record, and the history keyset cursor depends on it.
+                pk = " PRIMARY KEY AUTOINCREMENT" if f.name == entity.id_field else ""
                 cols.append(f'"{f.name}" {f.sql_type}{pk}')
             if entity.has_custom:
                 cols.append("UF TEXT")
@@ -95,6 +100,9 @@ class Store:
             for col in _INDEXES.get(entity.table, ()):
                 cur.execute(f'CREATE INDEX "ix_{entity.table}_{col}" ON "{entity.table}" ("{col}")')
             entity.custom.clear()
+        for table in ("leads", "deals", "lead_history", "deal_history"):
+            cur.execute(f'DROP TABLE IF EXISTS "recycle_{table}"')
+            cur.execute(f'CREATE TABLE "recycle_{table}" AS SELECT * FROM "{table}" WHERE 0')
         cur.execute("DROP TABLE IF EXISTS userfields")
         cur.execute(
             "CREATE TABLE userfields (ENTITY TEXT, FIELD_NAME TEXT, TYPE TEXT, TITLE TEXT,"
@@ -219,6 +227,9 @@ class Store:
             (category_id, name, sort, "Y" if is_default else "N"),
         )
 
+    def next_category_id(self) -> int:
+        return self.db.execute("SELECT coalesce(max(id), 0) + 1 FROM categories").fetchone()[0]
+
     def category_exists(self, category_id: int) -> bool:
         return self.exists("category", category_id)
 
@@ -251,11 +262,20 @@ class Store:
             return "STATUS"
         return "DEAL_STAGE" if not category_id else f"DEAL_STAGE_{int(category_id)}"
 
-    def add_crm(self, entity_name: str, fields: Mapping, user_id: int, now: float | None = None):
-        """`crm.lead.add` / `crm.deal.add`: returns the new ID."""
+    def add_crm(
+        self,
+        entity_name: str,
+        fields: Mapping,
+        user_id: int,
+        now: float | None = None,
+        links: Mapping | None = None,
+    ):
+        """`crm.lead.add` / `crm.deal.add` (and `crm.item.add`, whose `links` set the fields the
+        legacy methods treat as read-only, such as a deal's LEAD_ID): returns the new ID."""
         e = self.entities[entity_name]
         ts = int(self.clock.now() if now is None else now)
         row = _normalize(e, fields, self.clock, creating=True)
+        row.update(self._links(entity_name, links))
         stage_field = "STATUS_ID" if entity_name == "lead" else "STAGE_ID"
         category = None
         if entity_name == "deal":
@@ -298,6 +318,17 @@ class Store:
         )
         return new_id
 
+    def _links(self, entity_name: str, links: Mapping | None) -> dict:
+        """LEAD_ID of a deal written by `crm.item.*`: an unknown lead is refused, as there."""
+        out = {}
+        lead = (links or {}).get("LEAD_ID")
+        if entity_name == "deal" and lead not in (None, "", 0, "0"):
+            lead_id = int(lead)
+            if not self.exists("lead", lead_id):
+                raise ValueError(f"Lead with ID {lead_id} is not found")
+            out["LEAD_ID"] = lead_id
+        return out
+
     def get_crm(self, entity_name: str, record_id: int) -> dict:
         e = self.entities[entity_name]
         cur = self.db.execute(f'SELECT * FROM "{e.table}" WHERE "ID" = ?', (record_id,))
@@ -314,20 +345,44 @@ class Store:
         user_id: int,
         now: float | None = None,
         touch: bool = True,
+        links: Mapping | None = None,
+        category: int | None = None,
     ) -> None:
         """`crm.lead.update` / `crm.deal.update`. `touch=False` is an edit made behind the REST
-        API (a database fix, a UTM import): DATE_MODIFY and MODIFY_BY_ID stay as they were."""
+        API (a database fix, a UTM import): DATE_MODIFY and MODIFY_BY_ID stay as they were.
+        `crm.item.update` also passes `links` (see `add_crm`) and a deal's new funnel
+        (`category`): the deal moves to the given stage of it, or to its first stage."""
         e = self.entities[entity_name]
         current = self.get_crm(entity_name, record_id)
         ts = int(self.clock.now() if now is None else now)
         changes = _normalize(e, fields, self.clock, creating=False, current_uf=current.get("UF"))
+        changes.update(self._links(entity_name, links))
         stage_field = "STATUS_ID" if entity_name == "lead" else "STAGE_ID"
         if touch:
             changes.update(DATE_MODIFY=ts, MODIFY_BY_ID=user_id)
         new_stage = changes.get(stage_field)
-        category = current.get("CATEGORY_ID")
-        if new_stage is not None and new_stage != current[stage_field]:
+        old_category = current.get("CATEGORY_ID")
+        if entity_name == "deal" and category is not None and category != old_category:
+            if category and not self.category_exists(category):
+                raise ValueError(f"Category with ID {category} is not found")
             dictionary = self.stage_dictionary(entity_name, category)
+            if new_stage is None or not self.status_exists(dictionary, new_stage):
+                new_stage = self.first_stage(dictionary) or "NEW"
+            semantic = self.semantic(dictionary, new_stage)
+            changes.update(
+                CATEGORY_ID=category,
+                STAGE_ID=new_stage,
+                STAGE_SEMANTIC_ID=semantic,
+                CLOSED="Y" if semantic in ("S", "F") else "N",
+                IS_NEW="Y" if new_stage == self.first_stage(dictionary) else "N",
+                MOVED_TIME=ts,
+                MOVED_BY_ID=user_id,
+            )
+            self.add_history(
+                entity_name, record_id, HISTORY_FUNNEL, ts, new_stage, semantic, category
+            )
+        elif new_stage is not None and new_stage != current[stage_field]:
+            dictionary = self.stage_dictionary(entity_name, old_category)
             semantic = self.semantic(dictionary, new_stage)
             changes.update(MOVED_TIME=ts, MOVED_BY_ID=user_id)
             if entity_name == "lead":
@@ -338,7 +393,7 @@ class Store:
                 changes["CLOSED"] = "Y" if semantic in ("S", "F") else "N"
                 changes["IS_NEW"] = "Y" if new_stage == self.first_stage(dictionary) else "N"
             kind = HISTORY_FINAL if semantic in ("S", "F") else HISTORY_MOVED
-            self.add_history(entity_name, record_id, kind, ts, new_stage, semantic, category)
+            self.add_history(entity_name, record_id, kind, ts, new_stage, semantic, old_category)
         else:
             changes.pop(stage_field, None)
         if entity_name == "lead":
@@ -352,11 +407,27 @@ class Store:
         )
 
     def delete_crm(self, entity_name: str, record_id: int) -> None:
-        e = self.entities[entity_name]
-        cur = self.db.execute(f'DELETE FROM "{e.table}" WHERE "ID" = ?', (record_id,))
-        if cur.rowcount == 0:
+        """Into the recycle bin: gone from every list, restorable by `restore_crm`."""
+        self._move(entity_name, record_id, "", "recycle_")
+
+    def restore_crm(self, entity_name: str, record_id: int) -> None:
+        """Out of the recycle bin, as it was deleted: same ID, fields and stage history."""
+        self._move(entity_name, record_id, "recycle_", "")
+
+    def _move(self, entity_name: str, record_id: int, source: str, target: str) -> None:
+        table, history = self.entities[entity_name].table, f"{entity_name}_history"
+        moved = self.db.execute(
+            f'INSERT INTO "{target}{table}" SELECT * FROM "{source}{table}" WHERE "ID" = ?',
+            (record_id,),
+        )
+        if moved.rowcount == 0:
             raise NotFound(record_id)
-        self.db.execute(f'DELETE FROM "{entity_name}_history" WHERE OWNER_ID = ?', (record_id,))
+        self.db.execute(f'DELETE FROM "{source}{table}" WHERE "ID" = ?', (record_id,))
+        self.db.execute(
+            f'INSERT INTO "{target}{history}" SELECT * FROM "{source}{history}" WHERE OWNER_ID = ?',
+            (record_id,),
+        )
+        self.db.execute(f'DELETE FROM "{source}{history}" WHERE OWNER_ID = ?', (record_id,))
 
     def add_history(
         self,
