@@ -8,8 +8,10 @@ managers at scale 1 (some senior with wholesale clients, some fired, one on leav
 for four months ending at the portal clock's now, Avito dominant (`UTM_SOURCE` = the ad ID from a
 pool of 150,000 ads with a long-tail popularity, `UTM_CAMPAIGN` = the ad group), calls, the site
 and chats; custom lead stages and two deal funnels (retail, wholesale) whose failure stages act as
-loss reasons; leads handed between managers; deals whose amount grew before closing; deals stuck
-for weeks; recurring-deal templates; and the anomalies real portals have (listed in `ANOMALIES`).
+loss reasons, a few retail deals moved on to the wholesale funnel; repeat customers (leads and
+deals flagged IS_RETURN_CUSTOMER); leads handed between managers; deals whose amount grew before
+closing; deals stuck for weeks; deals the Avito integration created without a lead;
+recurring-deal templates; and the anomalies real portals have (listed in `ANOMALIES`).
 `scale` multiplies the daily volume (and the team by its square root). Same seed and clock → the
 same portal, row for row.
 
@@ -75,7 +77,8 @@ ANOMALIES = {
     "missing_utm": "Avito leads that arrived without the ad ID in UTM_SOURCE",
     "huge_title": "a lead whose title is 100 KB long, with emoji and quotes",
     "unparsable_amount": "a lead and a deal whose OPPORTUNITY is not a number",
-    "deal_without_lead": "deals created directly (repeat customers), so LEAD_ID is empty",
+    "deal_without_lead": "deals created directly (repeat customers) or by the Avito integration"
+    " (the ad ID in their own UTM_SOURCE), so LEAD_ID is empty",
     "recurring_template": "recurring-deal templates (IS_RECURRING = Y), which are not deals",
 }
 
@@ -386,6 +389,28 @@ class CompanyModel:
 # -- the demo generator -----------------------------------------------------------------------
 
 
+class _Funnel:
+    """A deal funnel's stages, and the path a deal's fate takes through them."""
+
+    def __init__(self, stages) -> None:
+        self.progress = [st[0] for st in stages if st[3] is None]
+        self.won = next(st[0] for st in stages if st[3] == "S")
+        self.losses = [st[0] for st in stages if st[3] == "F"]
+
+    def plan(self, fate: float, rng: random.Random) -> list[str]:
+        if fate < 0.05:
+            return [self.won]  # won straight away, skipping every intermediate stage
+        if fate < 0.55:
+            return [*self.progress[1:], self.won]
+        stop = rng.randrange(1, len(self.progress))
+        if fate < 0.9:
+            return [*self.progress[1:stop], rng.choice(self.losses)]
+        return self.progress[1:stop]
+
+    def semantic(self, stage: str) -> str:
+        return "S" if stage == self.won else ("F" if stage in self.losses else "P")
+
+
 class DemoGenerator:
     def __init__(self, portal: Portal, scale: float, seed: int) -> None:
         self.portal = portal
@@ -544,15 +569,18 @@ class DemoGenerator:
             lead_id += 1
             if rng.random() < 0.004:  # deleted since: the ID stays unused
                 continue
-            if contacts and rng.random() < 0.15:
+            repeat = bool(contacts) and rng.random() < 0.15
+            if repeat:
                 contact = rng.choice(contacts)
             else:
                 contact = model.next_contact
                 model.next_contact += 1
                 contacts.append(contact)
-            self._lead(lead_id, ts, contact)
+            self._lead(lead_id, ts, contact, repeat)
 
-    def _lead(self, lead_id: int, created: int, contact: int) -> None:
+    def _lead(self, lead_id: int, created: int, contact: int, repeat: bool) -> None:
+        """`repeat`: the contact wrote before, so the portal marks the lead a repeat one
+        (IS_RETURN_CUSTOMER, «Повторный лид»), and its deal a repeat deal."""
         rng, model, now = self.rng, self.model, self.now
         wholesale = rng.random() < 0.06
         manager = model.pick_manager(created, wholesale)
@@ -654,7 +682,7 @@ class DemoGenerator:
                 modified,
                 moved,
                 contact,
-                "Y" if contact else "N",
+                "Y" if repeat else "N",
                 closed,
                 *utm,
                 phone,
@@ -676,6 +704,7 @@ class DemoGenerator:
                 group,
                 brand,
                 wholesale,
+                repeat=repeat,
             )
         if len(self.lead_rows) >= 20_000:
             self._flush()
@@ -692,38 +721,40 @@ class DemoGenerator:
         brand: str,
         wholesale: bool,
         recurring: bool = False,
+        repeat: bool = True,
     ):
+        """A deal and its stage history. A few retail deals turn out to be wholesale orders
+        and move to the wholesale funnel (stage-history TYPE_ID 5) after their first stage."""
         rng, now = self.rng, self.now
         if created >= now:
             return
         deal_id = self.next_deal_id
         self.next_deal_id += 1
         category = 1 if wholesale else 0
-        stages = DEMO_WHOLESALE_STAGES if wholesale else DEMO_RETAIL_STAGES
-        progress = [s[0] for s in stages if s[3] is None]
-        won = next(s[0] for s in stages if s[3] == "S")
-        losses = [s[0] for s in stages if s[3] == "F"]
+        funnel = _Funnel(DEMO_WHOLESALE_STAGES if wholesale else DEMO_RETAIL_STAGES)
         amount = self.model.amount(group, wholesale)
         fate = rng.random()
         stuck = fate > 0.93  # sits for weeks in one stage
-        history = [(1, created, progress[0], "P")]
+        history = [(1, created, funnel.progress[0], "P", category)]
         t = created
-        stage, semantic = progress[0], "P"
-        if fate < 0.05:
-            plan = [won]  # won straight away, skipping every intermediate stage
-        elif fate < 0.55:
-            plan = [*progress[1:], won]
-        else:
-            stop = rng.randrange(1, len(progress))
-            plan = [*progress[1:stop], rng.choice(losses)] if fate < 0.9 else progress[1:stop]
+        stage, semantic = funnel.progress[0], "P"
+        plan = funnel.plan(fate, rng)
+        if not wholesale and not recurring and rng.random() < 0.03:
+            t += int(rng.expovariate(1 / (4 * 3600))) + 300
+            if t < now:  # a retail order that is a wholesale one: into the wholesale funnel
+                category, wholesale = 1, True
+                funnel = _Funnel(DEMO_WHOLESALE_STAGES)
+                stage = funnel.progress[0]
+                history.append((5, t, stage, "P", category))
+                plan = funnel.plan(fate, rng)
         mean_stay = (10 * DAY) if stuck else (20 * 3600)
         for step in plan:
             t += int(rng.expovariate(1 / mean_stay)) + 300
             if t >= now:
                 break
             stage = step
-            semantic = "S" if step == won else ("F" if step in losses else "P")
-            history.append((3 if semantic != "P" else 2, t, stage, semantic))
+            semantic = funnel.semantic(step)
+            history.append((3 if semantic != "P" else 2, t, stage, semantic, category))
         moved = history[-1][1]
         modified = moved
         # Cross-sell: a quarter of deals grow before closing (a bumper, then its grille).
@@ -751,9 +782,9 @@ class DemoGenerator:
                 category,
                 stage,
                 semantic,
-                "Y" if stage == progress[0] else "N",
+                "Y" if stage == funnel.progress[0] else "N",
                 "Y" if recurring else "N",
-                "N" if lead_id else "Y",
+                "Y" if repeat else "N",
                 "N",
                 "RUB",
                 f"{amount:.2f}",
@@ -779,27 +810,36 @@ class DemoGenerator:
                 uf,
             )
         )
-        for type_id, ts, st, sem in history:
-            self.deal_hist.append((type_id, deal_id, ts, category, st, sem))
+        for type_id, ts, st, sem, row_category in history:
+            self.deal_hist.append((type_id, deal_id, ts, row_category, st, sem))
 
     def _deals_without_leads(self) -> None:
-        """Repeat customers call their manager directly: deals with no lead (~8% of deals)."""
+        """Deals with no lead (~8% of deals): repeat customers who call their manager directly,
+        and orders the Avito integration creates as deals, with the ad ID in their own
+        UTM_SOURCE."""
         rng, model = self.rng, self.model
         count = int(self.next_deal_id * 0.09)
         for _ in range(count):
             created = self.start + rng.randrange(DAYS * DAY)
-            wholesale = rng.random() < 0.3
+            robot = rng.random() < 0.4
+            wholesale = not robot and rng.random() < 0.3
             manager = model.pick_manager(created, wholesale)
+            if robot:
+                ad, group = model.pick_ad()
+                source, utm = "UC_AVITO", (ad, "avito", group, None, None)
+            else:
+                group, source, utm = rng.choice(AD_GROUPS), "PARTNER", (None,) * 5
             self._deal(
                 created,
                 None,
                 rng.randrange(1, model.next_contact),
                 manager.user_id,
-                "PARTNER",
-                (None,) * 5,
-                rng.choice(AD_GROUPS),
+                source,
+                utm,
+                group,
                 rng.choice(CAR_BRANDS),
                 wholesale,
+                repeat=not robot,
             )
         for i in range(max(2, int(5 * self.scale))):  # recurring-deal templates
             created = self.start + rng.randrange(DAYS * DAY)

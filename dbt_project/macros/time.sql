@@ -8,3 +8,10 @@
 {% macro portal_date(utc_timestamp) -%}
     cast(timezone('{{ var("portal_timezone") }}', timezone('UTC', {{ utc_timestamp }})) as date)
 {%- endmacro %}
+
+{#- When dlt loaded a raw row (its load ID is the load's start, unix seconds), UTC. Incremental
+    models pick up the rows loaded after their last build by it: unlike portal times, it grows
+    with every load, whatever the rows' own dates. -#}
+{% macro loaded_at() -%}
+    cast(to_timestamp(cast(_dlt_load_id as double)) at time zone 'UTC' as timestamp)
+{%- endmacro %}

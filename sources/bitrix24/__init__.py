@@ -381,6 +381,7 @@ DICTIONARY_TYPES = {
         "last_name": "text",
         "work_position": "text",
         "active": "bool",
+        "uf_department": "json",
     },
     "departments": {"id": "text", "name": "text", "sort": "bigint", "parent": "text"},
 }

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from orchestration import ingest
 from tests.support import ROOT
-from tests.warehouse import scalar, sync
+from tests.warehouse import MARTS, scalar, sync
 
 DBT = Path(sys.executable).with_name("dbt")
 
@@ -28,7 +28,8 @@ def target(warehouse) -> Path:
 
 def test_dbt_build_passes_on_the_demo_portal_and_the_marts_add_up(warehouse, demo):
     sync(warehouse)
-    demo.call("crm.lead.delete", {"id": int(demo.records("lead")[0]["ID"])})
+    deleted = int(demo.records("lead")[0]["ID"])
+    demo.call("crm.lead.delete", {"id": deleted})
     ingest.reconcile(warehouse, rate_per_second=0)
     result = dbt(warehouse, "build")
     assert result.returncode == 0, result.stdout[-3000:]
@@ -36,18 +37,19 @@ def test_dbt_build_passes_on_the_demo_portal_and_the_marts_add_up(warehouse, dem
     # The demo portal's anomalies make the data-quality checks warn, not fail.
     assert "WARN=1" in result.stdout
 
-    leads = scalar(warehouse, "select count(*) from marts.fct_leads where not is_deleted")
+    leads = scalar(warehouse, "select count(*) from marts.fct_leads")
     assert leads == len(demo.records("lead"))
+    assert scalar_rows(warehouse, "select entity, record_id from marts.fct_deleted_records") == [
+        ("lead", deleted)]
     daily = scalar(warehouse, "select sum(leads_received) from marts.mart_lead_sources_daily")
     assert daily == leads
     outcomes = scalar(warehouse, "select sum(quality_leads + junk_leads + in_work_leads)"
                                  " from marts.mart_lead_sources_daily")
     assert outcomes == leads
+    # Every won deal's revenue is credited to one source row, with a lead or without.
     revenue = scalar(warehouse, "select sum(revenue) from marts.mart_lead_sources_daily")
-    won = scalar(warehouse, """
-        select sum(d.amount) from staging.stg_bitrix__deals d
-        join marts.fct_leads l on l.lead_id = d.lead_id and not l.is_deleted
-        where d.stage_semantic_id = 'S' and not d.is_recurring_template""")
+    won = scalar(warehouse, "select sum(amount) from staging.stg_bitrix__deals"
+                            " where stage_semantic_id = 'S' and not is_recurring_template")
     assert revenue == won and revenue > 0
 
     # Every manager metric credits one manager, so the sums over managers are the totals.
@@ -57,11 +59,24 @@ def test_dbt_build_passes_on_the_demo_portal_and_the_marts_add_up(warehouse, dem
     deal_revenue = scalar(warehouse, "select sum(amount) from marts.fct_deals where is_revenue")
     assert manager_revenue == deal_revenue
     assert scalar(warehouse, "select max(win_rate) from marts.mart_manager_performance") <= 1
-    # Ads: revenue over ads equals the revenue of leads that carry an ad ID.
+    # Ads: revenue over ads equals the revenue of the won deals that carry an ad ID, the
+    # Avito integration's deals without a lead among them.
     ad_revenue = scalar(warehouse, "select sum(revenue) from marts.mart_ad_performance")
-    lead_ad_revenue = scalar(warehouse, "select sum(revenue) from marts.fct_leads"
-                                        " where ad_id is not null and not is_deleted")
-    assert ad_revenue == lead_ad_revenue > 0
+    deal_ad_revenue = scalar(warehouse, "select sum(amount) from marts.fct_deals"
+                                        " where is_revenue and ad_id is not null")
+    assert ad_revenue == deal_ad_revenue > 0
+    assert scalar(warehouse, "select sum(deals_won_without_lead)"
+                             " from marts.mart_ad_performance") > 0
+    # The funnel by manager adds up to the funnel, and the demo moved deals between funnels.
+    assert scalar_rows(warehouse, "select entity, stage_id, sum(entered), sum(reached)"
+                                  " from marts.mart_funnel_by_manager group by all order by all"
+                       ) == scalar_rows(warehouse, "select entity, stage_id, sum(entered),"
+                                        " sum(reached) from marts.mart_funnel_conversion"
+                                        " group by all order by all")
+    assert scalar(warehouse, "select max(conversion_from_previous)"
+                             " from marts.mart_funnel_by_manager") <= 1
+    assert scalar(warehouse, "select count(*) from staging.stg_bitrix__deal_stage_history"
+                             " where record_type = 5") > 0
     assert scalar(warehouse, "select count(*) from marts.mart_ad_performance"
                              " where revenue_rank = 1") >= 1
 
@@ -76,7 +91,7 @@ def test_dbt_build_passes_on_the_demo_portal_and_the_marts_add_up(warehouse, dem
                                           " from marts.mart_data_quality"))
     for check in ("empty_lead_status", "unknown_lead_status", "missing_ad_id", "junk_utm_tags",
                   "unparsable_lead_values", "unparsable_deal_values", "deals_without_lead",
-                  "recurring_templates"):
+                  "deals_without_lead_or_utm", "recurring_templates"):
         assert failing[check] > 0, check
     assert failing["unknown_deal_stage"] == 0
 
@@ -97,11 +112,7 @@ def test_docs_generate_and_every_mart_column_is_described(warehouse, demo):
     manifest = json.loads((target(warehouse) / "manifest.json").read_text())
     marts = [n for n in manifest["nodes"].values()
              if n["resource_type"] == "model" and n["schema"] == "marts"]
-    assert {n["name"] for n in marts} == {  # the BI contract of DESIGN.md
-        "fct_leads", "fct_deals", "fct_stage_intervals", "mart_lead_sources_daily",
-        "mart_ad_performance", "mart_funnel_conversion", "mart_manager_performance",
-        "mart_cross_sell", "mart_deal_losses", "mart_attribution", "mart_data_quality",
-        "mart_pipeline_freshness"}
+    assert {n["name"] for n in marts} == MARTS
     for node in marts:
         assert node["description"].strip(), node["name"]
         built = catalog["nodes"][node["unique_id"]]["columns"]
@@ -115,4 +126,4 @@ def test_dbt_build_passes_on_a_new_empty_portal(warehouse, emulator):
     result = dbt(warehouse, "build")
     assert result.returncode == 0, result.stdout[-3000:]
     assert scalar(warehouse, "select count(*) from marts.fct_leads") == 0
-    assert scalar(warehouse, "select count(*) from marts.mart_data_quality") == 9
+    assert scalar(warehouse, "select count(*) from marts.mart_data_quality") == 10

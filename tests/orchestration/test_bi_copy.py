@@ -26,7 +26,7 @@ while not os.path.exists(stop):
             daily = con.execute(
                 "select sum(leads_received) from marts.mart_lead_sources_daily").fetchall()[0][0]
             facts = con.execute(
-                "select count(*) from marts.fct_leads where not is_deleted").fetchall()[0][0]
+                "select count(*) from marts.fct_leads").fetchall()[0][0]
         reads += 1
         seen.add(facts)
         if daily != facts:

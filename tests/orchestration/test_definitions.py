@@ -5,17 +5,12 @@ import dagster as dg
 from orchestration import jobs
 from orchestration.assets import BI_KEY, SPEC_WEBHOOK
 from sources.bitrix24 import bitrix24_source
+from tests.warehouse import MARTS
 
 RAW_TABLES = {
     "leads", "lead_versions", "deals", "deal_versions", "lead_stage_history",
     "deal_stage_history", "statuses", "deal_categories", "users", "departments",
     "deleted_records",
-}
-MARTS = {
-    "fct_leads", "fct_deals", "fct_stage_intervals", "mart_lead_sources_daily",
-    "mart_ad_performance", "mart_funnel_conversion", "mart_manager_performance",
-    "mart_cross_sell", "mart_deal_losses", "mart_attribution", "mart_data_quality",
-    "mart_pipeline_freshness",
 }
 
 

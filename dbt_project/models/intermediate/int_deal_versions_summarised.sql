@@ -8,8 +8,9 @@
 -- What the observed versions say about each deal: the first version (and whether it was seen
 -- at creation, which is the only way its amount is the amount at creation), and the first version
 -- in a final stage (the amount and the manager at close).
--- Incremental: a run re-summarises only deals with a version observed since the newest one
--- already summarised, minus a day; a deal's summary changes only when it gets a new version.
+-- Incremental: a run re-summarises every deal with a version loaded since the newest load
+-- already summarised. Safe because a deal's summary changes only when it gets a new version, and
+-- load times only grow; on an empty `this` (a first build with no deals yet) it takes them all.
 with
 
 all_versions as (
@@ -20,7 +21,9 @@ all_versions as (
 touched as (
     select distinct deal_id
     from all_versions
-    where observed_at >= (select max(last_observed_at) - interval 1 day from {{ this }})
+    where loaded_at > (
+        select coalesce(max(last_loaded_at), timestamp '1970-01-01') from {{ this }}
+    )
 ),
 
 versions as (
@@ -42,7 +45,7 @@ ranked as (
             partition by deal_id, stage_semantic_id in ('S', 'F')
             order by modified_at, observed_at
         ) as final_version_number,
-        max(observed_at) over (partition by deal_id) as last_observed_at
+        max(loaded_at) over (partition by deal_id) as last_loaded_at
     from versions
 ),
 
@@ -51,7 +54,7 @@ firsts as (
         deal_id,
         amount as first_seen_amount,
         modified_at = created_at as is_first_seen_at_creation,
-        last_observed_at
+        last_loaded_at
     from ranked
     where version_number = 1
 ),
@@ -69,7 +72,7 @@ final as (
         firsts.is_first_seen_at_creation,
         at_close.amount_at_close,
         at_close.manager_at_close_id,
-        firsts.last_observed_at
+        firsts.last_loaded_at
     from firsts
     left join at_close on firsts.deal_id = at_close.deal_id
 )

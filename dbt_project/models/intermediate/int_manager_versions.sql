@@ -2,12 +2,14 @@
 with
 
 lead_versions as (
-    select 'lead' as entity, version_key, lead_id as record_id, manager_id, modified_at
+    select 'lead' as entity, version_key, lead_id as record_id, manager_id, modified_at,
+        loaded_at
     from {{ ref('stg_bitrix__lead_versions') }}
 ),
 
 deal_versions as (
-    select 'deal' as entity, version_key, deal_id as record_id, manager_id, modified_at
+    select 'deal' as entity, version_key, deal_id as record_id, manager_id, modified_at,
+        loaded_at
     from {{ ref('stg_bitrix__deal_versions') }}
 ),
 

@@ -9,7 +9,8 @@ lead_history as (
         0 as pipeline_id,
         status_id as stage_id,
         status_semantic_id as semantic_id,
-        entered_at
+        entered_at,
+        loaded_at
     from {{ ref('stg_bitrix__lead_stage_history') }}
 ),
 
@@ -21,7 +22,8 @@ deal_history as (
         pipeline_id,
         stage_id,
         stage_semantic_id as semantic_id,
-        entered_at
+        entered_at,
+        loaded_at
     from {{ ref('stg_bitrix__deal_stage_history') }}
 ),
 

@@ -1,124 +1,17 @@
+-- Live deals only: deleted deals (fct_deleted_records) and recurring-deal templates, which are
+-- not deals (mart_data_quality), are left out, so `sum(amount) where outcome = 'won'` is revenue.
 with
 
 deals as (
-    select * from {{ ref('stg_bitrix__deals') }}
-),
-
-pipelines as (
-    select * from {{ ref('stg_bitrix__deal_categories') }}
-),
-
-stages as (
-    select * from {{ ref('int_stages_ordered') }}
-    where entity = 'deal'
-),
-
-versions as (
-    select * from {{ ref('int_deal_versions_summarised') }}
-),
-
-leads as (
-    select * from {{ ref('int_leads_classified') }}
-),
-
-closings as (
-    -- when the deal entered the final stage it is in now (stage history, so exact)
-    select deal_id, max(entered_at) as closed_at
-    from {{ ref('stg_bitrix__deal_stage_history') }}
-    where stage_semantic_id in ('S', 'F')
-    group by deal_id
-),
-
-deleted as (
-    select record_id as deal_id, deleted_noticed_at
-    from {{ ref('stg_bitrix__deleted_records') }}
-    where entity = 'deals' and is_deleted
-),
-
-joined as (
-    select
-        deals.*,
-        pipelines.pipeline_name,
-        stages.stage_name,
-        coalesce(stages.semantic_id, deals.stage_semantic_id) as semantic_id,
-        versions.first_seen_amount,
-        versions.is_first_seen_at_creation,
-        versions.amount_at_close,
-        versions.manager_at_close_id,
-        closings.closed_at as history_closed_at,
-        leads.source_id as lead_source_id,
-        leads.utm_source as lead_utm_source,
-        leads.utm_medium as lead_utm_medium,
-        leads.utm_campaign as lead_utm_campaign,
-        leads.ad_id as lead_ad_id,
-        deleted.deal_id is not null as is_deleted
-    from deals
-    left join pipelines on deals.pipeline_id = pipelines.pipeline_id
-    left join stages
-        on deals.pipeline_id = stages.pipeline_id and deals.stage_id = stages.stage_id
-    left join versions on deals.deal_id = versions.deal_id
-    left join closings on deals.deal_id = closings.deal_id
-    left join leads on deals.lead_id = leads.lead_id
-    left join deleted on deals.deal_id = deleted.deal_id
+    select * from {{ ref('int_deals_classified') }}
 ),
 
 final as (
     select
-        deal_id,
-        title,
-        pipeline_id,
-        pipeline_name,
-        stage_id,
-        stage_name,
-        case semantic_id when 'S' then 'won' when 'F' then 'lost' else 'open' end as outcome,
-        lead_id,
-        coalesce(lead_source_id, source_id) as source_id,
-        coalesce(lead_utm_source, utm_source) as utm_source,
-        coalesce(lead_utm_medium, utm_medium) as utm_medium,
-        coalesce(lead_utm_campaign, utm_campaign) as utm_campaign,
-        coalesce(
-            lead_ad_id,
-            nullif(regexp_extract(utm_source, '{{ var("ad_id_pattern") }}', 0), '')
-        ) as ad_id,
-        manager_id as current_manager_id,
-        case
-            when semantic_id in ('S', 'F') then coalesce(manager_at_close_id, manager_id)
-        end as manager_at_close_id,
-        -- credit: the manager at close for closed deals, the current one for open deals
-        case
-            when semantic_id in ('S', 'F') then coalesce(manager_at_close_id, manager_id)
-            else manager_id
-        end as credited_manager_id,
-        amount,
-        case when is_first_seen_at_creation then first_seen_amount end as amount_at_creation,
-        coalesce(is_first_seen_at_creation, false) as is_creation_amount_known,
-        case when semantic_id in ('S', 'F') then coalesce(amount_at_close, amount) end
-            as amount_at_close,
-        currency,
-        is_recurring_template,
-        is_deleted,
-        has_bad_values,
-        semantic_id = 'S' and not is_recurring_template and not is_deleted as is_revenue,
-        created_at,
-        {{ portal_date('created_at') }} as created_date,
-        case when semantic_id in ('S', 'F') then coalesce(history_closed_at, stage_changed_at) end
-            as closed_at,
-        stage_changed_at,
-        modified_at
-    from joined
-),
-
-with_durations as (
-    select
-        *,
-        {{ portal_date('closed_at') }} as closed_date,
-        round(date_diff('second', created_at, closed_at) / 86400.0, 2) as days_to_close,
-        round(
-            date_diff('second', stage_changed_at, cast(current_timestamp at time zone 'UTC' as timestamp))
-            / 86400.0,
-            2
-        ) as days_in_current_stage
-    from final
+        * exclude (is_recurring_template, is_deleted, deleted_noticed_at),
+        outcome = 'won' as is_revenue
+    from deals
+    where not is_deleted and not is_recurring_template
 )
 
-select * from with_durations
+select * from final

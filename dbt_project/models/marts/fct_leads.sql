@@ -1,34 +1,27 @@
+-- Live leads only (deleted ones are in fct_deleted_records).
 with
 
 leads as (
     select * from {{ ref('int_leads_classified') }}
+    where not is_deleted
+),
+
+take_up as (
+    select * from {{ ref('int_lead_take_up') }}
 ),
 
 deals as (
-    select * from {{ ref('stg_bitrix__deals') }}
-),
-
-deleted_deals as (
-    select record_id as deal_id
-    from {{ ref('stg_bitrix__deleted_records') }}
-    where entity = 'deals' and is_deleted
-),
-
--- Revenue counts won deals only, never recurring-deal templates or deleted deals.
-countable_deals as (
-    select deals.*
-    from deals
-    anti join deleted_deals on deals.deal_id = deleted_deals.deal_id
-    where deals.lead_id is not null and not deals.is_recurring_template
+    select * from {{ ref('fct_deals') }}
+    where lead_id is not null
 ),
 
 lead_deals as (
     select
         lead_id,
         min(deal_id) as converted_deal_id,
-        count(*) filter (where stage_semantic_id = 'S') as deals_won,
-        coalesce(sum(amount) filter (where stage_semantic_id = 'S'), 0) as revenue
-    from countable_deals
+        count(*) filter (where is_revenue) as deals_won,
+        coalesce(sum(amount) filter (where is_revenue), 0) as revenue
+    from deals
     group by lead_id
 ),
 
@@ -47,19 +40,24 @@ final as (
         leads.status_name,
         leads.is_status_known,
         leads.outcome,
+        leads.is_repeat_customer as is_repeat,
         leads.first_manager_id,
         leads.manager_id as current_manager_id,
+        take_up.taken_up_at,
+        take_up.take_up_minutes,
+        coalesce(take_up.take_up_minutes <= {{ var('take_up_target_minutes') }}, false)
+            as is_taken_up_in_time,
         lead_deals.converted_deal_id,
         coalesce(lead_deals.deals_won, 0) as deals_won,
         coalesce(lead_deals.revenue, 0) as revenue,
         leads.amount,
         leads.has_bad_values,
-        leads.is_deleted,
         leads.created_at,
         leads.created_date,
         leads.closed_at,
         leads.modified_at
     from leads
+    left join take_up on leads.lead_id = take_up.lead_id
     left join lead_deals on leads.lead_id = lead_deals.lead_id
 )
 

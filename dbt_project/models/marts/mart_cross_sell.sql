@@ -4,7 +4,7 @@ with
 
 won as (
     select * from {{ ref('fct_deals') }}
-    where outcome = 'won' and not is_recurring_template and not is_deleted
+    where is_revenue
 ),
 
 final as (

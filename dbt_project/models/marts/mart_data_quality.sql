@@ -4,11 +4,11 @@ with
 
 leads as (
     select * from {{ ref('fct_leads') }}
-    where not is_deleted
 ),
 
+-- live deals and recurring templates (which fct_deals leaves out)
 deals as (
-    select * from {{ ref('fct_deals') }}
+    select * from {{ ref('int_deals_classified') }}
     where not is_deleted
 ),
 
@@ -31,6 +31,8 @@ deal_checks as (
     select
         deal_id as record_id,
         lead_id is null and not is_recurring_template as is_without_lead,
+        lead_id is null and coalesce(utm_source, '') = '' and not is_recurring_template
+            as is_without_source,
         stage_name is null as is_unknown_stage,
         has_bad_values,
         is_recurring_template
@@ -44,7 +46,8 @@ checks as (
         ('missing_ad_id', 'lead', 'is_missing_ad_id', 'Leads from an ad source without an ad ID in UTM_SOURCE'),
         ('junk_utm_tags', 'lead', 'is_junk_utm', 'Leads whose UTM tags are test values, not campaigns'),
         ('unparsable_lead_values', 'lead', 'has_bad_values', 'Leads with an amount or date that does not parse'),
-        ('deals_without_lead', 'deal', 'is_without_lead', 'Deals created without a lead (no source to credit)'),
+        ('deals_without_lead', 'deal', 'is_without_lead', 'Deals created without a lead: credited by their own UTM tags'),
+        ('deals_without_lead_or_utm', 'deal', 'is_without_source', 'Deals without a lead and without UTM_SOURCE: no source to credit'),
         ('unknown_deal_stage', 'deal', 'is_unknown_stage', 'Deals in a stage missing from their funnel'),
         ('unparsable_deal_values', 'deal', 'has_bad_values', 'Deals with an amount or date that does not parse'),
         ('recurring_templates', 'deal', 'is_recurring_template', 'Recurring-deal templates (not deals, never revenue)'),

@@ -4,7 +4,7 @@ with
 
 lost as (
     select * from {{ ref('fct_deals') }}
-    where outcome = 'lost' and not is_recurring_template and not is_deleted
+    where outcome = 'lost'
 ),
 
 history as (

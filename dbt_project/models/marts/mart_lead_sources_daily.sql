@@ -1,31 +1,69 @@
+-- Leads by the day they arrived and where from, with the revenue of the won deals credited to
+-- the same source (the attribution rule of int_deals_classified): a won deal of a lead counts on
+-- its lead's day and source, a won deal without a lead (an integration's) on its own day and UTM.
+-- Each won deal counts once, so the mart's revenue is the revenue of every won deal.
 with
 
 leads as (
-    select * from {{ ref('fct_leads') }}
-    where not is_deleted
-),
-
-daily as (
     select
         created_date as lead_date,
         source_id,
         utm_source,
         utm_medium,
         utm_campaign,
-        count(*) as leads_received,
-        count(*) filter (where outcome = 'quality') as quality_leads,
-        count(*) filter (where outcome = 'junk') as junk_leads,
-        count(*) filter (where outcome = 'in_work') as in_work_leads,
+        1 as leads_received,
+        case when outcome = 'quality' then 1 else 0 end as quality_leads,
+        case when outcome = 'junk' then 1 else 0 end as junk_leads,
+        case when outcome = 'in_work' then 1 else 0 end as in_work_leads,
+        case when is_repeat then 0 else 1 end as new_leads,
+        case when is_repeat then 1 else 0 end as repeat_leads,
+        0 as deals_won,
+        0 as revenue
+    from {{ ref('fct_leads') }}
+),
+
+won_deals as (
+    select
+        attributed_date as lead_date,
+        source_id,
+        utm_source,
+        utm_medium,
+        utm_campaign,
+        0 as leads_received,
+        0 as quality_leads,
+        0 as junk_leads,
+        0 as in_work_leads,
+        0 as new_leads,
+        0 as repeat_leads,
+        1 as deals_won,
+        coalesce(amount, 0) as revenue
+    from {{ ref('fct_deals') }}
+    where is_revenue
+),
+
+daily as (
+    select
+        lead_date,
+        source_id,
+        utm_source,
+        utm_medium,
+        utm_campaign,
+        sum(leads_received) as leads_received,
+        sum(quality_leads) as quality_leads,
+        sum(junk_leads) as junk_leads,
+        sum(in_work_leads) as in_work_leads,
+        sum(new_leads) as new_leads,
+        sum(repeat_leads) as repeat_leads,
         sum(deals_won) as deals_won,
         sum(revenue) as revenue
-    from leads
+    from (select * from leads union all select * from won_deals)
     group by all
 ),
 
 final as (
     select
         *,
-        cast(revenue / leads_received as decimal(18, 2)) as revenue_per_lead
+        cast(revenue / nullif(leads_received, 0) as decimal(18, 2)) as revenue_per_lead
     from daily
 )
 

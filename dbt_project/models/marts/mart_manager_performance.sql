@@ -5,12 +5,10 @@ with
 
 leads as (
     select * from {{ ref('fct_leads') }}
-    where not is_deleted
 ),
 
 deals as (
     select * from {{ ref('fct_deals') }}
-    where not is_recurring_template and not is_deleted
 ),
 
 users as (
@@ -22,7 +20,10 @@ lead_months as (
         date_trunc('month', created_date) as month,
         first_manager_id as manager_id,
         count(*) as leads_taken,
-        count(*) filter (where outcome = 'quality') as quality_leads
+        count(*) filter (where is_repeat) as repeat_leads_taken,
+        count(*) filter (where outcome = 'quality') as quality_leads,
+        count(*) filter (where is_taken_up_in_time) as leads_taken_up_in_time,
+        median(take_up_minutes) as median_take_up_minutes
     from leads
     group by all
 ),
@@ -32,8 +33,10 @@ deal_months as (
         date_trunc('month', closed_date) as month,
         credited_manager_id as manager_id,
         count(*) filter (where outcome = 'won') as deals_won,
+        count(*) filter (where outcome = 'won' and is_repeat) as repeat_deals_won,
         count(*) filter (where outcome = 'lost') as deals_lost,
         coalesce(sum(amount) filter (where outcome = 'won'), 0) as revenue,
+        coalesce(sum(amount) filter (where outcome = 'won' and is_repeat), 0) as repeat_revenue,
         median(days_to_close) filter (where outcome = 'won') as median_days_to_close
     from deals
     where outcome in ('won', 'lost')
@@ -45,10 +48,15 @@ joined as (
         coalesce(lead_months.month, deal_months.month) as month,
         coalesce(lead_months.manager_id, deal_months.manager_id) as manager_id,
         coalesce(lead_months.leads_taken, 0) as leads_taken,
+        coalesce(lead_months.repeat_leads_taken, 0) as repeat_leads_taken,
         coalesce(lead_months.quality_leads, 0) as quality_leads,
+        coalesce(lead_months.leads_taken_up_in_time, 0) as leads_taken_up_in_time,
+        lead_months.median_take_up_minutes,
         coalesce(deal_months.deals_won, 0) as deals_won,
+        coalesce(deal_months.repeat_deals_won, 0) as repeat_deals_won,
         coalesce(deal_months.deals_lost, 0) as deals_lost,
         coalesce(deal_months.revenue, 0) as revenue,
+        coalesce(deal_months.repeat_revenue, 0) as repeat_revenue,
         deal_months.median_days_to_close
     from lead_months
     full outer join deal_months
@@ -61,15 +69,24 @@ final as (
         joined.month,
         joined.manager_id,
         users.user_name as manager_name,
+        users.department_id,
         joined.leads_taken,
+        joined.leads_taken - joined.repeat_leads_taken as new_leads_taken,
+        joined.repeat_leads_taken,
         joined.quality_leads,
+        joined.leads_taken_up_in_time,
+        joined.median_take_up_minutes,
         joined.deals_won,
+        joined.deals_won - joined.repeat_deals_won as new_deals_won,
+        joined.repeat_deals_won,
         joined.deals_lost,
         joined.deals_won + joined.deals_lost as deals_closed,
         joined.revenue,
+        joined.repeat_revenue,
         cast(joined.revenue / nullif(joined.deals_won, 0) as decimal(18, 2)) as average_check,
         joined.deals_won / nullif(joined.deals_won + joined.deals_lost, 0) as win_rate,
         joined.quality_leads / nullif(joined.leads_taken, 0) as quality_rate,
+        joined.leads_taken_up_in_time / nullif(joined.leads_taken, 0) as take_up_in_time_rate,
         joined.median_days_to_close
     from joined
     left join users on joined.manager_id = users.user_id

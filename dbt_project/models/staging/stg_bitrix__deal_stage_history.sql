@@ -12,7 +12,8 @@ renamed as (
         category_id as pipeline_id,
         stage_id,
         stage_semantic_id,
-        {{ utc('created_time') }} as entered_at
+        {{ utc('created_time') }} as entered_at,
+        {{ loaded_at() }} as loaded_at
     from source
 )
 

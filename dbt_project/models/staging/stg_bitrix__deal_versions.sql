@@ -15,7 +15,8 @@ renamed as (
         cast(opportunity as decimal(18, 2)) as amount,
         {{ utc('date_create') }} as created_at,
         {{ utc('date_modify') }} as modified_at,
-        {{ utc('observed_at') }} as observed_at
+        {{ utc('observed_at') }} as observed_at,
+        {{ loaded_at() }} as loaded_at
     from source
 )
 

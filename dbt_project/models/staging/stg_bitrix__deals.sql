@@ -27,6 +27,8 @@ renamed as (
         currency_id as currency,
         closed = 'Y' as is_closed,
         is_recurring_template,
+        is_return_customer = 'Y' as is_repeat_customer,
+        is_repeated_approach = 'Y' as is_repeated_approach,
         begindate as planned_start_date,
         closedate as planned_close_date,
         {{ utc('date_create') }} as created_at,

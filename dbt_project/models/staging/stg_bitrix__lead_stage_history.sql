@@ -11,7 +11,8 @@ renamed as (
         type_id as record_type,
         status_id,
         status_semantic_id,
-        {{ utc('created_time') }} as entered_at
+        {{ utc('created_time') }} as entered_at,
+        {{ loaded_at() }} as loaded_at
     from source
 )
 

@@ -20,6 +20,7 @@ renamed as (
         created_by_id,
         contact_id,
         company_id,
+        is_return_customer = 'Y' as is_repeat_customer,
         cast(opportunity as decimal(18, 2)) as amount,
         currency_id as currency,
         {{ utc('date_create') }} as created_at,

@@ -1,0 +1,24 @@
+{#- The rate columns of a funnel mart over `relation` (one row per stage of a funnel cell named
+    by `cell`): reached_rate, the previous in-progress stage's reached and the conversion from
+    it. Failure stages have no conversion; the first stage converts from the cohort. -#}
+{% macro funnel_rates(relation, cell) -%}
+select
+    *,
+    reached / nullif(cohort_size, 0) as reached_rate,
+    coalesce(
+        lag(reached) over (
+            partition by {{ cell | join(', ') }}, semantic_id in ('P', 'S') order by stage_position
+        ),
+        cohort_size
+    ) as previous_stage_reached,
+    case
+        when semantic_id in ('P', 'S') then reached / nullif(coalesce(
+            lag(reached) over (
+                partition by {{ cell | join(', ') }}, semantic_id in ('P', 'S')
+                order by stage_position
+            ),
+            cohort_size
+        ), 0)
+    end as conversion_from_previous
+from {{ relation }}
+{%- endmacro %}

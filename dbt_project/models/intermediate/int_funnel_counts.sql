@@ -1,0 +1,131 @@
+{{ config(materialized="table") }}
+-- The funnel by cohort at its finest grain: entity × funnel × cohort month × credited manager ×
+-- stage. Each record has one credited manager (int_funnel_records), so summing over managers
+-- gives the whole funnel.
+-- `entered`: records with a history row for the stage; `reached`: records that entered it or
+-- any later in-progress or success stage of the funnel (a deal won without passing
+-- «Квалификация» still reached it); failure stages count entries. A record counts once per
+-- stage, and `reached` never grows along the funnel, so no rate exceeds 1.
+with
+
+records as (
+    select * from {{ ref('int_funnel_records') }}
+),
+
+stages as (
+    select * from {{ ref('int_stages_ordered') }}
+),
+
+stays as (
+    select * from {{ ref('fct_stage_intervals') }}
+),
+
+-- stays in a stage of the funnel the record is in now (a deal moved to another funnel is
+-- measured in its new one)
+visits as (
+    select distinct
+        records.entity,
+        records.record_id,
+        stages.stage_id,
+        stages.stage_position,
+        stages.semantic_id
+    from records
+    inner join stays
+        on records.entity = stays.entity and records.record_id = stays.record_id
+    inner join stages
+        on records.entity = stages.entity
+        and records.pipeline_id = stages.pipeline_id
+        and stays.stage_id = stages.stage_id
+),
+
+furthest as (
+    select entity, record_id, max(stage_position) as furthest_position
+    from visits
+    where semantic_id in ('P', 'S')
+    group by all
+),
+
+reached as (
+    select records.entity, records.record_id, stages.stage_id
+    from records
+    inner join furthest
+        on records.entity = furthest.entity and records.record_id = furthest.record_id
+    inner join stages
+        on records.entity = stages.entity
+        and records.pipeline_id = stages.pipeline_id
+        and stages.semantic_id in ('P', 'S')
+        and stages.stage_position <= furthest.furthest_position
+    union all
+    select entity, record_id, stage_id from visits where semantic_id = 'F'
+),
+
+losses as (
+    -- the in-progress stage a record left for a failure stage
+    select distinct records.entity, records.record_id, stays.stage_id
+    from records
+    inner join stays on records.entity = stays.entity and records.record_id = stays.record_id
+    inner join stages as next_stage
+        on records.entity = next_stage.entity
+        and records.pipeline_id = next_stage.pipeline_id
+        and stays.next_stage_id = next_stage.stage_id
+    where next_stage.semantic_id = 'F' and stays.semantic_id = 'P'
+),
+
+cohorts as (
+    select entity, pipeline_id, cohort_month, manager_id, count(*) as cohort_size
+    from records
+    group by all
+),
+
+-- per cell, how many of the cohort's records entered, reached and were lost at the stage
+marks as (
+    select records.*, visits.stage_id, 'entered' as mark
+    from records inner join visits using (entity, record_id)
+    union all
+    select records.*, reached.stage_id, 'reached'
+    from records inner join reached using (entity, record_id)
+    union all
+    select records.*, losses.stage_id, 'lost'
+    from records inner join losses using (entity, record_id)
+),
+
+counted as (
+    select
+        entity,
+        pipeline_id,
+        cohort_month,
+        manager_id,
+        stage_id,
+        count(*) filter (where mark = 'entered') as entered,
+        count(*) filter (where mark = 'reached') as reached,
+        count(*) filter (where mark = 'lost') as lost_at_stage
+    from marks
+    group by all
+),
+
+final as (
+    select
+        cohorts.entity,
+        cohorts.pipeline_id,
+        cohorts.cohort_month,
+        cohorts.manager_id,
+        stages.stage_id,
+        stages.stage_name,
+        stages.stage_position,
+        stages.semantic_id,
+        cohorts.cohort_size,
+        coalesce(counted.entered, 0) as entered,
+        coalesce(counted.reached, 0) as reached,
+        coalesce(counted.lost_at_stage, 0) as lost_at_stage
+    from cohorts
+    inner join stages
+        on cohorts.entity = stages.entity and cohorts.pipeline_id = stages.pipeline_id
+    left join counted
+        on cohorts.entity = counted.entity
+        and cohorts.pipeline_id = counted.pipeline_id
+        and cohorts.cohort_month = counted.cohort_month
+        and cohorts.manager_id is not distinct from counted.manager_id
+        and stages.stage_id = counted.stage_id
+)
+
+select * from final

@@ -1,0 +1,32 @@
+-- Every live lead and deal as the funnel counts it: its current funnel, cohort month (creation,
+-- portal time zone) and the one manager credited with it (leads: the first responsible; deals:
+-- the manager at close, or the current one while open).
+with
+
+leads as (
+    select
+        'lead' as entity,
+        lead_id as record_id,
+        0 as pipeline_id,
+        date_trunc('month', created_date) as cohort_month,
+        first_manager_id as manager_id
+    from {{ ref('fct_leads') }}
+),
+
+deals as (
+    select
+        'deal' as entity,
+        deal_id as record_id,
+        pipeline_id,
+        date_trunc('month', created_date) as cohort_month,
+        credited_manager_id as manager_id
+    from {{ ref('fct_deals') }}
+),
+
+unioned as (
+    select * from leads
+    union all
+    select * from deals
+)
+
+select * from unioned

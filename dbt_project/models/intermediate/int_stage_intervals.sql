@@ -1,0 +1,120 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='stay_id',
+        incremental_strategy='delete+insert',
+    )
+}}
+-- One row per stay of a lead or deal in a stage, deleted records included (fct_stage_intervals
+-- keeps the live ones): entered at its history row, left at the next, with the manager of the
+-- moment.
+-- Incremental: a run rebuilds every stay of the records that got a history row or a version
+-- loaded since the newest load already built. Safe because a record's stays change only when
+-- its history (the open stay closes) or its observed versions (the manager) change, and load
+-- times only grow; on an empty `this` (a first build with no history yet) it takes them all.
+with
+
+history as (
+    select * from {{ ref('int_stage_history_unioned') }}
+),
+
+managers as (
+    select * from {{ ref('int_manager_versions') }}
+),
+
+{% if is_incremental() %}
+built as (
+    select coalesce(max(last_loaded_at), timestamp '1970-01-01') as last_loaded_at
+    from {{ this }}
+),
+
+touched as (
+    select entity, record_id from history where loaded_at > (select last_loaded_at from built)
+    union
+    select entity, record_id from managers where loaded_at > (select last_loaded_at from built)
+),
+
+scoped as (
+    select history.*
+    from history
+    semi join touched
+        on history.entity = touched.entity and history.record_id = touched.record_id
+),
+{% else %}
+scoped as (
+    select * from history
+),
+{% endif %}
+
+first_managers as (
+    select entity, record_id, manager_id
+    from managers
+    qualify row_number() over (
+        partition by entity, record_id order by modified_at, version_key
+    ) = 1
+),
+
+record_loads as (
+    select entity, record_id, max(loaded_at) as last_loaded_at
+    from (
+        select entity, record_id, loaded_at from scoped
+        union all
+        select entity, record_id, loaded_at from managers
+    )
+    group by all
+),
+
+stays as (
+    select
+        entity,
+        record_id,
+        history_id,
+        pipeline_id,
+        stage_id,
+        semantic_id,
+        entered_at,
+        lead(entered_at) over record_order as exited_at,
+        lead(stage_id) over record_order as next_stage_id
+    from scoped
+    window record_order as (partition by entity, record_id order by entered_at, history_id)
+),
+
+-- the manager of the newest version observed at or before the stay began; a stay older than
+-- every observed version (history from before the first sync) gets the oldest version's
+with_managers as (
+    select
+        stays.*,
+        coalesce(managers.manager_id, first_managers.manager_id) as manager_id,
+        record_loads.last_loaded_at
+    from stays
+    asof left join managers
+        on stays.entity = managers.entity
+        and stays.record_id = managers.record_id
+        and stays.entered_at >= managers.modified_at
+    left join first_managers
+        on stays.entity = first_managers.entity
+        and stays.record_id = first_managers.record_id
+    inner join record_loads
+        on stays.entity = record_loads.entity
+        and stays.record_id = record_loads.record_id
+),
+
+final as (
+    select
+        entity || '-' || history_id as stay_id,
+        entity,
+        record_id,
+        pipeline_id,
+        stage_id,
+        semantic_id,
+        entered_at,
+        exited_at,
+        next_stage_id,
+        exited_at is null as is_current,
+        round(date_diff('second', entered_at, exited_at) / 86400.0, 4) as duration_days,
+        manager_id,
+        last_loaded_at
+    from with_managers
+)
+
+select * from final

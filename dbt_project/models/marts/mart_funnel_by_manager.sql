@@ -1,0 +1,38 @@
+-- The funnel by cohort and by the one manager credited with each record (leads: the first
+-- responsible; deals: the manager at close, or the current one while open). Filtering by a
+-- manager never gives a rate above 1, and the managers' counts add up to mart_funnel_conversion.
+with
+
+counts as (
+    select * from {{ ref('int_funnel_counts') }}
+),
+
+medians as (
+    select
+        entity, pipeline_id, cohort_month, manager_id, stage_id,
+        median(duration_days) as median_days_in_stage
+    from {{ ref('int_funnel_stays') }}
+    group by all
+),
+
+users as (
+    select * from {{ ref('stg_bitrix__users') }}
+),
+
+measured as (
+    select counts.*, users.user_name as manager_name, medians.median_days_in_stage
+    from counts
+    left join medians
+        on counts.entity = medians.entity
+        and counts.pipeline_id = medians.pipeline_id
+        and counts.cohort_month = medians.cohort_month
+        and counts.manager_id is not distinct from medians.manager_id
+        and counts.stage_id = medians.stage_id
+    left join users on counts.manager_id = users.user_id
+),
+
+final as (
+    {{ funnel_rates('measured', ['entity', 'pipeline_id', 'cohort_month', 'manager_id']) }}
+)
+
+select * from final

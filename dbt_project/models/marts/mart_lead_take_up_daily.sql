@@ -1,0 +1,47 @@
+-- The take-up rule (the first move out of the initial stage or the first reassignment within
+-- `take_up_target_minutes`): per day the leads arrived × the manager credited with them (the
+-- first responsible) × that manager's department (branch, филиал).
+with
+
+leads as (
+    select * from {{ ref('fct_leads') }}
+),
+
+users as (
+    select * from {{ ref('stg_bitrix__users') }}
+),
+
+departments as (
+    select * from {{ ref('stg_bitrix__departments') }}
+),
+
+daily as (
+    select
+        leads.created_date as lead_date,
+        leads.first_manager_id as manager_id,
+        count(*) as leads,
+        count(leads.taken_up_at) as leads_taken_up,
+        count(*) filter (where leads.is_taken_up_in_time) as leads_taken_up_in_time,
+        median(leads.take_up_minutes) as median_take_up_minutes
+    from leads
+    group by all
+),
+
+final as (
+    select
+        daily.lead_date,
+        daily.manager_id,
+        users.user_name as manager_name,
+        users.department_id,
+        departments.department_name,
+        daily.leads,
+        daily.leads_taken_up,
+        daily.leads_taken_up_in_time,
+        daily.leads_taken_up_in_time / daily.leads as take_up_in_time_rate,
+        daily.median_take_up_minutes
+    from daily
+    left join users on daily.manager_id = users.user_id
+    left join departments on users.department_id = departments.department_id
+)
+
+select * from final

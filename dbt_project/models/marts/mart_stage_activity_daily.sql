@@ -1,0 +1,33 @@
+-- What happened on a day (активность по стадиям): per day × lead/deal × funnel × stage × the
+-- responsible at the time, how many records entered the stage that day - whenever they were
+-- created, unlike the cohort view of mart_funnel_conversion.
+with
+
+stays as (
+    select * from {{ ref('fct_stage_intervals') }}
+),
+
+stages as (
+    select * from {{ ref('int_stages_ordered') }}
+),
+
+final as (
+    select
+        {{ portal_date('stays.entered_at') }} as activity_date,
+        stays.entity,
+        stays.pipeline_id,
+        stays.stage_id,
+        any_value(stages.stage_name) as stage_name,
+        any_value(stays.semantic_id) as semantic_id,
+        stays.manager_id,
+        count(*) as entries,
+        count(distinct stays.record_id) as records_entered
+    from stays
+    left join stages
+        on stays.entity = stages.entity
+        and stays.pipeline_id = stages.pipeline_id
+        and stays.stage_id = stages.stage_id
+    group by all
+)
+
+select * from final
