@@ -15,3 +15,8 @@
 {% macro loaded_at() -%}
     cast(to_timestamp(cast(_dlt_load_id as double)) at time zone 'UTC' as timestamp)
 {%- endmacro %}
+
+{#- The first day of a local date's month, as a date (the month buckets of the marts). -#}
+{% macro month_of(local_date) -%}
+    cast(date_trunc('month', {{ local_date }}) as date)
+{%- endmacro %}

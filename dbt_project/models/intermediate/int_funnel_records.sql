@@ -8,7 +8,7 @@ leads as (
         'lead' as entity,
         lead_id as record_id,
         0 as pipeline_id,
-        date_trunc('month', created_date) as cohort_month,
+        {{ month_of('created_date') }} as cohort_month,
         first_manager_id as manager_id
     from {{ ref('fct_leads') }}
 ),
@@ -18,7 +18,7 @@ deals as (
         'deal' as entity,
         deal_id as record_id,
         pipeline_id,
-        date_trunc('month', created_date) as cohort_month,
+        {{ month_of('created_date') }} as cohort_month,
         credited_manager_id as manager_id
     from {{ ref('fct_deals') }}
 ),

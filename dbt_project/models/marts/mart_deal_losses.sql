@@ -30,7 +30,7 @@ lost_from as (
 
 final as (
     select
-        date_trunc('month', lost.closed_date) as loss_month,
+        {{ month_of('lost.closed_date') }} as loss_month,
         lost.pipeline_id,
         lost.pipeline_name,
         lost_from.lost_from_stage_id,

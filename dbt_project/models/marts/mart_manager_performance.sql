@@ -17,7 +17,7 @@ users as (
 
 lead_months as (
     select
-        date_trunc('month', created_date) as month,
+        {{ month_of('created_date') }} as month,
         first_manager_id as manager_id,
         count(*) as leads_taken,
         count(*) filter (where is_repeat) as repeat_leads_taken,
@@ -30,7 +30,7 @@ lead_months as (
 
 deal_months as (
     select
-        date_trunc('month', closed_date) as month,
+        {{ month_of('closed_date') }} as month,
         credited_manager_id as manager_id,
         count(*) filter (where outcome = 'won') as deals_won,
         count(*) filter (where outcome = 'won' and is_repeat) as repeat_deals_won,
