@@ -26,13 +26,17 @@ class BuildFailed(Exception):
     """`dbt build` failed: a model error or an error-severity data test."""
 
 
-def dbt_args(settings: Settings, *, unit_tests: bool, data_tests: bool = True) -> list[str]:
+def dbt_args(
+    settings: Settings, *, unit_tests: bool, data_tests: bool = True, full_refresh: bool = False
+) -> list[str]:
     """Arguments of the routine build after a sync. Unit tests check the SQL, not the data, so
     the every-minute build leaves them to CI (`make test` runs them). `data_tests=False` builds
-    the models alone (`dbt run`)."""
+    the models alone (`dbt run`); `full_refresh` rebuilds the incremental models from scratch."""
     args = ["build"] if data_tests else ["run"]
     if data_tests and not unit_tests:
         args += ["--exclude-resource-type", "unit_test"]
+    if full_refresh:
+        args.append("--full-refresh")
     if settings.portal_timezone:
         args += ["--vars", json.dumps({"portal_timezone": settings.portal_timezone})]
     return args
@@ -114,10 +118,18 @@ def _invoke(settings: Settings, args: list[str], target: Path):
         return dbtRunner(manifest=manifest).invoke([*args, *_project_args(target)])
 
 
-def build(settings: Settings, *, unit_tests: bool = False, data_tests: bool = True) -> None:
+def build(
+    settings: Settings,
+    *,
+    unit_tests: bool = False,
+    data_tests: bool = True,
+    full_refresh: bool = False,
+) -> None:
     result = _invoke(
         settings,
-        dbt_args(settings, unit_tests=unit_tests, data_tests=data_tests),
+        dbt_args(
+            settings, unit_tests=unit_tests, data_tests=data_tests, full_refresh=full_refresh
+        ),
         settings.warehouse_path.parent / "dbt_target",
     )
     if result.success:

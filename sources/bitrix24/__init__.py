@@ -36,7 +36,6 @@ from dlt.sources import DltResource
 from . import settings
 from .client import BitrixClient, Page, Stream, read_streams
 from .helpers import clean_crm_record, clean_history_item, parse_datetime, row_hash
-from .reconcile import DELETED_RECORDS_COLUMNS
 
 CRM = {
     "leads": ("crm.lead.list", settings.LEAD_DATETIMES, settings.LEAD_DATES),
@@ -453,7 +452,7 @@ deleted_records = _table(
     lambda item: [],
     "Leads and deals found deleted on the portal (written by reconcile).",
     primary_key=["entity", "id"],
-    columns={name: dict(hint) for name, hint in DELETED_RECORDS_COLUMNS.items()},
+    columns={name: dict(hint) for name, hint in settings.DELETED_RECORDS_COLUMNS.items()},
 )
 
 statuses = _dictionary("statuses")

@@ -1,7 +1,14 @@
-"""Deletion reconcile: the portal keeps no tombstones (reference §8), so deleted leads and deals
-are found by listing every ID (select ID only, keyset, 2,500 IDs a request) and comparing with the
-warehouse. Missing records are marked in `deleted_records` with the portal time they were noticed;
-nothing is removed. A record that shows up again (a permission restored) is unmarked.
+"""Reconcile by ID lists: the portal keeps no tombstones (reference §8), so deleted leads and
+deals are found by listing every ID (select ID only, keyset, 2,500 IDs a request) and comparing
+with the warehouse. Missing records are marked in `deleted_records` with the portal time they
+were noticed; nothing is removed. A record that shows up again (restored from the recycle bin, a
+permission given back) is unmarked.
+
+The same comparison finds records the portal lists and the warehouse has never held: a record
+restored from the recycle bin comes back with its old DATE_MODIFY, so an incremental pass never
+reads it when no pass saw it before it was deleted. Those are read by ID (`@ID`, 50 a page) with
+their stage history (`@OWNER_ID`: their history rows keep IDs below the history cursor) and
+loaded like any pass's rows.
 """
 
 from collections.abc import Iterator
@@ -9,59 +16,109 @@ from datetime import UTC, datetime
 
 import dlt
 
-from . import settings
+from . import (
+    _crm_item,
+    _table,
+    deal_stage_history,
+    deal_versions,
+    deals,
+    lead_stage_history,
+    lead_versions,
+    leads,
+)
+from . import settings as source_settings
 from .client import BitrixClient, Page, Stream, read_streams
+from .helpers import row_hash
 
-ENTITIES = {"leads": "crm.lead.list", "deals": "crm.deal.list"}
-DELETED_RECORDS_COLUMNS = {
-    "entity": {"data_type": "text", "nullable": False},
-    "id": {"data_type": "bigint", "nullable": False},
-    "is_deleted": {"data_type": "bool"},
-    "noticed_at": {"data_type": "timestamp"},
+ENTITIES = {
+    "leads": ("crm.lead.list", "lead_stage_history", 1),
+    "deals": ("crm.deal.list", "deal_stage_history", 2),
 }
+# Streams of one read: two per chunk of IDs, plus `server.time`, within a batch of 50 commands.
+CHUNKS_PER_READ = (source_settings.BATCH_SIZE - 1) // 2
 
 
 @dlt.source(name="bitrix24", section="bitrix24", max_table_nesting=0)
 def deletions_source(
     known: dict[str, list[int]],
     webhook_url: str = dlt.secrets.value,
-    rate_per_second: float = settings.RATE_PER_SECOND,
-    burst: int = settings.BURST,
+    rate_per_second: float = source_settings.RATE_PER_SECOND,
+    burst: int = source_settings.BURST,
 ):
     """`known`: the IDs per entity the warehouse holds and has not marked deleted."""
     client = BitrixClient(webhook_url, rate=rate_per_second, burst=burst)
-    return deleted_records(client, known)
+    pages = reconcile_pages(client, known)
+    tables = (leads, lead_versions, deals, deal_versions, lead_stage_history, deal_stage_history)
+    return [pages, pages | deleted_records, *(pages | table for table in tables)]
 
 
-@dlt.resource(
-    name="deleted_records",
+deleted_records = _table(
+    "deleted_records",
+    "deleted_records",
+    lambda item: item["rows"],
+    "One row per lead or deal ever found missing: `is_deleted`, and when it was noticed.",
     primary_key=["entity", "id"],
-    write_disposition="merge",
-    columns=DELETED_RECORDS_COLUMNS,
+    columns={name: dict(hint) for name, hint in source_settings.DELETED_RECORDS_COLUMNS.items()},
 )
-def deleted_records(client: BitrixClient, known: dict[str, list[int]]) -> Iterator[list[dict]]:
-    """One row per lead or deal ever found missing: `is_deleted`, and when it was noticed."""
-    yield dlt.mark.materialize_table_schema()  # the table exists before a first deletion
-    state = dlt.current.resource_state()
-    streams = [Stream(name, method, {"select": ["ID"]}) for name, method in ENTITIES.items()]
+
+
+@dlt.resource(name="reconcile_pages", selected=False)
+def reconcile_pages(client: BitrixClient, known: dict[str, list[int]]) -> Iterator[dict]:
+    # the marks live where the first versions of reconcile kept them
+    state = dlt.current.resource_state("deleted_records")
+    streams = [Stream(name, method, {"select": ["ID"]}) for name, (method, *_) in ENTITIES.items()]
     pages = read_streams(client, streams)
-    noticed = datetime.fromtimestamp(next(pages), UTC)
+    noticed = next(pages)
     present: dict[str, set[int]] = {name: set() for name in ENTITIES}
     for page in pages:
         assert isinstance(page, Page)
         present[page.stream].update(int(r["ID"]) for r in page.rows)
+    unknown: dict[str, list[int]] = {}
     for entity in ENTITIES:
         marked = set(state.get(entity, []))
         missing = set(known.get(entity, [])) - present[entity]
         back = marked & present[entity]
-        rows = [
-            {"entity": entity, "id": i, "is_deleted": True, "noticed_at": noticed}
-            for i in sorted(missing)
-        ]
-        rows += [
-            {"entity": entity, "id": i, "is_deleted": False, "noticed_at": noticed}
-            for i in sorted(back)
-        ]
+        rows = [_mark(entity, i, True, noticed) for i in sorted(missing)]
+        rows += [_mark(entity, i, False, noticed) for i in sorted(back)]
         if rows:
-            yield rows
+            yield {"stream": "deleted_records", "rows": rows}
         state[entity] = sorted((marked | missing) - back)
+        unknown[entity] = sorted(present[entity] - set(known.get(entity, [])) - marked)
+    yield from _unknown_records(client, unknown)
+
+
+def _mark(entity: str, record_id: int, deleted: bool, noticed: float) -> dict:
+    return {"entity": entity, "id": record_id, "is_deleted": deleted,
+            "noticed_at": datetime.fromtimestamp(noticed, UTC)}
+
+
+def _unknown_records(client: BitrixClient, unknown: dict[str, list[int]]) -> Iterator[dict]:
+    """The records the portal lists and the warehouse never held, with their stage history."""
+    size = source_settings.RECONCILE_IDS_PER_REQUEST
+    chunks = [
+        (entity, ids[i : i + size])
+        for entity, ids in unknown.items()
+        for i in range(0, len(ids), size)
+    ]
+    for start in range(0, len(chunks), CHUNKS_PER_READ):
+        streams = []
+        for n, (entity, ids) in enumerate(chunks[start : start + CHUNKS_PER_READ]):
+            method, history, entity_type = ENTITIES[entity]
+            streams.append(Stream(f"{entity}.{n}", method,
+                                  {"filter": {"@ID": ids}, "select": ["*", "UF_*"]},
+                                  keyset=False))
+            streams.append(Stream(f"{history}.{n}", "crm.stagehistory.list",
+                                  {"entityTypeId": entity_type, "filter": {"@OWNER_ID": ids}},
+                                  wrapper="items"))
+        pages = read_streams(client, streams)
+        next(pages)
+        for page in pages:
+            assert isinstance(page, Page)
+            stream = page.stream.split(".")[0]
+            if not page.rows:
+                continue
+            if stream in ENTITIES:
+                yield _crm_item(Page(stream, page.rows, page.observed_at), page.rows,
+                                [row_hash(r) for r in page.rows])
+            else:
+                yield {"stream": stream, "rows": page.rows, "observed_at": page.observed_at}

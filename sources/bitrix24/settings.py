@@ -82,3 +82,12 @@ DEAL_TEXTS = (
     "CLOSED",
     "ADDITIONAL_INFO",
 )
+
+# `deleted_records` (written by reconcile, created with the other tables by a sync).
+DELETED_RECORDS_COLUMNS = {
+    "entity": {"data_type": "text", "nullable": False},
+    "id": {"data_type": "bigint", "nullable": False},
+    "is_deleted": {"data_type": "bool"},
+    "noticed_at": {"data_type": "timestamp"},
+}
+RECONCILE_IDS_PER_REQUEST = PAGE_SIZE  # records fetched by ID: one page per `@ID` filter

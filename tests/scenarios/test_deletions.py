@@ -61,3 +61,28 @@ def test_a_deal_restored_from_the_recycle_bin_counts_again(portal):
         (deal, "won", Decimal("5000.00"))]
     assert portal.value("select count(*) from marts.fct_deleted_records") == 0
     assert portal.value("select count(*) from marts.fct_stage_intervals") == 1
+
+
+def test_a_record_restored_before_any_sync_saw_it_is_loaded_by_reconcile(portal):
+    # Regression found by the stateful test: restored with its old DATE_MODIFY and history IDs
+    # below the cursor, it was on the portal and never in the warehouse.
+    portal.at("2024-05-13T10:00:00+03:00")
+    lead = portal.lead(TITLE="Звонок", SOURCE_ID="CALL")
+    deal = portal.item(2, title="Фара", leadId=lead, opportunity=3000)
+    portal.at("2024-05-13T10:30:00+03:00")
+    portal.update_deal(deal, STAGE_ID="WON")
+    portal.delete("deal", deal)
+    portal.lead(TITLE="Ещё звонок", SOURCE_ID="CALL")  # history rows after the deleted deal's
+    portal.at("2024-05-13T11:00:00+03:00")
+    portal.sync()
+    portal.at("2024-05-13T12:00:00+03:00")
+    portal.restore("deal", deal)
+    portal.sync()
+    assert portal.value("select count(*) from marts.fct_deals") == 0
+
+    portal.reconcile()
+    assert portal.rows("select deal_id, lead_id, outcome, amount from marts.fct_deals") == [
+        (deal, lead, "won", Decimal("3000.00"))]
+    assert portal.rows("select stage_id from marts.fct_stage_intervals where entity = 'deal'"
+                       " order by entered_at") == [("NEW",), ("WON",)]
+    assert portal.value("select revenue from marts.fct_leads where lead_id = 1") == 3000
