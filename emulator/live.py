@@ -88,7 +88,7 @@ class LiveActivity:
             )
             if lead is not None:
                 row = store.get_crm("lead", lead)
-                deal = store.add_crm(
+                store.add_crm(
                     "deal",
                     {
                         "TITLE": f"Сделка по лиду #{lead}",
@@ -99,9 +99,8 @@ class LiveActivity:
                         **{k: row[k] for k in row if k.startswith("UTM_")},
                     },
                     user,
+                    links={"LEAD_ID": lead},  # as crm.item.add links it (crm.deal.* cannot)
                 )
-                # LEAD_ID is read-only over REST; a portal sets it on conversion, so do we.
-                db.execute('UPDATE deals SET LEAD_ID = ? WHERE "ID" = ?', (lead, deal))
                 changed += 1
         if rng.random() < 0.5:
             deal = random_row("SELECT \"ID\" FROM deals WHERE STAGE_SEMANTIC_ID = 'P'")
