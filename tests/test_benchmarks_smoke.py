@@ -13,7 +13,8 @@ EXPECTED = {
     "emulator": [r"\| 0\.05 \|", r"batch of 50 chained pages \(2,500 rows\)"],
     "source": [r"\| 0\.02 \| full \|", r"\| 0\.02 \| no changes \| 0 \| 1 \|",
                r"\| 0\.02 \| after 50 changes \|"],
-    "transform": [r"ERROR=0"],
+    "transform": [r"\| 0\.02 \| full \| [\d.]+ \| [\d.]+ \|",
+                  r"\| 0\.02 \| after 50 changes \| [\d.]+ \| [\d.]+ \|"],
     # one change seen in BI_PATH, none missed, no reader error; the cycle's parts
     "freshness": [r"\| 1 \| 0 \| [\d.]+ \| [\d.]+ \| [\d.]+ \| 0 \|", r"\| Dagster overhead \|"],
     # our export: requests at 1-2× the minimum; under churn nothing missed or duplicated
