@@ -164,10 +164,13 @@ def source_section(smoke: bool) -> list[str]:
     return run((0.02,) if smoke else (1.0, 10.0), 50 if smoke else 1_000)
 
 
+TRANSFORM_SCALES = [1.0, 10.0]
+
+
 def transform_section(smoke: bool) -> list[str]:
     from benchmarks.transform import run
 
-    return run((0.02,) if smoke else (1.0, 10.0), 50 if smoke else 1_000)
+    return run((0.02,) if smoke else tuple(TRANSFORM_SCALES), 50 if smoke else 1_000)
 
 
 def freshness_section(smoke: bool) -> list[str]:
@@ -210,8 +213,14 @@ def main(argv=None) -> int:
         default=",".join(f"{s:g}" for s in PEER_SCALES),
         help="demo scales of the peers' full exports (the first gets every part)",
     )
+    parser.add_argument(
+        "--transform-scales",
+        default=",".join(f"{s:g}" for s in TRANSFORM_SCALES),
+        help="demo scales of the transform section",
+    )
     args = parser.parse_args(argv)
     PEER_SCALES[:] = [float(s) for s in args.peer_scales.split(",")]
+    TRANSFORM_SCALES[:] = [float(s) for s in args.transform_scales.split(",")]
     for name in args.only or list(SECTIONS):
         header = [
             f"Command: `make {'bench-smoke' if args.smoke else 'bench'}` (section `{name}`)",
