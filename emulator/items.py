@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from contextlib import suppress
 
 from .fields import DATE, DATETIME, INT, MONEY, Field
-from .methods import Call, Reply, RestError, list_page, param
+from .methods import Call, Reply, RestError, _start, list_page, param
 from .query import Entity, split_key
 from .store import NotFound
 
@@ -133,7 +133,7 @@ def _filter(entity: Entity, flt) -> dict:
     out = {}
     for key, value in flt.items():
         _, name = split_key(str(key))
-        legacy = names.get(name) or ("LEAD_ID" if name == "leadId" else None)
+        legacy = names.get(name)
         if legacy is None:
             raise RestError(
                 "INVALID_ARG_VALUE", f"Invalid filter: field '{name}' is not allowed in filter"
@@ -166,11 +166,6 @@ def _get(call: Call, entity: Entity, item_id: int) -> dict:
 
 def item_list(call: Call, params: Mapping) -> Reply:
     _, entity = _entity(call, params)
-    start = param(params, "start")
-    try:
-        start = int(str(start)) if start is not None else 0
-    except ValueError:
-        start = 0
     rows, total, nxt = list_page(
         call,
         "crm.item.list",
@@ -178,7 +173,7 @@ def item_list(call: Call, params: Mapping) -> Reply:
         _filter(entity, param(params, "filter")),
         _order(entity, param(params, "order")),
         _select(entity, param(params, "select")),
-        -1 if start < 0 else start,
+        _start(params),
         encode_row=_encoder(entity),
     )
     return Reply({"items": rows}, total, nxt)

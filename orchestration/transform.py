@@ -95,27 +95,27 @@ def _manifest_key(settings: Settings, vars_args: list[str]) -> tuple:
     return (settings.warehouse_path.stem, tuple(vars_args), _project_mtime())
 
 
-def _parse(settings: Settings, vars_args: list[str], target: Path):
-    """Parse the project (writing `target/manifest.json`) and keep the manifest for warehouses
-    of this name, these vars and this state of the project files."""
+def _parse(vars_args: list[str], target: Path):
+    """Parse the project, writing `target/manifest.json`; returns the manifest."""
     from dbt.cli.main import dbtRunner
 
     parsed = dbtRunner().invoke(["parse", *vars_args, *_project_args(target)])
     if not parsed.success:
         raise BuildFailed(f"dbt parse failed: {parsed.exception or 'see dbt.log'}")
-    key = _manifest_key(settings, vars_args)
-    _MANIFESTS[key] = parsed.result
     return parsed.result
 
 
 def _invoke(settings: Settings, args: list[str], target: Path):
+    """Run a dbt command with the manifest kept for warehouses of this name, these vars and
+    this state of the project files (parsed on the first command that needs it)."""
     from dbt.cli.main import dbtRunner
 
     vars_args = args[args.index("--vars") : args.index("--vars") + 2] if "--vars" in args else []
     key = _manifest_key(settings, vars_args)
     with _warehouse(settings):
-        manifest = _MANIFESTS.get(key) or _parse(settings, vars_args, target)
-        return dbtRunner(manifest=manifest).invoke([*args, *_project_args(target)])
+        if key not in _MANIFESTS:
+            _MANIFESTS[key] = _parse(vars_args, target)
+        return dbtRunner(manifest=_MANIFESTS[key]).invoke([*args, *_project_args(target)])
 
 
 def build(
@@ -155,6 +155,6 @@ def ensure_manifest(settings: Settings, target: Path) -> Path:
     # code server, a parallel test worker) must never read a half-written manifest.
     target.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target, prefix=".parse-") as scratch, _warehouse(settings):
-        _parse(settings, [], Path(scratch))
+        _parse([], Path(scratch))
         os.replace(Path(scratch) / "manifest.json", manifest)
     return manifest

@@ -32,23 +32,26 @@ reassignments as (
     group by lead_id
 ),
 
-final as (
+taken as (
     select
         leads.lead_id,
+        leads.created_at,
         moves.first_moved_at,
         reassignments.first_reassigned_at,
-        least(moves.first_moved_at, reassignments.first_reassigned_at) as taken_up_at,
-        round(
-            date_diff(
-                'second',
-                leads.created_at,
-                least(moves.first_moved_at, reassignments.first_reassigned_at)
-            ) / 60.0,
-            1
-        ) as take_up_minutes
+        least(moves.first_moved_at, reassignments.first_reassigned_at) as taken_up_at
     from leads
     left join moves on leads.lead_id = moves.lead_id
     left join reassignments on leads.lead_id = reassignments.lead_id
+),
+
+final as (
+    select
+        lead_id,
+        first_moved_at,
+        first_reassigned_at,
+        taken_up_at,
+        round(date_diff('second', created_at, taken_up_at) / 60.0, 1) as take_up_minutes
+    from taken
 )
 
 select * from final
