@@ -49,8 +49,9 @@ client, webhook, folder = sys.argv[1], sys.argv[2], sys.argv[3]
 started, extract = time.perf_counter(), None
 if client == "ours":
     import duckdb
-    from orchestration import ingest, settings
-    run = ingest.sync(settings.load(), webhook_url=webhook, rate_per_second=float(sys.argv[4]))
+    from orchestration import operations, settings
+    run = operations.load(settings.load(), operations.Sync(), webhook_url=webhook,
+                          rate_per_second=float(sys.argv[4]))
     extract = run.seconds["extract"]
     with duckdb.connect(folder + "/warehouse.duckdb", read_only=True) as con:
         ids = {e: [r[0] for r in con.execute(f"select id from bitrix_raw.{t}").fetchall()]

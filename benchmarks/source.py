@@ -17,9 +17,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 SYNC = """
 import json, resource, sys, time
-from orchestration import ingest, settings
+from orchestration import operations, settings
 started = time.perf_counter()
-rows = ingest.sync(settings.load(), **json.loads(sys.argv[1])).rows
+rows = operations.load(settings.load(), operations.Sync(), **json.loads(sys.argv[1])).rows
 print(json.dumps({"seconds": time.perf_counter() - started, "rows": rows,
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """

@@ -2,7 +2,13 @@
 funnel, sources and deal types, as `(code, name, sort, semantics)` / `(code, name)` tuples.
 
 A funnel added later (`crm.category.add`) gets the deal stages with the prefix `C<n>:`.
+`load_empty` fills a new portal with them, funnel 0 and the admin user.
 """
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the portal's methods read these dictionaries
+    from .portal import Portal
 
 DEFAULT_LEAD_STAGES = (
     ("NEW", "Не обработан", 10, None),
@@ -41,3 +47,51 @@ DEAL_TYPES = (
     ("SERVICES", "Продажа услуги"),
     ("SERVICE", "Сервисное обслуживание"),
 )
+
+
+def add_stages(portal: "Portal", entity_id: str, stages, system: bool) -> None:
+    for status_id, name, sort, semantics in stages:
+        portal.store.add_status(
+            {
+                "ENTITY_ID": entity_id,
+                "STATUS_ID": status_id,
+                "NAME": name,
+                "SORT": sort,
+                "SEMANTICS": semantics,
+                "SYSTEM": "Y" if system and "UC_" not in status_id else "N",
+            }
+        )
+
+
+def load_empty(portal: "Portal", admin_since: float | None = None) -> None:
+    store = portal.store
+    store.add_department({"ID": 1, "NAME": "Компания", "SORT": 500})
+    store.add_user(
+        {
+            "ID": 1,
+            "NAME": "Администратор",
+            "LAST_NAME": "Портала",
+            "EMAIL": "admin@example.ru",
+            "ACTIVE": True,
+            "UF_DEPARTMENT": [1],
+            "WORK_POSITION": "Администратор",
+            "DATE_REGISTER": int(admin_since or portal.clock.now()),
+        }
+    )
+    add_stages(portal, "STATUS", DEFAULT_LEAD_STAGES, system=True)
+    add_stages(portal, "DEAL_STAGE", DEFAULT_DEAL_STAGES, system=True)
+    for i, (code, name) in enumerate(DEFAULT_SOURCES, start=1):
+        store.add_status(
+            {"ENTITY_ID": "SOURCE", "STATUS_ID": code, "NAME": name, "SORT": i * 10, "SYSTEM": "Y"}
+        )
+    for i, (code, name) in enumerate(DEAL_TYPES, start=1):
+        store.add_status(
+            {
+                "ENTITY_ID": "DEAL_TYPE",
+                "STATUS_ID": code,
+                "NAME": name,
+                "SORT": i * 10,
+                "SYSTEM": "Y",
+            }
+        )
+    store.add_category(0, "Общая", 100, is_default=True)

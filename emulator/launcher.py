@@ -1,6 +1,9 @@
-"""Start the emulator as a child process on a free loopback port and wait until it serves.
+"""Start the emulator (`python -m emulator`) as a child process on a free loopback port and wait
+until its health endpoint answers.
 
-Used by `bitrix-warehouse demo` and `dev`, the tests and the benchmarks: one way to run it.
+Used by `bitrix-warehouse demo` and `dev`, the tests and the benchmarks: one way to run it. The
+child's output goes to a temporary file (a pipe nobody reads would block the child once full);
+`output()` reads it, also after `stop()`, which removes the file.
 """
 
 import os
@@ -8,9 +11,13 @@ import secrets
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,11 +33,17 @@ class RunningEmulator:
     process: subprocess.Popen
     base: str  # scheme://host:port
     secret: str
-    output: list[str] = field(default_factory=list)
+    log: Path  # the child's stdout and stderr
+    _stopped_output: str | None = field(default=None, repr=False)
 
     @property
     def webhook(self) -> str:
         return f"{self.base}/rest/1/{self.secret}/"
+
+    def output(self) -> str:
+        if self._stopped_output is not None:
+            return self._stopped_output
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
 
     def stop(self) -> None:
         self.process.terminate()
@@ -39,6 +52,18 @@ class RunningEmulator:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        self._stopped_output = self.output()
+        self.log.unlink(missing_ok=True)
+
+    def _answers(self) -> bool:
+        with warnings.catch_warnings():  # a test certificate is self-signed
+            warnings.simplefilter("ignore")
+            try:
+                return requests.get(
+                    f"{self.base}/_emulator/health", timeout=2, verify=False
+                ).ok
+            except requests.RequestException:
+                return False
 
 
 def start(
@@ -50,30 +75,30 @@ def start(
     factory=RunningEmulator,
     **extra,
 ) -> RunningEmulator:
-    """`args` are `bitrix-warehouse emulator` options; returns once the server has started."""
+    """`args` are `python -m emulator` options; returns once the server answers."""
     port, secret = free_port(), secret or secrets.token_hex(12)
-    cmd = [sys.executable, "-m", "orchestration.cli", "emulator", "--port", str(port)]
-    cmd += ["--secret", secret, *args]
+    cmd = [sys.executable, "-m", "emulator", "--port", str(port), "--secret", secret, *args]
     if tls:
         cmd += ["--tls-cert", tls[0], "--tls-key", tls[1]]
-    process = subprocess.Popen(
-        cmd,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, **(env or {})},
-    )
+    fd, log = tempfile.mkstemp(prefix="emulator-", suffix=".log")
+    with os.fdopen(fd, "w") as out:
+        process = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+        )
     running = factory(
-        process, f"{'https' if tls else 'http'}://127.0.0.1:{port}", secret, **extra
+        process, f"{'https' if tls else 'http'}://127.0.0.1:{port}", secret, Path(log), **extra
     )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            raise RuntimeError("the emulator stopped:\n" + "".join(running.output[-20:]))
-        running.output.append(line)
-        if line.startswith("Control:"):
+        if process.poll() is not None:
+            running.stop()
+            raise RuntimeError("the emulator stopped:\n" + running.output()[-3000:])
+        if running._answers():
             return running
+        time.sleep(0.1)
     running.stop()
     raise RuntimeError(f"the emulator did not start within {timeout:.0f} s")

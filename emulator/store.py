@@ -20,29 +20,20 @@ which SQLite does in microseconds, and it ships with Python.
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 
-import orjson
-
 from .clock import PortalClock
 from .fields import (
-    BOOL,
     CATEGORY_FIELDS,
-    DATE,
-    DATETIME,
     DEAL_FIELDS,
     DEAL_HISTORY_FIELDS,
     DEPARTMENT_FIELDS,
-    FLAG,
-    INT,
-    JSON,
     LEAD_FIELDS,
     LEAD_HISTORY_FIELDS,
-    MONEY,
-    NUM,
     STATUS_FIELDS,
     USER_FIELDS,
-    Field,
 )
 from .query import Entity, sql_like
+from .store_dictionaries import Dictionaries
+from .values import lead_flags, normalize
 
 # Stage-history record types (crm.stagehistory.list TYPE_ID).
 HISTORY_CREATED, HISTORY_MOVED, HISTORY_FINAL, HISTORY_FUNNEL = 1, 2, 3, 5
@@ -60,7 +51,7 @@ class NotFound(Exception):
     pass
 
 
-class Store:
+class Store(Dictionaries):
     def __init__(self, clock: PortalClock, path: str = ":memory:") -> None:
         self.clock = clock
         self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
@@ -157,105 +148,6 @@ class Store:
     def commit(self) -> None:
         self.db.execute("COMMIT")
 
-    # -- dictionaries ------------------------------------------------------------------------
-    def add_userfield(self, entity_name: str, name: str, kind: str, title: str) -> None:
-        self.db.execute(
-            "INSERT OR REPLACE INTO userfields VALUES (?, ?, ?, ?)",
-            (entity_name, name, kind, title),
-        )
-        self.entities[entity_name].custom[name] = kind
-
-    def userfields(self, entity_name: str) -> list[tuple[str, str, str]]:
-        return self.db.execute(
-            "SELECT FIELD_NAME, TYPE, TITLE FROM userfields WHERE ENTITY = ? ORDER BY FIELD_NAME",
-            (entity_name,),
-        ).fetchall()
-
-    def add_status(self, fields: Mapping) -> int:
-        entity_id = str(fields["ENTITY_ID"])
-        category = fields.get("CATEGORY_ID")
-        if category is None and entity_id.startswith("DEAL_STAGE_"):
-            category = int(entity_id.rsplit("_", 1)[1])
-        semantics = fields.get("SEMANTICS") or None
-        name = str(fields.get("NAME") or fields["STATUS_ID"])
-        cur = self.db.execute(
-            "INSERT INTO statuses (ENTITY_ID, STATUS_ID, NAME, NAME_INIT, SORT, SYSTEM,"
-            " CATEGORY_ID, COLOR, SEMANTICS) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                entity_id,
-                str(fields["STATUS_ID"]),
-                name,
-                fields.get("NAME_INIT", name if fields.get("SYSTEM") == "Y" else None),
-                int(fields.get("SORT") or 10),
-                fields.get("SYSTEM", "N"),
-                category,
-                fields.get("COLOR"),
-                semantics,
-            ),
-        )
-        self._semantics.clear()
-        return cur.lastrowid
-
-    def status_exists(self, entity_id: str, status_id: str) -> bool:
-        row = self.db.execute(
-            "SELECT 1 FROM statuses WHERE ENTITY_ID = ? AND STATUS_ID = ?", (entity_id, status_id)
-        ).fetchone()
-        return row is not None
-
-    def semantic(self, dictionary: str, status_id: str | None) -> str:
-        """`S`, `F` or `P` for a stage of a dictionary; unknown and empty stages count as `P`."""
-        key = (dictionary, status_id or "")
-        hit = self._semantics.get(key)
-        if hit is None:
-            row = self.db.execute(
-                "SELECT SEMANTICS FROM statuses WHERE ENTITY_ID = ? AND STATUS_ID = ?", key
-            ).fetchone()
-            hit = self._semantics[key] = (row[0] if row else None) or "P"
-        return hit
-
-    def first_stage(self, dictionary: str) -> str | None:
-        row = self.db.execute(
-            "SELECT STATUS_ID FROM statuses WHERE ENTITY_ID = ? ORDER BY SORT, ID LIMIT 1",
-            (dictionary,),
-        ).fetchone()
-        return row[0] if row else None
-
-    def add_category(self, category_id: int, name: str, sort: int, is_default: bool) -> None:
-        self.db.execute(
-            "INSERT INTO categories (id, name, sort, entityTypeId, isDefault, originId,"
-            " originatorId) VALUES (?, ?, ?, 2, ?, '', '')",
-            (category_id, name, sort, "Y" if is_default else "N"),
-        )
-
-    def next_category_id(self) -> int:
-        return self.db.execute("SELECT coalesce(max(id), 0) + 1 FROM categories").fetchone()[0]
-
-    def category_exists(self, category_id: int) -> bool:
-        return self.exists("category", category_id)
-
-    def add_user(self, fields: Mapping) -> int:
-        row = _normalize(self.entities["user"], fields, self.clock, creating=True, raw=True)
-        row.setdefault("ACTIVE", 1)
-        row.setdefault("USER_TYPE", "employee")
-        row.setdefault("IS_ONLINE", "N")
-        row.setdefault("DATE_REGISTER", int(self.clock.now()))
-        row.setdefault("UF_DEPARTMENT", "[1]")
-        return self._insert("user", row)
-
-    def add_department(self, fields: Mapping) -> int:
-        row = _normalize(self.entities["department"], fields, self.clock, creating=True, raw=True)
-        row.setdefault("SORT", 500)
-        return self._insert("department", row)
-
-    def _insert(self, entity_name: str, row: Mapping) -> int:
-        e = self.entities[entity_name]
-        cols = ", ".join(f'"{c}"' if c != "UF" else "UF" for c in row)
-        marks = ", ".join("?" * len(row))
-        cur = self.db.execute(
-            f'INSERT INTO "{e.table}" ({cols}) VALUES ({marks})', list(row.values())
-        )
-        return cur.lastrowid
-
     # -- CRM writes --------------------------------------------------------------------------
     def stage_dictionary(self, entity_name: str, category_id: int | None) -> str:
         if entity_name == "lead":
@@ -274,7 +166,7 @@ class Store:
         legacy methods treat as read-only, such as a deal's LEAD_ID): returns the new ID."""
         e = self.entities[entity_name]
         ts = int(self.clock.now() if now is None else now)
-        row = _normalize(e, fields, self.clock, creating=True)
+        row = normalize(e, fields, self.clock, creating=True)
         row.update(self._links(entity_name, links))
         stage_field = "STATUS_ID" if entity_name == "lead" else "STAGE_ID"
         category = None
@@ -303,7 +195,7 @@ class Store:
         if entity_name == "lead":
             row["STATUS_SEMANTIC_ID"] = semantic
             row["DATE_CLOSED"] = ts if semantic in ("S", "F") else None
-            _lead_flags(row)
+            lead_flags(row)
         else:
             row["STAGE_SEMANTIC_ID"] = semantic
             row["CLOSED"] = "Y" if semantic in ("S", "F") else "N"
@@ -355,7 +247,7 @@ class Store:
         e = self.entities[entity_name]
         current = self.get_crm(entity_name, record_id)
         ts = int(self.clock.now() if now is None else now)
-        changes = _normalize(e, fields, self.clock, creating=False, current_uf=current.get("UF"))
+        changes = normalize(e, fields, self.clock, creating=False, current_uf=current.get("UF"))
         changes.update(self._links(entity_name, links))
         stage_field = "STATUS_ID" if entity_name == "lead" else "STAGE_ID"
         if touch:
@@ -398,7 +290,7 @@ class Store:
             changes.pop(stage_field, None)
         if entity_name == "lead":
             merged = {**current, **changes}
-            _lead_flags(merged)
+            lead_flags(merged)
             for flag in ("HAS_PHONE", "HAS_EMAIL", "IS_RETURN_CUSTOMER"):
                 changes[flag] = merged[flag]
         sets = ", ".join(f'"{c}" = ?' if c != "UF" else "UF = ?" for c in changes)
@@ -451,116 +343,3 @@ class Store:
                 " STAGE_SEMANTIC_ID) VALUES (?, ?, ?, ?, ?, ?)",
                 (type_id, owner_id, ts, category or 0, stage, semantic),
             )
-
-
-def _lead_flags(row: dict) -> None:
-    row["HAS_PHONE"] = "Y" if row.get("PHONE") not in (None, "", "[]") else "N"
-    row["HAS_EMAIL"] = "Y" if row.get("EMAIL") not in (None, "", "[]") else "N"
-    row.setdefault("HAS_IMOL", "N")
-    linked = bool(row.get("CONTACT_ID")) or bool(row.get("COMPANY_ID"))
-    row["IS_RETURN_CUSTOMER"] = "Y" if linked else "N"
-
-
-def format_money(value) -> str | None:
-    """A double as the portal stores it (`"1500.00"`); text that is no number stays as sent."""
-    if value is None or value == "":
-        return None
-    try:
-        return f"{float(str(value).replace(',', '.')):.2f}"
-    except ValueError:
-        return str(value)
-
-
-def _normalize(
-    entity: Entity,
-    fields: Mapping | None,
-    clock: PortalClock,
-    creating: bool,
-    raw: bool = False,
-    current_uf: str | None = None,
-) -> dict:
-    """Client `fields` → storable columns. Unknown and read-only fields are dropped as the portal
-    does; `raw` (internal callers) keeps read-only ones."""
-    out: dict = {}
-    if not isinstance(fields, Mapping):
-        return out
-    custom: dict = {}
-    for key, value in fields.items():
-        name = str(key).upper() if str(key).upper() != "ID" else "ID"
-        f: Field | None = entity._by_name().get(name) or entity._by_name().get(str(key))
-        if f is None:
-            if entity.has_custom and name in entity.custom:
-                custom[name] = _custom_value(entity.custom[name], value)
-            continue
-        if f.name == entity.id_field or (f.read_only and not raw):
-            continue
-        if f.immutable and not creating:
-            continue
-        out[f.name] = _store_value(f, value, clock)
-    if custom:
-        bag = orjson.loads(current_uf) if current_uf else {}
-        bag.update(custom)
-        out["UF"] = orjson.dumps(bag).decode()
-    return out
-
-
-def _store_value(f: Field, value, clock: PortalClock):
-    kind = f.kind
-    if kind in (INT, NUM):
-        if value in (None, ""):
-            return None
-        try:
-            return int(float(value))
-        except (TypeError, ValueError):
-            return None
-    if kind == MONEY:
-        return format_money(value)
-    if kind == FLAG:
-        if isinstance(value, bool):
-            return "Y" if value else "N"
-        return "Y" if str(value).strip().upper() in ("Y", "1", "TRUE") else "N"
-    if kind == BOOL:
-        if isinstance(value, bool):
-            return int(value)
-        return 1 if str(value).strip().upper() in ("Y", "1", "TRUE") else 0
-    if kind == DATETIME:
-        return clock.parse(value)
-    if kind == DATE:
-        return clock.parse_date(value)
-    if kind == JSON:
-        return _json_value(f, value)
-    return None if value is None else str(value)
-
-
-def _json_value(f: Field, value) -> str:
-    if isinstance(value, Mapping):
-        value = list(value.values())
-    if not isinstance(value, list):
-        value = [value]
-    if f.api_type == "crm_multifield":
-        items = []
-        for i, item in enumerate(value, start=1):
-            if isinstance(item, Mapping) and item.get("VALUE"):
-                items.append(
-                    {
-                        "ID": str(i),
-                        "VALUE_TYPE": str(item.get("VALUE_TYPE") or "WORK"),
-                        "VALUE": str(item["VALUE"]),
-                        "TYPE_ID": f.name,
-                    }
-                )
-        return orjson.dumps(items).decode()
-    return orjson.dumps([int(v) for v in value if str(v).strip().lstrip("-").isdigit()]).decode()
-
-
-def _custom_value(kind: str, value):
-    if kind == "boolean":
-        if isinstance(value, bool):
-            return value
-        return str(value).strip().upper() in ("Y", "1", "TRUE")
-    if kind == "double":
-        try:
-            return float(value)
-        except (TypeError, ValueError):
-            return None
-    return None if value is None else str(value)

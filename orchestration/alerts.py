@@ -12,7 +12,7 @@ from datetime import datetime
 import requests
 
 from orchestration.settings import Settings
-from sources.bitrix24.client import redact_webhooks
+from sources.bitrix24.errors import redact_webhooks
 
 log = logging.getLogger("bitrix_warehouse.alerts")
 

@@ -2,20 +2,24 @@
 lineage graph. The raw tables' keys equal the dbt sources' keys (`bitrix/<table>`), so every
 staging model hangs off the dlt asset that loads its table.
 
-Every asset that writes DuckDB runs in the `duckdb_writer` pool: the file has one writer.
+Every asset that writes DuckDB runs in the `duckdb_writer` pool: the file has one writer. The
+settings reach the assets at run time as the `settings` resource; the builders here take only
+what shapes the graph (the freshness policy, the pipeline's tables, the dbt project). Each asset
+calls one operation of `orchestration.operations`.
 """
 
 from collections.abc import Mapping
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any, Literal
 
 import dagster as dg
+import dlt
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 from dagster_dlt import DagsterDltTranslator, build_dlt_asset_specs
 from dagster_dlt.translator import DltResourceTranslatorData
 from pydantic import Field
 
-from orchestration import bi, ingest, transform
+from orchestration import operations, transform
 from orchestration.settings import Settings
 from sources.bitrix24 import bitrix24_source
 
@@ -32,29 +36,20 @@ def freshness(settings: Settings) -> dg.FreshnessPolicy:
 
 
 class IngestConfig(dg.Config):
-    """What the ingest step does: the incremental `sync` (default), a `backfill` of a window of
-    creation dates, or the deletion `reconcile`."""
+    """What the ingest step loads: the incremental `sync` (default), a `backfill` of a window of
+    creation dates, or the deletion `reconcile` (see `orchestration.operations`)."""
 
     mode: Literal["sync", "backfill", "reconcile"] = "sync"
     since: str | None = None  # backfill: first day, YYYY-MM-DD (portal time)
     until: str | None = None  # backfill: day after the window; default: open
     # backfill: leads and/or deals
-    entities: list[str] = Field(default_factory=lambda: ["leads", "deals"])
+    entities: list[str] = Field(default_factory=lambda: list(operations.ENTITIES))
 
-    def run(self, settings: Settings) -> ingest.RunResult:
-        if self.mode == "reconcile":
-            return ingest.reconcile(settings)
-        if self.mode == "backfill":
-            until = _day("until", self.until) if self.until else None
-            return ingest.backfill(settings, _day("since", self.since), until, tuple(self.entities))
-        return ingest.sync(settings)
-
-
-def _day(name: str, value: str | None) -> date:
-    try:
-        return date.fromisoformat(value or "")
-    except ValueError:
-        raise dg.Failure(f"backfill `{name}` must be a day, YYYY-MM-DD; got {value!r}") from None
+    def request(self) -> operations.Load:
+        try:
+            return operations.request(self.mode, self.since, self.until, self.entities)
+        except operations.InvalidRequest as exc:
+            raise dg.Failure(f"{self.mode}: {exc}") from None
 
 
 class RawTranslator(DagsterDltTranslator):
@@ -78,7 +73,7 @@ class RawTranslator(DagsterDltTranslator):
 SYNC_RUNS_KEY = dg.AssetKey(["ops", "sync_runs"])
 
 
-def raw_assets(settings: Settings) -> dg.AssetsDefinition:
+def raw_assets(policy: dg.FreshnessPolicy, pipeline: dlt.Pipeline) -> dg.AssetsDefinition:
     # The ingest step also appends to the run log, which the freshness mart reads: its spec
     # joins the tables' so the graph shows who writes it.
     specs = [
@@ -88,8 +83,8 @@ def raw_assets(settings: Settings) -> dg.AssetsDefinition:
         )
         for spec in build_dlt_asset_specs(
             dlt_source=bitrix24_source(webhook_url=SPEC_WEBHOOK),
-            dlt_pipeline=ingest.make_pipeline(settings),
-            dagster_dlt_translator=RawTranslator(freshness(settings)),
+            dlt_pipeline=pipeline,
+            dagster_dlt_translator=RawTranslator(policy),
         )
     ]
     run_log = dg.AssetSpec(
@@ -100,11 +95,15 @@ def raw_assets(settings: Settings) -> dg.AssetsDefinition:
     )
 
     @dg.multi_asset(specs=[*specs, run_log], name="bitrix24_raw", pool=POOL)
-    def bitrix24_raw(context: dg.AssetExecutionContext, config: IngestConfig):
+    def bitrix24_raw(
+        context: dg.AssetExecutionContext,
+        config: IngestConfig,
+        settings: dg.ResourceParam[Settings],
+    ):
         # dagster-dlt's resource is not used: it fails on a second run in one process
         # (dagster#34052), and our runner also finishes a killed run's packages, loads parquet,
         # caps DuckDB's memory and writes the run log.
-        result = config.run(settings)
+        result = operations.load(settings, config.request())
         context.log.info(f"{config.mode}: {sum(result.rows.values()):,} rows loaded")
         yield dg.MaterializeResult(asset_key=SYNC_RUNS_KEY, metadata={"run_id": result.run_id})
         for spec in specs:
@@ -146,24 +145,26 @@ class MartsTranslator(DagsterDbtTranslator):
         return dbt_resource_props["config"].get("schema") or "dbt"
 
 
-def marts_assets(settings: Settings, project: DbtProject) -> dg.AssetsDefinition:
+def marts_assets(policy: dg.FreshnessPolicy, project: DbtProject) -> dg.AssetsDefinition:
     @dbt_assets(
         manifest=project.manifest_path,
         project=project,
         name="bitrix_dbt",
-        dagster_dbt_translator=MartsTranslator(freshness(settings)),
+        dagster_dbt_translator=MartsTranslator(policy),
         pool=POOL,
     )
-    def bitrix_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-        args = transform.dbt_args(settings, unit_tests=False)
+    def bitrix_dbt(
+        context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: dg.ResourceParam[Settings]
+    ):
+        args = transform.arguments(settings, transform.Build().command())
         # one fixed folder per warehouse (dagster-dbt's default is a new one per run: 1,440 a day)
-        target = settings.warehouse_path.parent.resolve() / "dbt_target" / "dagster"
+        target = transform.target_of(settings, "dagster")
         yield from dbt.cli(args, context=context, target_path=target).stream()
 
     return bitrix_dbt
 
 
-def bi_copy_asset(settings: Settings, marts: dg.AssetsDefinition) -> dg.AssetsDefinition:
+def bi_copy_asset(policy: dg.FreshnessPolicy, marts: dg.AssetsDefinition) -> dg.AssetsDefinition:
     mart_keys = [key for key in marts.keys if key.path[0] == "marts"]
 
     @dg.asset(
@@ -172,14 +173,16 @@ def bi_copy_asset(settings: Settings, marts: dg.AssetsDefinition) -> dg.AssetsDe
         group_name="bi",
         kinds={"duckdb"},
         pool=POOL,
-        freshness_policy=freshness(settings),
+        freshness_policy=policy,
         description=(
             "The marts published for BI tools at BI_PATH: written to a new file (DuckDB storage "
             "v1.4.0) and swapped in atomically, so readers never see a lock or a half-built mart."
         ),
     )
-    def bi_copy(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        published = bi.publish(settings)
+    def bi_copy(
+        context: dg.AssetExecutionContext, settings: dg.ResourceParam[Settings]
+    ) -> dg.MaterializeResult:
+        published = operations.publish(settings)
         return dg.MaterializeResult(
             metadata={
                 "path": str(settings.bi_path),

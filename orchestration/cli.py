@@ -6,6 +6,8 @@ dlt, dbt and Dagster.
 
 import click
 
+from emulator.cli import emulator
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", is_flag=True, help="Show the traceback of an error.")
@@ -13,84 +15,7 @@ def main(verbose: bool) -> None:
     """Bitrix24 CRM → DuckDB warehouse: incremental sync, marts, and a local portal emulator."""
 
 
-@main.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
-@click.option("--dataset", type=click.Choice(["demo", "empty"]), default="demo", show_default=True)
-@click.option(
-    "--scale",
-    type=click.FloatRange(0, 100, min_open=True),
-    default=1.0,
-    show_default=True,
-    help="Multiplies the demo company's daily volume (1 ≈ 600 leads/day).",
-)
-@click.option("--seed", type=int, default=42, show_default=True, help="Seed of the demo data.")
-@click.option("--live", is_flag=True, help="Keep generating activity in real time.")
-@click.option(
-    "--live-interval",
-    type=click.FloatRange(0, min_open=True),
-    default=3.0,
-    show_default=True,
-    help="Seconds between live activity steps.",
-)
-@click.option("--secret", default=None, help="Webhook secret (default: a random one).")
-@click.option("--timezone", default="Europe/Moscow", show_default=True, help="Portal time zone.")
-@click.option("--no-rate-limit", is_flag=True, help="Turn the 2 req/s leaky bucket off.")
-@click.option(
-    "--rate",
-    type=click.FloatRange(0, min_open=True),
-    default=2.0,
-    show_default=True,
-    help="Leaky bucket drain, requests per second.",
-)
-@click.option(
-    "--burst", type=click.IntRange(1), default=50, show_default=True, help="Leaky bucket size."
-)
-@click.option("--no-operating-limit", is_flag=True, help="Turn the operating-time budget off.")
-@click.option("--operating-limit-seconds", type=float, default=480.0, show_default=True)
-@click.option(
-    "--tls-cert",
-    type=click.Path(exists=True, dir_okay=False),
-    default=None,
-    help="Serve HTTPS with this certificate (PEM).",
-)
-@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), default=None)
-@click.option("--access-log", is_flag=True, help="Log every request (secret redacted).")
-def emulator(**kwargs) -> None:
-    """Run a local Bitrix24 portal that speaks the REST protocol."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    from emulator.server import ServerOptions, serve
-
-    try:
-        ZoneInfo(kwargs["timezone"])
-    except (ZoneInfoNotFoundError, ValueError):
-        raise click.BadParameter(
-            f"unknown time zone {kwargs['timezone']!r}", param_hint="--timezone"
-        ) from None
-    if bool(kwargs["tls_cert"]) != bool(kwargs["tls_key"]):
-        raise click.UsageError("--tls-cert and --tls-key go together")
-    serve(
-        ServerOptions(
-            host=kwargs["host"],
-            port=kwargs["port"],
-            dataset=kwargs["dataset"],
-            scale=kwargs["scale"],
-            seed=kwargs["seed"],
-            live=kwargs["live"],
-            live_interval=kwargs["live_interval"],
-            secret=kwargs["secret"],
-            timezone=kwargs["timezone"],
-            rate_limit=not kwargs["no_rate_limit"],
-            rate=kwargs["rate"],
-            burst=kwargs["burst"],
-            operating_limit=not kwargs["no_operating_limit"],
-            operating_limit_seconds=kwargs["operating_limit_seconds"],
-            tls_cert=kwargs["tls_cert"],
-            tls_key=kwargs["tls_key"],
-            access_log=kwargs["access_log"],
-        )
-    )
+main.add_command(emulator)
 
 
 def _fail(exc: BaseException) -> None:
@@ -98,7 +23,7 @@ def _fail(exc: BaseException) -> None:
     the webhook secret."""
     from dlt.common.configuration.exceptions import ConfigFieldMissingException
 
-    from sources.bitrix24.client import BitrixError, redact_webhooks
+    from sources.bitrix24.errors import BitrixError, redact_webhooks
 
     if click.get_current_context().find_root().params.get("verbose"):
         import traceback
@@ -123,17 +48,6 @@ def _fail(exc: BaseException) -> None:
     raise click.ClickException(f"{redact_webhooks(message)}\n  hint: {hint}")
 
 
-def _date(value: str | None):
-    from datetime import date
-
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
-
-
 @main.command()
 @click.option("--scale", type=click.FloatRange(0, 100, min_open=True), default=0.5,
               show_default=True, help="Size of the demo company (1 ≈ 600 leads/day).")
@@ -148,22 +62,41 @@ def demo(scale: float) -> None:
         _fail(exc)
 
 
-@main.command()
-@click.option("--no-build", is_flag=True, help="Extract and load only; skip dbt and publishing.")
-def sync(no_build: bool) -> None:
-    """One incremental cycle: extract the changes, load, build the marts, publish BI_PATH."""
-    from orchestration import cycle, ingest, settings
+def _load(what, *, rebuild: bool = True):
+    """Run an operation (load, then build and publish unless `rebuild` is off), say what it
+    did and return its cycle."""
+    from orchestration import operations, settings
 
-    config = settings.load()
     try:
-        click.echo("Syncing the portal's changes…")
-        run = ingest.sync(config, progress=True)
-        if no_build:
-            click.echo(cycle.describe(cycle.Cycle(run, dict(run.seconds))))
-            return
-        click.echo(cycle.describe(cycle.finish(config, run, click.echo)))
+        cycle = operations.run(
+            settings.load(), what, rebuild=rebuild, progress=True, echo=click.echo
+        )
     except Exception as exc:  # every failure becomes one clear line
         _fail(exc)
+    click.echo(cycle.describe())
+    return cycle
+
+
+def _request(mode: str, **options):
+    from orchestration import operations
+
+    try:
+        return operations.request(mode, **options)
+    except operations.InvalidRequest as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+_NO_BUILD = click.option(
+    "--no-build", is_flag=True, help="Extract and load only; skip dbt and publishing."
+)
+
+
+@main.command()
+@_NO_BUILD
+def sync(no_build: bool) -> None:
+    """One incremental cycle: extract the changes, load, build the marts, publish BI_PATH."""
+    click.echo("Syncing the portal's changes…")
+    _load(_request("sync"), rebuild=not no_build)
 
 
 @main.command()
@@ -171,38 +104,23 @@ def sync(no_build: bool) -> None:
 @click.option("--until", default=None, help="Day after the window (exclusive); default: today.")
 @click.option("--entities", default="leads,deals", show_default=True,
               help="Comma-separated: leads, deals.")
-def backfill(since: str, until: str | None, entities: str) -> None:
+@_NO_BUILD
+def backfill(since: str, until: str | None, entities: str, no_build: bool) -> None:
     """Re-pull the leads/deals created in a window (repairs that did not touch DATE_MODIFY),
     keeping every earlier version, then rebuild and publish."""
-    from orchestration import cycle, ingest, settings
-
-    wanted = tuple(e.strip() for e in entities.split(",") if e.strip())
-    unknown = set(wanted) - {"leads", "deals"}
-    if unknown or not wanted:
-        raise click.BadParameter(f"unknown entities: {', '.join(sorted(unknown)) or '(none)'}; "
-                                 "choose from leads, deals", param_hint="--entities")
-    config = settings.load()
-    try:
-        click.echo(f"Re-reading the {' and '.join(wanted)} created from {since}"
-                   f"{f' until {until}' if until else ''}…")
-        run = ingest.backfill(config, _date(since), _date(until), wanted, progress=True)
-        click.echo(cycle.describe(cycle.finish(config, run, click.echo)))
-    except click.ClickException:
-        raise
-    except Exception as exc:
-        _fail(exc)
+    what = _request("backfill", since=since, until=until, entities=entities)
+    click.echo(f"Re-reading {what.window.describe()}…")
+    _load(what, rebuild=not no_build)
 
 
 @main.command()
-def reconcile() -> None:
-    """Find leads and deals deleted on the portal (ID lists compared) and mark them deleted."""
-    from orchestration import ingest, settings
-
-    try:
-        run = ingest.reconcile(settings.load())
-    except Exception as exc:
-        _fail(exc)
-    click.echo(f"Deletion marks written: {run.rows.get('deleted_records', 0)}")
+@_NO_BUILD
+def reconcile(no_build: bool) -> None:
+    """Find leads and deals deleted on the portal (ID lists compared), mark them deleted, then
+    rebuild and publish."""
+    click.echo("Comparing the portal's ID lists with the warehouse…")
+    cycle = _load(_request("reconcile"), rebuild=not no_build)
+    click.echo(f"Deletion marks written: {cycle.run.rows.get('deleted_records', 0)}")
 
 
 @main.command()

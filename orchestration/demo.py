@@ -11,7 +11,7 @@ import time
 from dataclasses import replace
 
 from emulator import launcher
-from orchestration import bi, cycle, ingest
+from orchestration import bi, operations
 from orchestration.settings import Settings
 
 SUMMARY = {
@@ -56,15 +56,14 @@ def run(settings: Settings, scale: float, echo) -> None:
     try:
         started = time.monotonic()
         echo("Syncing it at the portal's real rate limit (2 requests/s)…")
-        run = ingest.sync(demo, progress=True, webhook_url=emulator.webhook)
-        ingest.reconcile(demo, webhook_url=emulator.webhook)
+        run = operations.load(demo, operations.Sync(), progress=True, webhook_url=emulator.webhook)
         echo(f"  loaded {sum(run.rows.values()):,} rows in {time.monotonic() - started:.0f} s")
-        done = cycle.finish(demo, run, echo)
+        done = operations.run(demo, operations.Reconcile(), echo=echo, webhook_url=emulator.webhook)
         echo(summary(demo))
     finally:
         emulator.stop()
     echo(f"""
-Done in {time.monotonic() - started:.0f} s ({cycle.describe(done).splitlines()[-1]}).
+Done in {time.monotonic() - started:.0f} s ({done.describe().splitlines()[-1]}).
 
 Point a BI tool (Superset, DataLens, Metabase, DBeaver) or Python at the published copy:
   {demo.bi_path.resolve()}   (DuckDB, read-only, schema marts; storage v1.4 for older drivers)

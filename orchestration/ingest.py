@@ -1,6 +1,5 @@
-"""Extract and load: the dlt pipeline that copies the portal into `bitrix_raw`, the window
-backfill and the deletion reconcile, each recorded in `ops.sync_runs`. The CLI and the Dagster
-assets both run these functions.
+"""Extract and load: the dlt pipeline that copies the portal into `bitrix_raw`, each run recorded
+in `ops.sync_runs`. `orchestration.operations` says what a run loads.
 
 `ops.sync_runs` is the run log that `mart_pipeline_freshness` and `bitrix-warehouse status` read:
 one row per run, failed ones included, with the portal time the data is complete as of.
@@ -9,18 +8,19 @@ one row per run, failed ones included, with the portal time the data is complete
 import json
 import sys
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dlt
 import duckdb
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
+from dlt.sources import DltSource
 
 from orchestration.settings import Settings
-from sources.bitrix24 import backfill_source, bitrix24_source
-from sources.bitrix24.client import redact_webhooks
-from sources.bitrix24.reconcile import deletions_source
+from sources.bitrix24 import state
+from sources.bitrix24.errors import redact_webhooks
 
 PIPELINE_NAME = "bitrix24"
 DATASET = "bitrix_raw"
@@ -75,8 +75,15 @@ def _finish_pending(pipeline: dlt.Pipeline) -> None:
         pipeline.load()
 
 
-def _run(settings: Settings, result: RunResult, source, progress: bool = False) -> RunResult:
-    """Load a source, then record the run (failed runs too) in `ops.sync_runs`."""
+def load(
+    settings: Settings,
+    kind: str,
+    make_source: Callable[[dlt.Pipeline], DltSource],
+    progress: bool = False,
+) -> RunResult:
+    """Load the source `make_source` builds for the pipeline (after finishing what a killed run
+    left), then record the run (failed runs too) in `ops.sync_runs`."""
+    result = RunResult(kind)
     try:
         pipeline = make_pipeline(settings, progress)
         _finish_pending(pipeline)
@@ -84,7 +91,7 @@ def _run(settings: Settings, result: RunResult, source, progress: bool = False) 
         # infers a jsonl file's columns from its first 20,480 rows, so a column first filled
         # later (a bad amount, a new custom field) failed the whole load; and dlt 1.31 cannot
         # load the empty jsonl file that creates a table before its first row.
-        pipeline.run(source(), loader_file_format="parquet")
+        pipeline.run(make_source(pipeline), loader_file_format="parquet")
     except Exception as exc:
         record_run(settings, result, error=exc)
         raise
@@ -96,75 +103,10 @@ def _run(settings: Settings, result: RunResult, source, progress: bool = False) 
         for step in trace.steps
         if step.step in ("extract", "normalize", "load") and step.finished_at
     }
-    if result.kind == "sync":
-        watermark = (
-            pipeline.state.get("sources", {})
-            .get("bitrix24", {})
-            .get("resources", {})
-            .get("portal_pages", {})
-            .get("leads", {})
-            .get("watermark")
-        )
-        result.data_as_of = datetime.fromtimestamp(watermark, UTC) if watermark else None
+    if kind == "sync":
+        result.data_as_of = state.data_as_of(pipeline)
     record_run(settings, result)
     return result
-
-
-def sync(settings: Settings, progress: bool = False, **source_options) -> RunResult:
-    """One incremental extract → load pass."""
-    return _run(settings, RunResult("sync"), lambda: bitrix24_source(**source_options), progress)
-
-
-def backfill(
-    settings: Settings,
-    since: date,
-    until: date | None = None,
-    entities: tuple[str, ...] = ("leads", "deals"),
-    progress: bool = False,
-    **source_options,
-) -> RunResult:
-    """Re-read the leads/deals created in [since, until); history is kept, the cursor untouched."""
-    if until is not None and until <= since:
-        raise ValueError(f"the window is empty: until ({until}) is not after since ({since})")
-    known = known_versions(settings.warehouse_path, since, until, entities)
-    return _run(
-        settings,
-        RunResult("backfill"),
-        lambda: backfill_source(since, until, entities, known, **source_options),
-        progress,
-    )
-
-
-def known_versions(
-    warehouse: Path, since: date, until: date | None, entities: tuple[str, ...]
-) -> set[str]:
-    """Version keys held for records created in the window (padded by a day each side: the
-    window is in portal days, the column in UTC; extra keys only spare re-loading)."""
-    tables = {"leads": "lead_versions", "deals": "deal_versions"}
-    keys: set[str] = set()
-    if not warehouse.exists():
-        return keys
-    upper = (until or date.max - timedelta(days=1)) + timedelta(days=1)
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        for entity in entities:
-            try:
-                rows = con.execute(
-                    f"select version_key from {DATASET}.{tables[entity]} "
-                    "where date_create >= ? and date_create < ?",
-                    [since - timedelta(days=1), upper],
-                ).fetchall()
-            except duckdb.CatalogException:
-                continue  # not loaded yet
-            keys.update(r[0] for r in rows)
-    return keys
-
-
-def reconcile(settings: Settings, **source_options) -> RunResult:
-    """Mark leads and deals that the portal no longer lists as deleted (nothing is removed)."""
-    ids = known_ids(settings.warehouse_path)
-    return _run(
-        settings, RunResult("reconcile"), lambda: deletions_source(known=ids, **source_options)
-    )
 
 
 def record_run(settings: Settings, result: RunResult, error: BaseException | None = None) -> None:
@@ -200,28 +142,3 @@ def _connect(path: Path) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(str(path))
     con.execute(SYNC_RUNS_DDL)
     return con
-
-
-def known_ids(warehouse: Path) -> dict[str, list[int]]:
-    """IDs of the leads and deals loaded and not yet marked deleted."""
-    out = {"leads": [], "deals": []}
-    if not warehouse.exists():
-        return out
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        tables = {
-            r[0]
-            for r in con.execute(
-                "select table_name from information_schema.tables where table_schema = ?", [DATASET]
-            ).fetchall()
-        }
-        for entity in out:
-            if entity not in tables:
-                continue
-            sql = f"select id from {DATASET}.{entity}"
-            if "deleted_records" in tables:
-                sql += (
-                    f" where id not in (select id from {DATASET}.deleted_records"
-                    f" where entity = '{entity}' and is_deleted)"
-                )
-            out[entity] = [r[0] for r in con.execute(sql).fetchall()]
-    return out

@@ -24,53 +24,58 @@ def _failure_error(context: dg.RunFailureSensorContext) -> str | None:
     return alerts.first_line(context.failure_event.message)
 
 
-def build_sensors(settings: Settings) -> list[dg.SensorDefinition]:
-    @dg.run_failure_sensor(
-        name="run_failure_alert_sensor",
-        default_status=dg.DefaultSensorStatus.RUNNING,
-        minimum_interval_seconds=15,
+@dg.run_failure_sensor(
+    name="run_failure_alert_sensor",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=15,
+)
+def run_failure_alert_sensor(
+    context: dg.RunFailureSensorContext, settings: dg.ResourceParam[Settings]
+):
+    run = context.dagster_run
+    stats = context.instance.get_run_stats(run.run_id)
+    started = stats.start_time or stats.enqueued_time or time.time()
+    alert = alerts.Alert(
+        event="run_failed",
+        subject=run.job_name,
+        since=datetime.fromtimestamp(started, UTC),
+        error=_failure_error(context),
+        run_id=run.run_id,
     )
-    def run_failure_alert_sensor(context: dg.RunFailureSensorContext):
-        run = context.dagster_run
-        stats = context.instance.get_run_stats(run.run_id)
-        started = stats.start_time or stats.enqueued_time or time.time()
+    context.log.warning(alert.payload()["text"])
+    alerts.send(settings, alert)
+
+
+@dg.sensor(
+    name="staleness_alert_sensor",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=60,
+)
+def staleness_alert_sensor(
+    context: dg.SensorEvaluationContext, settings: dg.ResourceParam[Settings]
+):
+    window = settings.stale_after_minutes * 60
+    alerted = json.loads(context.cursor) if context.cursor else {}
+    now = time.time()
+    for key in WATCHED:
+        event = context.instance.get_latest_materialization_event(key)
+        if event is None:
+            continue  # never built yet: the failure sensor speaks for a broken first run
+        name, last = key.to_user_string(), event.timestamp
+        stale = now - last > window
+        if stale == (name in alerted):
+            continue  # no change since the last evaluation
         alert = alerts.Alert(
-            event="run_failed",
-            subject=run.job_name,
-            since=datetime.fromtimestamp(started, UTC),
-            error=_failure_error(context),
-            run_id=run.run_id,
+            "stale" if stale else "fresh_again", name, datetime.fromtimestamp(last, UTC)
         )
         context.log.warning(alert.payload()["text"])
         alerts.send(settings, alert)
+        if stale:
+            alerted[name] = last
+        else:
+            del alerted[name]
+    context.update_cursor(json.dumps(alerted))
+    return dg.SkipReason(f"stale: {', '.join(alerted) or 'nothing'}")
 
-    @dg.sensor(
-        name="staleness_alert_sensor",
-        default_status=dg.DefaultSensorStatus.RUNNING,
-        minimum_interval_seconds=60,
-    )
-    def staleness_alert_sensor(context: dg.SensorEvaluationContext):
-        window = settings.stale_after_minutes * 60
-        alerted = json.loads(context.cursor) if context.cursor else {}
-        now = time.time()
-        for key in WATCHED:
-            event = context.instance.get_latest_materialization_event(key)
-            if event is None:
-                continue  # never built yet: the failure sensor speaks for a broken first run
-            name, last = key.to_user_string(), event.timestamp
-            stale = now - last > window
-            if stale == (name in alerted):
-                continue  # no change since the last evaluation
-            alert = alerts.Alert(
-                "stale" if stale else "fresh_again", name, datetime.fromtimestamp(last, UTC)
-            )
-            context.log.warning(alert.payload()["text"])
-            alerts.send(settings, alert)
-            if stale:
-                alerted[name] = last
-            else:
-                del alerted[name]
-        context.update_cursor(json.dumps(alerted))
-        return dg.SkipReason(f"stale: {', '.join(alerted) or 'nothing'}")
 
-    return [run_failure_alert_sensor, staleness_alert_sensor]
+SENSORS = [run_failure_alert_sensor, staleness_alert_sensor]

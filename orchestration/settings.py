@@ -32,9 +32,3 @@ def load() -> Settings:
         duckdb_memory_limit=env.get("DUCKDB_MEMORY_LIMIT") or Settings.duckdb_memory_limit,
         stale_after_minutes=float(env.get("STALE_AFTER_MINUTES") or Settings.stale_after_minutes),
     )
-
-
-def share_with_dbt(settings: Settings) -> None:
-    """dagster-dbt runs dbt with this process's environment and the dbt project as its working
-    folder, so the profile's WAREHOUSE_PATH must be there, and absolute."""
-    os.environ["WAREHOUSE_PATH"] = str(settings.warehouse_path.resolve())

@@ -1,6 +1,6 @@
-"""Transform: `dbt build` of `dbt_project/` against the warehouse, for the CLI, the tests and the
-benchmarks (the Dagster assets run the same project through dagster-dbt), and the manifest those
-assets load.
+"""Transform: `dbt build` of `dbt_project/` against the warehouse. One function (`arguments`)
+builds dbt's command line for production (this process and dagster-dbt), the tests and the
+benchmarks; the manifest the Dagster assets load is kept here too.
 
 dbt runs in this process (dbt's programmatic runner), with the project parsed once per process
 and warehouse: a `dbt` subprocess paid ~10 s of start-up and parsing per build, more than the SQL
@@ -13,6 +13,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from orchestration.settings import Settings
@@ -26,35 +27,59 @@ class BuildFailed(Exception):
     """`dbt build` failed: a model error or an error-severity data test."""
 
 
-def dbt_args(
-    settings: Settings, *, unit_tests: bool, data_tests: bool = True, full_refresh: bool = False
-) -> list[str]:
-    """Arguments of the routine build after a sync. Unit tests check the SQL, not the data, so
-    the every-minute build leaves them to CI (`make test` runs them). `data_tests=False` builds
-    the models alone (`dbt run`); `full_refresh` rebuilds the incremental models from scratch."""
-    args = ["build"] if data_tests else ["run"]
-    if data_tests and not unit_tests:
-        args += ["--exclude-resource-type", "unit_test"]
-    if full_refresh:
-        args.append("--full-refresh")
+@dataclass(frozen=True)
+class Build:
+    """What a dbt build runs. The routine build after a load: every model and data test. Unit
+    tests check the SQL, not the data, so the every-minute build leaves them to CI (`make test`
+    runs them); `data_tests=False` builds the models alone (`dbt run`); `full_refresh`
+    rebuilds the incremental models from scratch."""
+
+    unit_tests: bool = False
+    data_tests: bool = True
+    full_refresh: bool = False
+
+    def command(self) -> list[str]:
+        args = ["build"] if self.data_tests else ["run"]
+        if self.data_tests and not self.unit_tests:
+            args += ["--exclude-resource-type", "unit_test"]
+        if self.full_refresh:
+            args.append("--full-refresh")
+        return args
+
+
+def dbt_vars(settings: Settings) -> dict[str, str]:
+    """The project's vars for a warehouse; the profile reads `warehouse_path` from them."""
+    out = {"warehouse_path": str(settings.warehouse_path.resolve())}
     if settings.portal_timezone:
-        args += ["--vars", json.dumps({"portal_timezone": settings.portal_timezone})]
+        out["portal_timezone"] = settings.portal_timezone
+    return out
+
+
+def arguments(settings: Settings, command: list[str], target: Path | None = None) -> list[str]:
+    """The one dbt command line, for every runner: this process (`build`), dagster-dbt and the
+    tests' `dbt` subprocess. The warehouse reaches dbt as a var, never through the environment.
+    `target`: where dbt writes (dagster-dbt passes its own), with its log there and nothing
+    on stdout."""
+    args = [*command, "--vars", json.dumps(dbt_vars(settings)), "--no-send-anonymous-usage-stats"]
+    if target is not None:
+        args += [
+            "--project-dir",
+            str(PROJECT_DIR),
+            "--profiles-dir",
+            str(PROJECT_DIR),
+            "--target-path",
+            str(target.resolve()),
+            "--log-path",
+            str((target / "logs").resolve()),
+            "--log-level",
+            "none",  # dbt.log in the target keeps the detail
+        ]
     return args
 
 
-def _project_args(target: Path) -> list[str]:
-    return [
-        "--project-dir",
-        str(PROJECT_DIR),
-        "--profiles-dir",
-        str(PROJECT_DIR),
-        "--target-path",
-        str(target.resolve()),
-        "--log-path",
-        str((target / "logs").resolve()),
-        "--log-level",
-        "none",  # dbt.log in the target keeps the detail; nothing on this process's stdout
-    ]
+def target_of(settings: Settings, runner: str = "") -> Path:
+    """A warehouse's dbt target folder (one per runner: `dagster` keeps its own)."""
+    return settings.warehouse_path.parent.resolve() / "dbt_target" / runner
 
 
 def _project_mtime() -> float:
@@ -65,73 +90,53 @@ def _project_mtime() -> float:
 
 
 @contextmanager
-def _warehouse(settings: Settings) -> Iterator[None]:
-    """The profile reads WAREHOUSE_PATH; dbt-duckdb keeps its database open after a command, and
-    a DuckDB file opened by this process with other settings (dlt's memory limit) then fails, so
-    it is closed when dbt is done."""
+def _closing() -> Iterator[None]:
+    """dbt-duckdb keeps its database open after a command, and a DuckDB file opened by this
+    process with other settings (dlt's memory limit) then fails, so it is closed when dbt is
+    done."""
     from dbt.adapters.duckdb.connections import DuckDBConnectionManager
 
-    saved = {k: os.environ.get(k) for k in ("WAREHOUSE_PATH", "DBT_SEND_ANONYMOUS_USAGE_STATS")}
-    os.environ["WAREHOUSE_PATH"] = str(settings.warehouse_path.resolve())
-    os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
     try:
         yield
     finally:
         if DuckDBConnectionManager._ENV is not None:
             DuckDBConnectionManager._ENV.close()
         DuckDBConnectionManager.close_all_connections()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 _MANIFESTS: dict[tuple, object] = {}
 
 
-def _manifest_key(settings: Settings, vars_args: list[str]) -> tuple:
-    # dbt-duckdb names the database after the file's stem; nothing else of the path is parsed
-    return (settings.warehouse_path.stem, tuple(vars_args), _project_mtime())
+def _manifest_key(settings: Settings) -> tuple:
+    # dbt-duckdb names the database after the file's stem; the rest of its path reaches only the
+    # profile, so a manifest serves every warehouse of that name
+    return (settings.warehouse_path.stem, settings.portal_timezone, _project_mtime())
 
 
-def _parse(vars_args: list[str], target: Path):
+def _parse(settings: Settings, target: Path):
     """Parse the project, writing `target/manifest.json`; returns the manifest."""
     from dbt.cli.main import dbtRunner
 
-    parsed = dbtRunner().invoke(["parse", *vars_args, *_project_args(target)])
+    parsed = dbtRunner().invoke(arguments(settings, ["parse"], target))
     if not parsed.success:
         raise BuildFailed(f"dbt parse failed: {parsed.exception or 'see dbt.log'}")
     return parsed.result
 
 
-def _invoke(settings: Settings, args: list[str], target: Path):
-    """Run a dbt command with the manifest kept for warehouses of this name, these vars and
-    this state of the project files (parsed on the first command that needs it)."""
+def invoke(settings: Settings, command: list[str]):
+    """Run a dbt command in this process, with the manifest kept for warehouses of this name
+    and this state of the project files (parsed on the first command that needs it)."""
     from dbt.cli.main import dbtRunner
 
-    vars_args = args[args.index("--vars") : args.index("--vars") + 2] if "--vars" in args else []
-    key = _manifest_key(settings, vars_args)
-    with _warehouse(settings):
+    target, key = target_of(settings), _manifest_key(settings)
+    with _closing():
         if key not in _MANIFESTS:
-            _MANIFESTS[key] = _parse(vars_args, target)
-        return dbtRunner(manifest=_MANIFESTS[key]).invoke([*args, *_project_args(target)])
+            _MANIFESTS[key] = _parse(settings, target)
+        return dbtRunner(manifest=_MANIFESTS[key]).invoke(arguments(settings, command, target))
 
 
-def build(
-    settings: Settings,
-    *,
-    unit_tests: bool = False,
-    data_tests: bool = True,
-    full_refresh: bool = False,
-) -> None:
-    result = _invoke(
-        settings,
-        dbt_args(
-            settings, unit_tests=unit_tests, data_tests=data_tests, full_refresh=full_refresh
-        ),
-        settings.warehouse_path.parent / "dbt_target",
-    )
+def build(settings: Settings, what: Build = Build()) -> None:
+    result = invoke(settings, what.command())
     if result.success:
         return
     failures = []
@@ -154,7 +159,7 @@ def ensure_manifest(settings: Settings, target: Path) -> Path:
     # Parsed aside, then swapped in whole: another process loading the definitions (a second
     # code server, a parallel test worker) must never read a half-written manifest.
     target.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target, prefix=".parse-") as scratch, _warehouse(settings):
-        _parse([], Path(scratch))
+    with tempfile.TemporaryDirectory(dir=target, prefix=".parse-") as scratch, _closing():
+        _parse(settings, Path(scratch))
         os.replace(Path(scratch) / "manifest.json", manifest)
     return manifest

@@ -5,7 +5,7 @@ import json
 import duckdb
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
-from orchestration import ingest
+from orchestration import operations
 from orchestration.settings import Settings
 from sources.bitrix24 import settings as source_settings
 from sources.bitrix24.helpers import clean_crm_record
@@ -24,7 +24,13 @@ ADDED = {"_dlt_load_id", "_dlt_id", "observed_at", "version_key", "is_recurring_
 
 
 def sync(settings: Settings, **options) -> dict:
-    return ingest.sync(settings, **{"rate_per_second": 0, **options}).rows
+    """One incremental load (no rebuild), unthrottled: the rows loaded per table."""
+    return operations.load(settings, operations.Sync(), **{"rate_per_second": 0, **options}).rows
+
+
+def reconcile(settings: Settings) -> dict:
+    """One deletion reconcile (no rebuild), unthrottled: the rows loaded per table."""
+    return operations.load(settings, operations.Reconcile(), rate_per_second=0).rows
 
 
 def table(settings: Settings, name: str, order: str = "id") -> list[dict]:

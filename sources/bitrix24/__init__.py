@@ -34,45 +34,28 @@ import dlt
 from dlt.sources import DltResource
 
 from . import settings
-from .client import BitrixClient, Page, Stream, read_streams
-from .helpers import clean_crm_record, clean_history_item, parse_datetime, row_hash
-
-CRM = {
-    "leads": ("crm.lead.list", settings.LEAD_DATETIMES, settings.LEAD_DATES),
-    "deals": ("crm.deal.list", settings.DEAL_DATETIMES, settings.DEAL_DATES),
-}
-HISTORY = {"lead_stage_history": (1, "STATUS_ID"), "deal_stage_history": (2, "STAGE_ID")}
-DICTIONARY_KEYS = {"statuses": "ID", "deal_categories": "id", "users": "ID", "departments": "ID"}
-ALL_TABLES = "*"  # a pseudo-stream: every table materialises its schema
-
-
-def _types(texts, integers, datetimes, dates) -> dict:
-    """Column types for dlt, by the warehouse's (snake_case) column names."""
-    types = {name.lower(): "text" for name in texts}
-    types.update({name.lower(): "bigint" for name in integers})
-    types.update({name.lower(): "timestamp" for name in datetimes})
-    types.update({name.lower(): "date" for name in dates})
-    types.update({name.lower(): "decimal" for name in settings.MONEY})
-    types.update(bad_values="json", observed_at="timestamp")
-    return types
-
-
-def _columns(types: dict) -> dict:
-    """Column hints, a new dict each: dlt writes into them (a primary key becomes not-null), so
-    one dict shared by two columns would make both not-null."""
-    return {name: {"data_type": data_type} for name, data_type in types.items()}
-
-
-LEAD_TYPES = _types(
-    settings.LEAD_TEXTS, settings.LEAD_INTEGERS, settings.LEAD_DATETIMES, settings.LEAD_DATES
+from .client import BitrixClient
+from .helpers import row_hash, version_key
+from .paging import Stream, read_streams
+from .state import dictionary_changes, unseen
+from .tables import (
+    ALL_TABLES,
+    CRM,
+    DICTIONARY_KEYS,
+    HISTORY,
+    Rows,
+    deal_categories,
+    deal_stage_history,
+    deal_versions,
+    deals,
+    deleted_records,
+    departments,
+    lead_stage_history,
+    lead_versions,
+    leads,
+    statuses,
+    users,
 )
-DEAL_TYPES = {
-    **_types(
-        settings.DEAL_TEXTS, settings.DEAL_INTEGERS, settings.DEAL_DATETIMES, settings.DEAL_DATES
-    ),
-    "is_recurring_template": "bool",
-}
-VERSION_TYPES = {"version_key": "text"}
 
 
 def _iso(ts: float) -> str:
@@ -80,6 +63,7 @@ def _iso(ts: float) -> str:
 
 
 def streams_for(state: dict, overlap_seconds: int) -> list[Stream]:
+    """The streams of an incremental pass, from the cursor in `state`."""
     streams = []
     for name, (method, _, _) in CRM.items():
         watermark = state.get(name, {}).get("watermark")
@@ -188,7 +172,7 @@ def backfill_pages(
     until: date | None,
     entities: tuple[str, ...],
     known_versions: frozenset[str],
-) -> Iterator[dict]:
+) -> Iterator[Rows]:
     """The pages of a backfill window, shaped as `portal_pages` shapes them."""
     window = {">=DATE_CREATE": since.isoformat()}
     if until is not None:
@@ -196,10 +180,7 @@ def backfill_pages(
     streams = [
         Stream(name, CRM[name][0], {"filter": window, "select": ["*", "UF_*"]}) for name in entities
     ]
-    pages = read_streams(client, streams)
-    next(pages)  # the pass's server time: a backfill moves no cursor
-    for page in pages:
-        assert isinstance(page, Page)
+    for page in read_streams(client, streams):  # a backfill moves no cursor
         rows, hashes = [], []
         for row in page.rows:
             digest = row_hash(row)
@@ -207,20 +188,15 @@ def backfill_pages(
                 rows.append(row)
                 hashes.append(digest)
         if rows:
-            yield _crm_item(page, rows, hashes)
-
-
-def _crm_item(page: Page, rows: list, hashes: list) -> dict:
-    """Leads or deals of a page for the current and versions tables."""
-    return {"stream": page.stream, "rows": rows, "hashes": hashes, "observed_at": page.observed_at}
+            yield Rows(page.stream, rows, page.observed_at, hashes)
 
 
 @dlt.resource(name="portal_pages", selected=False)
-def portal_pages(client: BitrixClient, overlap_seconds: int) -> Iterator[dict]:
+def portal_pages(client: BitrixClient, overlap_seconds: int) -> Iterator[Rows]:
     """Every page one pass reads, tagged with its stream; the tables below pick theirs."""
     state = dlt.current.resource_state()
     streams = read_streams(client, streams_for(state, overlap_seconds))
-    watermark = next(streams)
+    watermark = streams.server_time
     horizon = watermark - overlap_seconds
     seen = {
         name: {int(k): v for k, v in state.get(name, {}).get("seen", {}).items()} for name in CRM
@@ -228,24 +204,24 @@ def portal_pages(client: BitrixClient, overlap_seconds: int) -> Iterator[dict]:
     fresh: dict[str, dict[int, float]] = {name: {} for name in CRM}
     snapshots: dict[str, list] = {name: [] for name in DICTIONARY_KEYS}
     for page in streams:
-        assert isinstance(page, Page)
         if page.stream in CRM:
-            rows, hashes = _unseen(page.rows, seen[page.stream], fresh[page.stream], horizon)
+            rows, hashes = unseen(page.rows, seen[page.stream], fresh[page.stream], horizon)
             if rows:
-                yield _crm_item(page, rows, hashes)
+                yield Rows(page.stream, rows, page.observed_at, hashes)
         elif page.stream in HISTORY:
-            yield {"stream": page.stream, "rows": page.rows, "observed_at": page.observed_at}
+            yield Rows(page.stream, page.rows, page.observed_at)
             state.setdefault(page.stream, {})["last_id"] = int(page.rows[-1]["ID"])
         else:
             snapshots[page.stream].extend(page.rows)
+    dictionaries = state.setdefault("dictionaries", {})
     for name, rows in snapshots.items():
-        changed = _dictionary_changes(state.setdefault("dictionaries", {}), name, rows)
+        changed = dictionary_changes(dictionaries, name, DICTIONARY_KEYS[name], rows)
         if changed:
-            yield {"stream": name, "rows": changed, "observed_at": watermark}
+            yield Rows(name, changed, watermark)
     if not state.get("tables_created"):
         # On the first pass every table is created, rows or not, so an empty portal still
         # gives dbt and BI tools the tables they read.
-        yield {"stream": ALL_TABLES}
+        yield Rows(ALL_TABLES)
         state["tables_created"] = True
     for name in CRM:
         entry = state.setdefault(name, {})
@@ -253,209 +229,3 @@ def portal_pages(client: BitrixClient, overlap_seconds: int) -> Iterator[dict]:
         kept.update(fresh[name])
         entry["seen"] = {str(k): v for k, v in kept.items()}
         entry["watermark"] = watermark
-
-
-def _unseen(rows: list, seen: dict, fresh: dict, horizon: float) -> tuple[list, list]:
-    """Drop rows an earlier pass already loaded exactly as they are now; remember the new ones
-    that the next pass's overlap will read again. Returns the rows and their content hashes.
-
-    DATE_MODIFY alone cannot tell versions apart: it has one-second resolution, and two edits
-    within a second share it. A re-read is recognised by (ID, DATE_MODIFY, content hash)."""
-    out, hashes = [], []
-    for row in rows:
-        digest = row_hash(row)
-        try:
-            record_id = int(row["ID"])
-            modified = parse_datetime(row.get("DATE_MODIFY"))
-        except (KeyError, TypeError, ValueError):
-            out.append(row)  # loads flagged; it cannot be tracked by DATE_MODIFY
-            hashes.append(digest)
-            continue
-        stamp = modified.timestamp() if modified else None
-        if stamp is not None and seen.get(record_id) == [stamp, digest]:
-            continue
-        if stamp is not None and stamp >= horizon:
-            fresh[record_id] = [stamp, digest]
-        out.append(row)
-        hashes.append(digest)
-    return out, hashes
-
-
-def _dictionary_changes(state: dict, name: str, rows: list) -> list:
-    """New and changed rows of a dictionary, plus the removed ones marked `is_deleted`."""
-    key = DICTIONARY_KEYS[name]
-    previous = state.get(name, {})
-    current = {str(r[key]): r for r in rows}
-    changed = [
-        {**row, "is_deleted": False}
-        for k, row in current.items()
-        if previous.get(k, {}).get("hash") != row_hash(row)
-    ]
-    changed += [
-        {**entry["row"], "is_deleted": True}
-        for k, entry in previous.items()
-        if k not in current and not entry.get("deleted")
-    ]
-    state[name] = {k: {"hash": row_hash(r), "row": r} for k, r in current.items()}
-    state[name].update({k: {**e, "deleted": True} for k, e in previous.items() if k not in current})
-    return changed
-
-
-def _without_unhinted_nulls(row: dict, hints: dict) -> dict:
-    """dlt creates no column for a value it has only seen as null (and warns about each); a
-    custom field null on every row of a pass is simply left out until it has a value."""
-    return {k: v for k, v in row.items() if v is not None or k.lower() in hints}
-
-
-def _crm_rows(item: dict, stream: str) -> list[dict]:
-    _, datetimes, dates = CRM[stream]
-    hints = LEAD_TYPES if stream == "leads" else DEAL_TYPES
-    rows = []
-    for raw in item["rows"]:
-        record = _without_unhinted_nulls(clean_crm_record(raw, datetimes, dates), hints)
-        record["observed_at"] = datetime.fromtimestamp(item["observed_at"], UTC)
-        if stream == "deals":
-            record["is_recurring_template"] = raw.get("IS_RECURRING") == "Y"
-        rows.append(record)
-    return rows
-
-
-def version_key(raw: dict, digest: str) -> str:
-    """A version of a lead or deal: its ID, DATE_MODIFY as the portal wrote it, content hash."""
-    return f"{raw.get('ID')}@{raw.get('DATE_MODIFY')}#{digest}"
-
-
-def _versions(rows: list[dict], item: dict) -> list[dict]:
-    for row, raw, digest in zip(rows, item["rows"], item["hashes"], strict=True):
-        row["version_key"] = version_key(raw, digest)
-    return rows
-
-
-def _table(name: str, stream: str, rows_of, doc: str, **hints):
-    """A table of the pass: the rows of one stream, shaped by `rows_of`."""
-
-    @dlt.transformer(name=name, write_disposition="merge", **hints)
-    def resource(item: dict):
-        if item["stream"] == stream:
-            yield rows_of(item)
-        elif item["stream"] == ALL_TABLES:
-            yield dlt.mark.materialize_table_schema()
-
-    resource.__doc__ = doc
-    return resource
-
-
-def _history_table(stream: str):
-    _, stage_field = HISTORY[stream]
-    return lambda item: [clean_history_item(r, stage_field) for r in item["rows"]]
-
-
-HISTORY_TYPES = {
-    "id": "bigint",
-    "type_id": "bigint",
-    "owner_id": "bigint",
-    "created_time": "timestamp",
-}
-LEAD_HISTORY_TYPES = {**HISTORY_TYPES, "status_id": "text", "status_semantic_id": "text"}
-DEAL_HISTORY_TYPES = {
-    **HISTORY_TYPES,
-    "category_id": "bigint",
-    "stage_id": "text",
-    "stage_semantic_id": "text",
-}
-DICTIONARY_TYPES = {
-    "statuses": {
-        "id": "text",
-        "entity_id": "text",
-        "status_id": "text",
-        "name": "text",
-        "sort": "text",
-        "category_id": "text",
-        "semantics": "text",
-    },
-    "deal_categories": {"id": "bigint", "name": "text", "sort": "bigint", "is_default": "text"},
-    "users": {
-        "id": "text",
-        "name": "text",
-        "last_name": "text",
-        "work_position": "text",
-        "active": "bool",
-        "uf_department": "json",
-    },
-    "departments": {"id": "text", "name": "text", "sort": "bigint", "parent": "text"},
-}
-
-
-def _crm_tables(stream: str, noun: str, types: dict, doc: str):
-    """The current-state table of leads or deals, and its versions table."""
-    current = _table(
-        stream,
-        stream,
-        lambda item: _crm_rows(item, stream),
-        doc,
-        primary_key="id",
-        columns=_columns(types),
-    )
-    versions = _table(
-        f"{noun}_versions",
-        stream,
-        lambda item: _versions(_crm_rows(item, stream), item),
-        f"Every version of a {noun} a pass observed.",
-        primary_key="version_key",
-        columns=_columns({**types, **VERSION_TYPES}),
-    )
-    return current, versions
-
-
-leads, lead_versions = _crm_tables(
-    "leads", "lead", LEAD_TYPES, "Current state of every lead (one row per lead)."
-)
-deals, deal_versions = _crm_tables(
-    "deals",
-    "deal",
-    DEAL_TYPES,
-    "Current state of every deal (one row per deal); recurring templates flagged.",
-)
-lead_stage_history = _table(
-    "lead_stage_history",
-    "lead_stage_history",
-    _history_table("lead_stage_history"),
-    "Every lead stage change (crm.stagehistory.list, entityTypeId 1).",
-    primary_key="id",
-    columns=_columns(LEAD_HISTORY_TYPES),
-)
-deal_stage_history = _table(
-    "deal_stage_history",
-    "deal_stage_history",
-    _history_table("deal_stage_history"),
-    "Every deal stage change (crm.stagehistory.list, entityTypeId 2).",
-    primary_key="id",
-    columns=_columns(DEAL_HISTORY_TYPES),
-)
-
-
-def _dictionary(name: str):
-    return _table(
-        name,
-        name,
-        lambda item: [_without_unhinted_nulls(r, DICTIONARY_TYPES[name]) for r in item["rows"]],
-        f"The portal's {name.replace('_', ' ')}; removed entries kept, flagged.",
-        primary_key=DICTIONARY_KEYS[name].lower(),
-        columns=_columns({**DICTIONARY_TYPES[name], "is_deleted": "bool"}),
-    )
-
-
-# Filled by `reconcile`; created with the other tables so dbt finds it before a first reconcile.
-deleted_records = _table(
-    "deleted_records",
-    "deleted_records",
-    lambda item: [],
-    "Leads and deals found deleted on the portal (written by reconcile).",
-    primary_key=["entity", "id"],
-    columns={name: dict(hint) for name, hint in settings.DELETED_RECORDS_COLUMNS.items()},
-)
-
-statuses = _dictionary("statuses")
-deal_categories = _dictionary("deal_categories")
-users = _dictionary("users")
-departments = _dictionary("departments")

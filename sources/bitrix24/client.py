@@ -1,6 +1,6 @@
 """The Bitrix24 REST protocol, client side: webhook auth, `batch`, ID-keyset paging, the portal's
 rate limit, retries, error codes and redaction of the webhook secret. Resources stay short because
-everything Bitrix-specific lives here.
+everything Bitrix-specific lives here and in `paging.py` (the batch/keyset planner).
 
 API facts relied on (reference §1–4, §10–13):
 - the webhook URL `https://portal/rest/<user>/<secret>/` carries the secret, so every message,
@@ -12,11 +12,6 @@ API facts relied on (reference §1–4, §10–13):
   `INVALID_CREDENTIALS`, `NO_AUTH_FOUND`, `expired_token`, `insufficient_scope`, `ACCESS_DENIED`
   and `ERROR_METHOD_NOT_FOUND` are never retried;
 - `batch` answers HTTP 200 even when commands fail: their errors are in `result_error`;
-- pages are 50 rows; `start=-1` skips the count; keyset paging is `order {ID: ASC}` +
-  `filter {">ID": last}` (never offset paging, which drifts while rows change); inside one batch a
-  command names the previous page's last ID as `$result[prev][49][ID]`, so a batch reads 2,500
-  rows of one stream in one request. When a page comes back short, later links of its chain
-  are ignored, whatever the portal answered for them.
 
 Limits: the client-side bucket mirrors the portal's (2 req/s, burst 50); the rate limiter is a
 dozen lines because it must match the portal's leaky-bucket semantics exactly (burst, then drain).
@@ -24,11 +19,10 @@ Retries use tenacity.
 """
 
 import logging
-import math
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import requests
@@ -41,54 +35,16 @@ from tenacity import (
 )
 
 from . import settings
-from .helpers import command, parse_datetime
+from .errors import (
+    FATAL_CODES,
+    RETRY_CODES,
+    BitrixAuthError,
+    BitrixError,
+    BitrixRetryableError,
+)
 
 log = logging.getLogger(__name__)
-
-_FATAL_CODES = {
-    "INVALID_CREDENTIALS",
-    "NO_AUTH_FOUND",
-    "EXPIRED_TOKEN",
-    "INVALID_TOKEN",
-    "INSUFFICIENT_SCOPE",
-    "ACCESS_DENIED",
-    "USER_ACCESS_ERROR",
-    "ERROR_METHOD_NOT_FOUND",
-    "INVALID_REQUEST",
-    "PORTAL_DELETED",
-    "OVERLOAD_LIMIT",
-    "AUTHORIZATION_ERROR",
-}
-_RETRY_CODES = {"QUERY_LIMIT_EXCEEDED", "INTERNAL_SERVER_ERROR", "ERROR_UNEXPECTED_ANSWER"}
 _WEBHOOK = re.compile(r"^(https?://[^/]+)/rest/(\d+)/([^/]+)/?$")
-_WEBHOOK_SECRET = re.compile(r"(/rest/\d+/)[^/\s'\"]+")
-
-
-def redact_webhooks(text: str) -> str:
-    """Any webhook URL's secret in a text (an error from another library, an alert) → `***`."""
-    return _WEBHOOK_SECRET.sub(r"\1***", text)
-
-
-class BitrixError(Exception):
-    """A failure talking to the portal. The message never contains the webhook secret."""
-
-    def __init__(self, message: str, code: str = "", method: str = "") -> None:
-        super().__init__(message)
-        self.code, self.method = code, method
-
-
-class BitrixAuthError(BitrixError):
-    """Credentials or permissions are wrong: retrying cannot help."""
-
-
-class BitrixRetryableError(BitrixError):
-    """Worth another try: rate limit, server fault, broken or non-JSON answer."""
-
-    def __init__(
-        self, message: str, code: str = "", method: str = "", retry_after: float | None = None
-    ) -> None:
-        super().__init__(message, code, method)
-        self.retry_after = retry_after
 
 
 class LeakyBucket:
@@ -303,13 +259,13 @@ class BitrixClient:
         description = self.webhook.redact(str(body.get("error_description") or ""))
         upper = code.upper()
         message = f"{method}: {code or 'error'}" + (f" — {description}" if description else "")
-        if upper in _FATAL_CODES or status in (401, 403):
+        if upper in FATAL_CODES or status in (401, 403):
             if upper in ("INVALID_CREDENTIALS", "NO_AUTH_FOUND", "INVALID_TOKEN", "EXPIRED_TOKEN"):
                 message += f" (check the webhook {self.webhook.redacted})"
             return BitrixAuthError(message, code, method)
         if upper == "OPERATION_TIME_LIMIT":
             return BitrixRetryableError(message, code, method, retry_after=self._reset_in(method))
-        if upper in _RETRY_CODES or status >= 500:
+        if upper in RETRY_CODES or status >= 500:
             return BitrixRetryableError(message, code, method)
         return BitrixError(message, code, method)
 
@@ -368,165 +324,3 @@ def _wait(state: RetryCallState) -> float:
     if isinstance(exc, BitrixRetryableError) and exc.retry_after:
         return exc.retry_after
     return _BACKOFF(state)
-
-
-# -- keyset streams -----------------------------------------------------------------------------
-
-
-@dataclass
-class Stream:
-    """One list to read completely: a method, its base parameters and how it pages.
-
-    `keyset` streams page by ID with `start=-1`; `id_filter` says where the `>ID` condition goes
-    (`("filter", ">ID")`, or `("FILTER", ">ID")` for user.get, or `(">ID",)` for department.get);
-    `order` is how the method is told to sort by ID; `wrapper` the key rows sit under."""
-
-    name: str
-    method: str
-    params: dict = field(default_factory=dict)
-    keyset: bool = True
-    id_filter: tuple = ("filter", ">ID")
-    order: dict = field(default_factory=lambda: {"order": {"ID": "ASC"}})
-    wrapper: str | None = None
-    last_id: int = 0
-    total: int | None = None
-    fetched: int = 0
-    done: bool = False
-
-    def params_after(self, last_id) -> dict:
-        params = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in self.params.items()}
-        params.update(self.order)
-        target = params
-        for key in self.id_filter[:-1]:
-            target = target.setdefault(key, {})
-        target[self.id_filter[-1]] = last_id
-        return params
-
-    @property
-    def pages_left(self) -> int:
-        if self.done:
-            return 0
-        if self.total is None:
-            return 1
-        return max(1, math.ceil((self.total - self.fetched) / settings.PAGE_SIZE))
-
-    def rows_of(self, result) -> list:
-        rows = result.get(self.wrapper) if self.wrapper and isinstance(result, Mapping) else result
-        if not isinstance(rows, list):
-            raise BitrixRetryableError(
-                f"{self.method}: a page is not a list of rows", code="MALFORMED", method=self.method
-            )
-        return rows
-
-
-@dataclass
-class Page:
-    stream: str
-    rows: list
-    observed_at: float  # portal time (unix seconds) at which the page was read
-
-
-def read_streams(client: BitrixClient, streams: list[Stream]) -> Iterator[Page | float]:
-    """Read every stream to its end in as few requests as possible.
-
-    The first request is one batch holding `server.time` (yielded first, as a float: the pass's
-    watermark, taken before any row is read) and the first page of every stream, counted
-    (`start=0`) so later batches can be filled exactly. Later batches chain up to 50 keyset pages,
-    shared among the streams still open. A stream whose last page is full stays open even when
-    its count says it is done (rows added while paging)."""
-    first = {"time": "server.time"}
-    for s in streams:
-        params = s.params_after(s.last_id) if s.keyset else dict(s.params)
-        if s.keyset:
-            params["start"] = 0
-        first[s.name] = command(s.method, params)
-    result = client.batch(first)
-    server_time = result["result"].get("time")
-    yield _unix(server_time)
-    observed = _observed(result)
-    for s in streams:
-        rows = s.rows_of(result["result"].get(s.name, []))
-        if s.keyset:
-            totals = result.get("result_total") or {}
-            s.total = totals.get(s.name) if isinstance(totals, Mapping) else None
-        if s.keyset:
-            yield from _advance(s, rows, observed)
-        else:
-            s.done = True
-            yield Page(s.name, rows, observed)
-
-    while True:
-        open_streams = [s for s in streams if not s.done]
-        if not open_streams:
-            return
-        commands: dict[str, str] = {}
-        chains: list[tuple[Stream, list[str]]] = []
-        slots = settings.BATCH_SIZE
-        for s in open_streams:
-            if slots == 0:
-                break
-            n = min(slots, s.pages_left)
-            keys = []
-            for i in range(n):
-                key = f"{s.name}_{i}"
-                ref = s.last_id if i == 0 else _ref(keys[-1], s.wrapper)
-                params = s.params_after(ref)
-                params["start"] = -1
-                commands[key] = command(s.method, params)
-                keys.append(key)
-            chains.append((s, keys))
-            slots -= n
-        result = client.batch(commands)
-        observed = _observed(result)
-        for s, keys in chains:
-            for key in keys:
-                rows = s.rows_of(result["result"].get(key, []))
-                yield from _advance(s, rows, observed)
-                if s.done:
-                    break  # later links of a broken chain name no real ID
-
-
-def _advance(s: Stream, rows: list, observed: float) -> Iterator[Page]:
-    if rows:
-        last = rows[-1].get("ID") if isinstance(rows[-1], Mapping) else None
-        try:
-            last_id = int(last)
-        except (TypeError, ValueError):
-            raise BitrixRetryableError(
-                f"{s.method}: a row without a numeric ID after ID {s.last_id}",
-                code="MALFORMED",
-                method=s.method,
-            ) from None
-        if last_id <= s.last_id:
-            raise BitrixError(
-                f"{s.method}: rows after ID {s.last_id} are not in ID order",
-                code="MALFORMED",
-                method=s.method,
-            )
-        s.last_id = last_id
-        s.fetched += len(rows)
-        yield Page(s.name, rows, observed)
-    # A short page ends the stream; so does reaching the count taken at the start of the pass
-    # (rows added since then are modified after the watermark, so the next pass reads them).
-    if len(rows) < settings.PAGE_SIZE or (s.total is not None and s.fetched >= s.total):
-        s.done = True
-
-
-def _ref(key: str, wrapper: str | None) -> str:
-    inner = f"[{wrapper}]" if wrapper else ""
-    return f"$result[{key}]{inner}[{settings.PAGE_SIZE - 1}][ID]"
-
-
-def _unix(value) -> float:
-    parsed = parse_datetime(value)
-    if parsed is None:
-        raise BitrixRetryableError(
-            "server.time: no time in the answer", code="MALFORMED", method="server.time"
-        )
-    return parsed.timestamp()
-
-
-def _observed(result: Mapping) -> float:
-    t = result.get("time") or {}
-    finish = t.get("finish") if isinstance(t, Mapping) else None
-    return float(finish) if isinstance(finish, (int, float)) else time.time()

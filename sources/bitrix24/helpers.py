@@ -143,3 +143,8 @@ def row_hash(row: Mapping) -> str:
     return hashlib.blake2b(
         orjson.dumps(row, option=orjson.OPT_SORT_KEYS), digest_size=12
     ).hexdigest()
+
+
+def version_key(raw: dict, digest: str) -> str:
+    """A version of a lead or deal: its ID, DATE_MODIFY as the portal wrote it, content hash."""
+    return f"{raw.get('ID')}@{raw.get('DATE_MODIFY')}#{digest}"

@@ -16,19 +16,20 @@ from datetime import UTC, datetime
 
 import dlt
 
-from . import (
-    _crm_item,
-    _table,
+from . import settings as source_settings
+from .client import BitrixClient
+from .helpers import row_hash
+from .paging import Stream, read_streams
+from .tables import (
+    Rows,
     deal_stage_history,
     deal_versions,
     deals,
+    deleted_records,
     lead_stage_history,
     lead_versions,
     leads,
 )
-from . import settings as source_settings
-from .client import BitrixClient, Page, Stream, read_streams
-from .helpers import row_hash
 
 ENTITIES = {
     "leads": ("crm.lead.list", "lead_stage_history", 1),
@@ -52,26 +53,15 @@ def deletions_source(
     return [pages, pages | deleted_records, *(pages | table for table in tables)]
 
 
-deleted_records = _table(
-    "deleted_records",
-    "deleted_records",
-    lambda item: item["rows"],
-    "One row per lead or deal ever found missing: `is_deleted`, and when it was noticed.",
-    primary_key=["entity", "id"],
-    columns={name: dict(hint) for name, hint in source_settings.DELETED_RECORDS_COLUMNS.items()},
-)
-
-
 @dlt.resource(name="reconcile_pages", selected=False)
-def reconcile_pages(client: BitrixClient, known: dict[str, list[int]]) -> Iterator[dict]:
+def reconcile_pages(client: BitrixClient, known: dict[str, list[int]]) -> Iterator[Rows]:
     # the marks live where the first versions of reconcile kept them
     state = dlt.current.resource_state("deleted_records")
     streams = [Stream(name, method, {"select": ["ID"]}) for name, (method, *_) in ENTITIES.items()]
     pages = read_streams(client, streams)
-    noticed = next(pages)
+    noticed = pages.server_time
     present: dict[str, set[int]] = {name: set() for name in ENTITIES}
     for page in pages:
-        assert isinstance(page, Page)
         present[page.stream].update(int(r["ID"]) for r in page.rows)
     unknown: dict[str, list[int]] = {}
     for entity in ENTITIES:
@@ -81,7 +71,7 @@ def reconcile_pages(client: BitrixClient, known: dict[str, list[int]]) -> Iterat
         rows = [_mark(entity, i, True, noticed) for i in sorted(missing)]
         rows += [_mark(entity, i, False, noticed) for i in sorted(back)]
         if rows:
-            yield {"stream": "deleted_records", "rows": rows}
+            yield Rows("deleted_records", rows)
         state[entity] = sorted((marked | missing) - back)
         unknown[entity] = sorted(present[entity] - set(known.get(entity, [])) - marked)
     yield from _unknown_records(client, unknown)
@@ -92,7 +82,7 @@ def _mark(entity: str, record_id: int, deleted: bool, noticed: float) -> dict:
             "noticed_at": datetime.fromtimestamp(noticed, UTC)}
 
 
-def _unknown_records(client: BitrixClient, unknown: dict[str, list[int]]) -> Iterator[dict]:
+def _unknown_records(client: BitrixClient, unknown: dict[str, list[int]]) -> Iterator[Rows]:
     """The records the portal lists and the warehouse never held, with their stage history."""
     size = source_settings.RECONCILE_IDS_PER_REQUEST
     chunks = [
@@ -110,15 +100,11 @@ def _unknown_records(client: BitrixClient, unknown: dict[str, list[int]]) -> Ite
             streams.append(Stream(f"{history}.{n}", "crm.stagehistory.list",
                                   {"entityTypeId": entity_type, "filter": {"@OWNER_ID": ids}},
                                   wrapper="items"))
-        pages = read_streams(client, streams)
-        next(pages)
-        for page in pages:
-            assert isinstance(page, Page)
+        for page in read_streams(client, streams):
             stream = page.stream.split(".")[0]
             if not page.rows:
                 continue
             if stream in ENTITIES:
-                yield _crm_item(Page(stream, page.rows, page.observed_at), page.rows,
-                                [row_hash(r) for r in page.rows])
+                yield Rows(stream, page.rows, page.observed_at, [row_hash(r) for r in page.rows])
             else:
-                yield {"stream": stream, "rows": page.rows, "observed_at": page.observed_at}
+                yield Rows(stream, page.rows, page.observed_at)

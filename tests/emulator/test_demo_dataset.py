@@ -4,7 +4,8 @@ from collections import Counter
 
 import pytest
 
-from emulator.datasets import ANOMALIES, load_dataset
+from emulator.datasets import load_dataset
+from emulator.demo import ANOMALIES
 from emulator.portal import Portal
 
 

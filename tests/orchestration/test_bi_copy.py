@@ -9,7 +9,7 @@ import sys
 import duckdb
 import pytest
 
-from orchestration import bi, cycle
+from orchestration import bi, operations
 from tests.support import ROOT
 from tests.warehouse import MARTS, sync
 
@@ -43,7 +43,7 @@ print(json.dumps({"reads": reads, "errors": errors[:5], "mismatches": mismatches
 def test_a_reader_during_ten_syncs_sees_no_error_and_never_a_mix_of_old_and_new_marts(
     warehouse, demo, tmp_path
 ):
-    cycle.finish(warehouse, sync_run(warehouse))
+    sync_run(warehouse)
     stop = tmp_path / "stop"
     reader = subprocess.Popen(
         [sys.executable, "-c", READER, str(warehouse.bi_path), str(stop)],
@@ -54,7 +54,7 @@ def test_a_reader_during_ten_syncs_sees_no_error_and_never_a_mix_of_old_and_new_
             for _ in range(3):
                 demo.call("crm.lead.add", {"fields": {"TITLE": f"lead of sync {i}",
                                                       "SOURCE_ID": "WEB"}})
-            cycle.finish(warehouse, sync_run(warehouse))
+            sync_run(warehouse)
     finally:
         stop.touch()
         out, _ = reader.communicate(timeout=60)
@@ -68,15 +68,13 @@ def test_a_reader_during_ten_syncs_sees_no_error_and_never_a_mix_of_old_and_new_
 
 
 def sync_run(warehouse):
-    from orchestration import ingest
-
-    return ingest.sync(warehouse, rate_per_second=0)
+    return operations.run(warehouse, operations.Sync(), rate_per_second=0)
 
 
 def test_the_bi_copy_holds_only_marts_and_the_run_log_in_an_older_storage_version(warehouse,
                                                                                    demo):
     sync(warehouse)
-    published = cycle.finish(warehouse, sync_run(warehouse)).published
+    published = sync_run(warehouse).published
     header = warehouse.bi_path.read_bytes()[8:20]
     assert header[:4] == b"DUCK"
     # DuckDB 1.5 reads storage versions 64-68; 2.0 writes its own newer one by default
@@ -92,12 +90,12 @@ def test_the_bi_copy_holds_only_marts_and_the_run_log_in_an_older_storage_versio
 
 def test_publishing_while_a_reader_holds_the_old_copy_open_still_swaps(warehouse, demo):
     sync(warehouse)
-    cycle.finish(warehouse, sync_run(warehouse))
+    sync_run(warehouse)
     holder = duckdb.connect(str(warehouse.bi_path), read_only=True)
     try:
         before = holder.execute("select count(*) from marts.fct_leads").fetchall()[0][0]
         demo.call("crm.lead.add", {"fields": {"TITLE": "one more"}})
-        cycle.finish(warehouse, sync_run(warehouse))
+        sync_run(warehouse)
         # the open connection keeps the file it opened; a new reader (another process: DuckDB
         # shares one open database per path within a process) sees the new one
         assert holder.execute("select count(*) from marts.fct_leads").fetchall()[0][0] == before

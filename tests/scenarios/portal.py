@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from orchestration import bi, ingest, transform
+from orchestration import bi, operations
 from orchestration.settings import Settings
 from tests.support import Emulator
 
@@ -74,15 +74,15 @@ class Portal:
     # -- the product -------------------------------------------------------------------------
     def sync(self) -> None:
         """`bitrix-warehouse sync` at the portal clock: extract → load → build → publish."""
-        ingest.sync(self.settings, rate_per_second=0)
+        operations.load(self.settings, operations.Sync(), rate_per_second=0)
         self._build()
 
     def reconcile(self) -> None:
-        ingest.reconcile(self.settings, rate_per_second=0)
+        operations.load(self.settings, operations.Reconcile(), rate_per_second=0)
         self._build()
 
     def _build(self) -> None:
-        transform.build(self.settings)
+        operations.build(self.settings)
         bi.publish(self.settings)
 
     # -- what a BI user reads ----------------------------------------------------------------

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
-from orchestration import ingest, transform
+from orchestration import operations, transform
 from orchestration.settings import Settings
 from tests.scenarios.portal import Portal
 
@@ -189,10 +189,10 @@ class PortalHistory(RuleBasedStateMachine):
     def sync(self, minutes: int, reconcile: bool) -> None:
         self._tick(minutes)
         self._observe_first_managers()
-        ingest.sync(self.portal.settings, rate_per_second=0)
+        operations.load(self.portal.settings, operations.Sync(), rate_per_second=0)
         if reconcile:
-            ingest.reconcile(self.portal.settings, rate_per_second=0)
-        transform.build(self.portal.settings, data_tests=False)
+            operations.load(self.portal.settings, operations.Reconcile(), rate_per_second=0)
+        transform.build(self.portal.settings, transform.Build(data_tests=False))
         self.syncs += 1
 
     def _observe_first_managers(self) -> None:
@@ -207,12 +207,12 @@ class PortalHistory(RuleBasedStateMachine):
         self._tick(1)
         self._observe_first_managers()
         settings_ = self.portal.settings
-        ingest.sync(settings_, rate_per_second=0)
-        ingest.reconcile(settings_, rate_per_second=0)
-        transform.build(settings_, data_tests=False)
+        operations.load(settings_, operations.Sync(), rate_per_second=0)
+        operations.load(settings_, operations.Reconcile(), rate_per_second=0)
+        transform.build(settings_, transform.Build(data_tests=False))
         incremental = warehouse_contents(settings_.warehouse_path)
         self._check_totals(settings_.warehouse_path)
-        transform.build(settings_, data_tests=False, full_refresh=True)
+        transform.build(settings_, transform.Build(data_tests=False, full_refresh=True))
         rebuilt = warehouse_contents(settings_.warehouse_path)
         assert incremental.keys() == rebuilt.keys()
         for table in incremental:

@@ -4,12 +4,13 @@ from datetime import date
 
 import pytest
 
-from orchestration import ingest
+from orchestration import operations
 from tests.warehouse import scalar, sync, table
 
 
 def backfill(settings, since, until=None, entities=("leads", "deals")):
-    return ingest.backfill(settings, since, until, entities, rate_per_second=0)
+    window = operations.BackfillWindow(since, until, entities)
+    return operations.load(settings, operations.Backfill(window), rate_per_second=0)
 
 
 def test_backfill_loads_only_the_records_repaired_behind_the_api(warehouse, demo):
@@ -43,5 +44,5 @@ def test_backfill_reads_only_its_window_and_entities(warehouse, demo):
 def test_backfill_refuses_an_empty_window_and_unknown_entities(warehouse, demo):
     with pytest.raises(ValueError, match="window is empty"):
         backfill(warehouse, date(2024, 3, 1), date(2024, 3, 1))
-    with pytest.raises(Exception, match="entities must be among leads, deals"):
+    with pytest.raises(ValueError, match="choose from leads, deals"):
         backfill(warehouse, date(2024, 3, 1), entities=("contacts",))

@@ -4,8 +4,7 @@ import math
 
 import pytest
 
-from orchestration import ingest
-from tests.warehouse import assert_equal_to_portal, scalar, sync, table
+from tests.warehouse import assert_equal_to_portal, reconcile, scalar, sync, table
 
 
 def test_full_load_equals_the_portal_row_for_row(warehouse, demo):
@@ -113,5 +112,5 @@ def test_an_empty_portal_still_gets_every_table(warehouse, emulator):
         assert scalar(warehouse, f"select count(*) from bitrix_raw.{name}") == 0, name
     assert {"id", "date_modify", "opportunity", "bad_values"} <= _columns(warehouse, "deals")
     assert scalar(warehouse, "select count(*) from bitrix_raw.deleted_records") == 0
-    ingest.reconcile(warehouse, rate_per_second=0)
+    reconcile(warehouse)
     assert scalar(warehouse, "select count(*) from bitrix_raw.deleted_records") == 0

@@ -12,11 +12,12 @@ from base64 import b64decode
 
 import pytest
 
-from orchestration import ingest
-from sources.bitrix24.client import BitrixAuthError
+from orchestration import operations
+from sources.bitrix24.errors import BitrixAuthError
 from tests.support import ROOT
 from tests.warehouse import (
     assert_equal_to_portal,
+    reconcile,
     scalar,
     sync,
     table,
@@ -57,7 +58,7 @@ def test_changes_made_while_a_pass_pages_are_all_present_after_the_next_pass(war
         demo.control("POST", "live", {"enabled": False})
     assert len(writes) > 5 and len(failures) < len(writes) / 2
     sync(warehouse)
-    ingest.reconcile(warehouse, rate_per_second=0)  # live mode deletes a few leads
+    reconcile(warehouse)  # live mode deletes a few leads
     deleted = {r["id"] for r in table(warehouse, "deleted_records", "id") if r["is_deleted"]}
     for name in ("leads", "deals", "lead_stage_history", "deal_stage_history"):
         duplicates = f"select count(*) - count(distinct id) from bitrix_raw.{name}"
@@ -66,8 +67,8 @@ def test_changes_made_while_a_pass_pages_are_all_present_after_the_next_pass(war
 
 
 SYNC_SCRIPT = (
-    "import sys; from orchestration import ingest, settings; "
-    "ingest.sync(settings.load(), rate_per_second=0)"
+    "import sys; from orchestration import operations, settings; "
+    "operations.load(settings.load(), operations.Sync(), rate_per_second=0)"
 )
 
 
@@ -142,7 +143,7 @@ def test_a_pass_through_faults_loads_what_a_clean_pass_loads(warehouse, demo, fa
 
 def test_the_portals_real_rate_limit_is_respected_without_refusals(warehouse, demo):
     demo.configure(rate_limit={"enabled": True, "rate": 2, "burst": 5})
-    ingest.sync(warehouse, rate_per_second=2, burst=5)
+    operations.load(warehouse, operations.Sync(), rate_per_second=2, burst=5)
     assert demo.stats()["errors"] == {}
     assert_equal_to_portal(warehouse, demo)
 
@@ -176,7 +177,7 @@ def test_reconcile_marks_deleted_records_and_unmarks_none_else(warehouse, demo):
     deal = int(demo.records("deal")[5]["ID"])
     demo.call("crm.deal.delete", {"id": deal})
     demo.control("DELETE", "stats")
-    assert ingest.reconcile(warehouse, rate_per_second=0).rows == {"deleted_records": 4}
+    assert reconcile(warehouse) == {"deleted_records": 4}
     rows = table(warehouse, "deleted_records", "entity, id")
     assert [(r["entity"], r["id"], r["is_deleted"]) for r in rows] == [
         ("deals", deal, True), *[("leads", i, True) for i in sorted(gone)]]
@@ -184,7 +185,7 @@ def test_reconcile_marks_deleted_records_and_unmarks_none_else(warehouse, demo):
     assert scalar(warehouse, f"select count(*) from bitrix_raw.leads where id = {gone[0]}") == 1
     ids = len(demo.records("lead")) + len(demo.records("deal"))
     assert demo.stats()["http_requests"] <= ids // 2500 + 3
-    assert ingest.reconcile(warehouse, rate_per_second=0).rows.get("deleted_records", 0) == 0
+    assert reconcile(warehouse).get("deleted_records", 0) == 0
 
 
 def _texts_in_state(con) -> list[str]:

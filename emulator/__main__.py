@@ -1,0 +1,3 @@
+from emulator.cli import emulator
+
+emulator(prog_name="python -m emulator")

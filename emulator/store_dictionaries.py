@@ -1,0 +1,109 @@
+"""The store's dictionaries: custom fields, statuses (stages, sources, deal types), deal funnels,
+users and departments. A part of `Store`, kept apart from the CRM records."""
+
+from collections.abc import Mapping
+
+from .values import normalize
+
+
+class Dictionaries:
+    """Mixed into `Store`: needs its `db`, `entity()` and `_insert()`."""
+
+    def add_userfield(self, entity_name: str, name: str, kind: str, title: str) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO userfields VALUES (?, ?, ?, ?)",
+            (entity_name, name, kind, title),
+        )
+        self.entities[entity_name].custom[name] = kind
+
+    def userfields(self, entity_name: str) -> list[tuple[str, str, str]]:
+        return self.db.execute(
+            "SELECT FIELD_NAME, TYPE, TITLE FROM userfields WHERE ENTITY = ? ORDER BY FIELD_NAME",
+            (entity_name,),
+        ).fetchall()
+
+    def add_status(self, fields: Mapping) -> int:
+        entity_id = str(fields["ENTITY_ID"])
+        category = fields.get("CATEGORY_ID")
+        if category is None and entity_id.startswith("DEAL_STAGE_"):
+            category = int(entity_id.rsplit("_", 1)[1])
+        semantics = fields.get("SEMANTICS") or None
+        name = str(fields.get("NAME") or fields["STATUS_ID"])
+        cur = self.db.execute(
+            "INSERT INTO statuses (ENTITY_ID, STATUS_ID, NAME, NAME_INIT, SORT, SYSTEM,"
+            " CATEGORY_ID, COLOR, SEMANTICS) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                entity_id,
+                str(fields["STATUS_ID"]),
+                name,
+                fields.get("NAME_INIT", name if fields.get("SYSTEM") == "Y" else None),
+                int(fields.get("SORT") or 10),
+                fields.get("SYSTEM", "N"),
+                category,
+                fields.get("COLOR"),
+                semantics,
+            ),
+        )
+        self._semantics.clear()
+        return cur.lastrowid
+
+    def status_exists(self, entity_id: str, status_id: str) -> bool:
+        row = self.db.execute(
+            "SELECT 1 FROM statuses WHERE ENTITY_ID = ? AND STATUS_ID = ?", (entity_id, status_id)
+        ).fetchone()
+        return row is not None
+
+    def semantic(self, dictionary: str, status_id: str | None) -> str:
+        """`S`, `F` or `P` for a stage of a dictionary; unknown and empty stages count as `P`."""
+        key = (dictionary, status_id or "")
+        hit = self._semantics.get(key)
+        if hit is None:
+            row = self.db.execute(
+                "SELECT SEMANTICS FROM statuses WHERE ENTITY_ID = ? AND STATUS_ID = ?", key
+            ).fetchone()
+            hit = self._semantics[key] = (row[0] if row else None) or "P"
+        return hit
+
+    def first_stage(self, dictionary: str) -> str | None:
+        row = self.db.execute(
+            "SELECT STATUS_ID FROM statuses WHERE ENTITY_ID = ? ORDER BY SORT, ID LIMIT 1",
+            (dictionary,),
+        ).fetchone()
+        return row[0] if row else None
+
+    def add_category(self, category_id: int, name: str, sort: int, is_default: bool) -> None:
+        self.db.execute(
+            "INSERT INTO categories (id, name, sort, entityTypeId, isDefault, originId,"
+            " originatorId) VALUES (?, ?, ?, 2, ?, '', '')",
+            (category_id, name, sort, "Y" if is_default else "N"),
+        )
+
+    def next_category_id(self) -> int:
+        return self.db.execute("SELECT coalesce(max(id), 0) + 1 FROM categories").fetchone()[0]
+
+    def category_exists(self, category_id: int) -> bool:
+        return self.exists("category", category_id)
+
+    def add_user(self, fields: Mapping) -> int:
+        row = normalize(self.entities["user"], fields, self.clock, creating=True, raw=True)
+        row.setdefault("ACTIVE", 1)
+        row.setdefault("USER_TYPE", "employee")
+        row.setdefault("IS_ONLINE", "N")
+        row.setdefault("DATE_REGISTER", int(self.clock.now()))
+        row.setdefault("UF_DEPARTMENT", "[1]")
+        return self._insert("user", row)
+
+    def add_department(self, fields: Mapping) -> int:
+        row = normalize(self.entities["department"], fields, self.clock, creating=True, raw=True)
+        row.setdefault("SORT", 500)
+        return self._insert("department", row)
+
+    def _insert(self, entity_name: str, row: Mapping) -> int:
+        e = self.entities[entity_name]
+        cols = ", ".join(f'"{c}"' if c != "UF" else "UF" for c in row)
+        marks = ", ".join("?" * len(row))
+        cur = self.db.execute(
+            f'INSERT INTO "{e.table}" ({cols}) VALUES ({marks})', list(row.values())
+        )
+        return cur.lastrowid
+

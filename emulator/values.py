@@ -1,0 +1,124 @@
+"""How a written value is stored and read back, as a portal does it: a double kept as `"1500.00"`,
+dates and datetimes in the portal's zone, flags as Y/N, multi-fields and custom fields as JSON; a
+lead's derived flags (HAS_PHONE, IS_RETURN_CUSTOMER…)."""
+
+from collections.abc import Mapping
+
+import orjson
+
+from .clock import PortalClock
+from .fields import BOOL, DATE, DATETIME, FLAG, INT, JSON, MONEY, NUM, Field
+from .query import Entity
+
+
+def lead_flags(row: dict) -> None:
+    row["HAS_PHONE"] = "Y" if row.get("PHONE") not in (None, "", "[]") else "N"
+    row["HAS_EMAIL"] = "Y" if row.get("EMAIL") not in (None, "", "[]") else "N"
+    row.setdefault("HAS_IMOL", "N")
+    linked = bool(row.get("CONTACT_ID")) or bool(row.get("COMPANY_ID"))
+    row["IS_RETURN_CUSTOMER"] = "Y" if linked else "N"
+
+
+def format_money(value) -> str | None:
+    """A double as the portal stores it (`"1500.00"`); text that is no number stays as sent."""
+    if value is None or value == "":
+        return None
+    try:
+        return f"{float(str(value).replace(',', '.')):.2f}"
+    except ValueError:
+        return str(value)
+
+
+def normalize(
+    entity: Entity,
+    fields: Mapping | None,
+    clock: PortalClock,
+    creating: bool,
+    raw: bool = False,
+    current_uf: str | None = None,
+) -> dict:
+    """Client `fields` → storable columns. Unknown and read-only fields are dropped as the portal
+    does; `raw` (internal callers) keeps read-only ones."""
+    out: dict = {}
+    if not isinstance(fields, Mapping):
+        return out
+    custom: dict = {}
+    for key, value in fields.items():
+        name = str(key).upper() if str(key).upper() != "ID" else "ID"
+        f: Field | None = entity._by_name().get(name) or entity._by_name().get(str(key))
+        if f is None:
+            if entity.has_custom and name in entity.custom:
+                custom[name] = custom_value(entity.custom[name], value)
+            continue
+        if f.name == entity.id_field or (f.read_only and not raw):
+            continue
+        if f.immutable and not creating:
+            continue
+        out[f.name] = store_value(f, value, clock)
+    if custom:
+        bag = orjson.loads(current_uf) if current_uf else {}
+        bag.update(custom)
+        out["UF"] = orjson.dumps(bag).decode()
+    return out
+
+
+def store_value(f: Field, value, clock: PortalClock):
+    kind = f.kind
+    if kind in (INT, NUM):
+        if value in (None, ""):
+            return None
+        try:
+            return int(float(value))
+        except (TypeError, ValueError):
+            return None
+    if kind == MONEY:
+        return format_money(value)
+    if kind == FLAG:
+        if isinstance(value, bool):
+            return "Y" if value else "N"
+        return "Y" if str(value).strip().upper() in ("Y", "1", "TRUE") else "N"
+    if kind == BOOL:
+        if isinstance(value, bool):
+            return int(value)
+        return 1 if str(value).strip().upper() in ("Y", "1", "TRUE") else 0
+    if kind == DATETIME:
+        return clock.parse(value)
+    if kind == DATE:
+        return clock.parse_date(value)
+    if kind == JSON:
+        return json_value(f, value)
+    return None if value is None else str(value)
+
+
+def json_value(f: Field, value) -> str:
+    if isinstance(value, Mapping):
+        value = list(value.values())
+    if not isinstance(value, list):
+        value = [value]
+    if f.api_type == "crm_multifield":
+        items = []
+        for i, item in enumerate(value, start=1):
+            if isinstance(item, Mapping) and item.get("VALUE"):
+                items.append(
+                    {
+                        "ID": str(i),
+                        "VALUE_TYPE": str(item.get("VALUE_TYPE") or "WORK"),
+                        "VALUE": str(item["VALUE"]),
+                        "TYPE_ID": f.name,
+                    }
+                )
+        return orjson.dumps(items).decode()
+    return orjson.dumps([int(v) for v in value if str(v).strip().lstrip("-").isdigit()]).decode()
+
+
+def custom_value(kind: str, value):
+    if kind == "boolean":
+        if isinstance(value, bool):
+            return value
+        return str(value).strip().upper() in ("Y", "1", "TRUE")
+    if kind == "double":
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            return None
+    return None if value is None else str(value)

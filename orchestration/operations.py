@@ -1,0 +1,185 @@
+"""The pipeline's operations, each defined once: the CLI commands and the Dagster assets are thin
+drivers that call these and hold no logic of their own.
+
+- `load(settings, Sync() | Backfill(window) | Reconcile())`: extract → load into `bitrix_raw`,
+  recorded in `ops.sync_runs`. A sync reads what changed since the cursor; a backfill re-reads
+  the leads/deals created in a window whatever their DATE_MODIFY (history kept, the cursor
+  untouched); a reconcile compares ID lists and marks deleted records (nothing is removed).
+- `build(settings)`: `dbt build` of every model and data test (the marts read every raw table,
+  so any load rebuilds them all; the incremental models make that cheap).
+- `publish(settings)`: the marts copied to the BI file and swapped in atomically.
+- `run(settings, what)`: load → build → publish, each step timed. Every load is followed by both:
+  a deletion mark or a repaired UTM only reaches a BI user once the marts are rebuilt.
+"""
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import ClassVar
+
+import dlt
+
+from orchestration import bi, ingest, transform
+from orchestration.settings import Settings
+from sources.bitrix24 import backfill_source, bitrix24_source, state
+from sources.bitrix24.reconcile import deletions_source
+from sources.bitrix24.tables import CRM
+
+ENTITIES = tuple(CRM)  # what a backfill can re-read: leads, deals
+
+
+class InvalidRequest(ValueError):
+    """An operation asked for wrongly; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class BackfillWindow:
+    """Leads and/or deals created in [since, until) (portal-local days); `until` None: open."""
+
+    since: date
+    until: date | None = None
+    entities: tuple[str, ...] = ENTITIES
+
+    def __post_init__(self) -> None:
+        unknown = [e for e in self.entities if e not in ENTITIES]
+        if unknown or not self.entities:
+            raise InvalidRequest(
+                f"unknown entities: {', '.join(unknown) or '(none)'}; "
+                f"choose from {', '.join(ENTITIES)}"
+            )
+        if self.until is not None and self.until <= self.since:
+            raise InvalidRequest(
+                f"the window is empty: until ({self.until}) is not after since ({self.since})"
+            )
+
+    @classmethod
+    def parse(
+        cls, since: str | None, until: str | None = None, entities: Iterable[str] | str = ENTITIES
+    ) -> "BackfillWindow":
+        """From text as a user types it: days as YYYY-MM-DD, entities comma-separated or a list."""
+        if isinstance(entities, str):
+            entities = entities.split(",")
+        wanted = tuple(e.strip() for e in entities if e.strip())
+        return cls(_day("since", since), _day("until", until) if until else None, wanted)
+
+    def describe(self) -> str:
+        end = f" until {self.until}" if self.until else ""
+        return f"the {' and '.join(self.entities)} created from {self.since}{end}"
+
+
+def _day(name: str, value: str | None) -> date:
+    try:
+        return date.fromisoformat(value or "")
+    except ValueError:
+        raise InvalidRequest(f"`{name}` must be a day, YYYY-MM-DD; got {value!r}") from None
+
+
+@dataclass(frozen=True)
+class Sync:
+    """The incremental pass: what changed since the cursor, the new stage history, the
+    dictionaries."""
+
+    kind: ClassVar[str] = "sync"
+
+    def source(self, pipeline: dlt.Pipeline, **options):
+        return bitrix24_source(**options)
+
+
+@dataclass(frozen=True)
+class Backfill:
+    """A re-read of a window of creation dates; a record read exactly as held is skipped."""
+
+    window: BackfillWindow
+    kind: ClassVar[str] = "backfill"
+
+    def source(self, pipeline: dlt.Pipeline, **options):
+        w = self.window
+        known = state.known_versions(pipeline, w.since, w.until, w.entities)
+        return backfill_source(w.since, w.until, w.entities, known, **options)
+
+
+@dataclass(frozen=True)
+class Reconcile:
+    """Deleted records marked (restored ones unmarked); records never held are loaded."""
+
+    kind: ClassVar[str] = "reconcile"
+
+    def source(self, pipeline: dlt.Pipeline, **options):
+        return deletions_source(known=state.known_ids(pipeline), **options)
+
+
+Load = Sync | Backfill | Reconcile
+MODES = ("sync", "backfill", "reconcile")
+
+
+def request(
+    mode: str,
+    since: str | None = None,
+    until: str | None = None,
+    entities: Iterable[str] | str = ENTITIES,
+) -> Load:
+    """A load as the CLI or the Dagster launchpad names it."""
+    if mode == "sync":
+        return Sync()
+    if mode == "reconcile":
+        return Reconcile()
+    if mode == "backfill":
+        return Backfill(BackfillWindow.parse(since, until, entities))
+    raise InvalidRequest(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
+
+
+def load(
+    settings: Settings, what: Load, *, progress: bool = False, **source_options
+) -> ingest.RunResult:
+    """Extract and load; `source_options` go to the dlt source (webhook_url, rate_per_second…)."""
+    return ingest.load(
+        settings, what.kind, lambda pipeline: what.source(pipeline, **source_options), progress
+    )
+
+
+def build(settings: Settings, *, full_refresh: bool = False) -> float:
+    """The routine `dbt build`; returns its seconds."""
+    started = time.perf_counter()
+    transform.build(settings, transform.Build(full_refresh=full_refresh))
+    return time.perf_counter() - started
+
+
+def publish(settings: Settings) -> bi.Published:
+    return bi.publish(settings)
+
+
+@dataclass
+class Cycle:
+    run: ingest.RunResult
+    seconds: dict[str, float] = field(default_factory=dict)
+    published: bi.Published | None = None
+
+    def describe(self) -> str:
+        loaded = ", ".join(f"{t} {n:,}" for t, n in sorted(self.run.rows.items()) if n)
+        steps = ", ".join(f"{step} {s:.1f} s" for step, s in self.seconds.items())
+        return f"Loaded: {loaded or 'nothing new'}\nSteps: {steps}"
+
+
+def run(
+    settings: Settings,
+    what: Load,
+    *,
+    rebuild: bool = True,
+    progress: bool = False,
+    echo: Callable[[str], None] | None = None,
+    **source_options,
+) -> Cycle:
+    """Load, then (unless `rebuild` is off) build the marts and publish them; `echo` shows
+    progress."""
+    say = echo or (lambda _: None)
+    cycle = Cycle(load(settings, what, progress=progress, **source_options))
+    cycle.seconds.update(cycle.run.seconds)
+    if not rebuild:
+        return cycle
+    say("Building the marts (dbt build)…")
+    cycle.seconds["transform"] = build(settings)
+    say(f"Publishing the BI copy to {settings.bi_path}…")
+    cycle.published = publish(settings)
+    cycle.seconds["publish"] = cycle.published.seconds
+    return cycle

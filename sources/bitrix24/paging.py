@@ -1,0 +1,191 @@
+"""Reading whole lists in as few requests as possible: the batch/keyset planner.
+
+Pages are 50 rows; `start=-1` skips the count; keyset paging is `order {ID: ASC}` +
+`filter {">ID": last}` (never offset paging, which drifts while rows change); inside one batch a
+command names the previous page's last ID as `$result[prev][49][ID]`, so a batch reads 2,500
+rows of one stream in one request. When a page comes back short, later links of its chain are
+ignored, whatever the portal answered for them (reference §3–4).
+"""
+
+import math
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+
+from . import settings
+from .client import BitrixClient
+from .errors import BitrixError, BitrixRetryableError
+from .helpers import command, parse_datetime
+
+
+@dataclass
+class Stream:
+    """One list to read completely: a method, its base parameters and how it pages.
+
+    `keyset` streams page by ID with `start=-1`; `id_filter` says where the `>ID` condition goes
+    (`("filter", ">ID")`, or `("FILTER", ">ID")` for user.get, or `(">ID",)` for department.get);
+    `order` is how the method is told to sort by ID; `wrapper` the key rows sit under."""
+
+    name: str
+    method: str
+    params: dict = field(default_factory=dict)
+    keyset: bool = True
+    id_filter: tuple = ("filter", ">ID")
+    order: dict = field(default_factory=lambda: {"order": {"ID": "ASC"}})
+    wrapper: str | None = None
+    last_id: int = 0
+    total: int | None = None
+    fetched: int = 0
+    done: bool = False
+
+    def params_after(self, last_id) -> dict:
+        params = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in self.params.items()}
+        params.update(self.order)
+        target = params
+        for key in self.id_filter[:-1]:
+            target = target.setdefault(key, {})
+        target[self.id_filter[-1]] = last_id
+        return params
+
+    @property
+    def pages_left(self) -> int:
+        if self.done:
+            return 0
+        if self.total is None:
+            return 1
+        return max(1, math.ceil((self.total - self.fetched) / settings.PAGE_SIZE))
+
+    def rows_of(self, result) -> list:
+        rows = result.get(self.wrapper) if self.wrapper and isinstance(result, Mapping) else result
+        if not isinstance(rows, list):
+            raise BitrixRetryableError(
+                f"{self.method}: a page is not a list of rows", code="MALFORMED", method=self.method
+            )
+        return rows
+
+
+@dataclass
+class Page:
+    stream: str
+    rows: list
+    observed_at: float  # portal time (unix seconds) at which the page was read
+
+
+@dataclass
+class Pass:
+    """One read of several streams: the portal's `server.time` taken before any row was read
+    (a pass's watermark), then the pages, read as they are iterated."""
+
+    server_time: float
+    pages: Iterator[Page]
+
+    def __iter__(self) -> Iterator[Page]:
+        return self.pages
+
+
+def read_streams(client: BitrixClient, streams: list[Stream]) -> Pass:
+    """Read every stream to its end in as few requests as possible.
+
+    The first request, made here, is one batch holding `server.time` and the first page of
+    every stream, counted (`start=0`) so later batches can be filled exactly. Later batches,
+    made as the pages are iterated, chain up to 50 keyset pages, shared among the streams still
+    open. A stream whose last page is full stays open even when its count says it is done (rows
+    added while paging)."""
+    first = {"time": "server.time"}
+    for s in streams:
+        params = s.params_after(s.last_id) if s.keyset else dict(s.params)
+        if s.keyset:
+            params["start"] = 0
+        first[s.name] = command(s.method, params)
+    result = client.batch(first)
+    return Pass(_unix(result["result"].get("time")), _pages(client, streams, result))
+
+
+def _pages(client: BitrixClient, streams: list[Stream], result: dict) -> Iterator[Page]:
+    observed = _observed(result)
+    for s in streams:
+        rows = s.rows_of(result["result"].get(s.name, []))
+        if s.keyset:
+            totals = result.get("result_total") or {}
+            s.total = totals.get(s.name) if isinstance(totals, Mapping) else None
+        if s.keyset:
+            yield from _advance(s, rows, observed)
+        else:
+            s.done = True
+            yield Page(s.name, rows, observed)
+
+    while True:
+        open_streams = [s for s in streams if not s.done]
+        if not open_streams:
+            return
+        commands: dict[str, str] = {}
+        chains: list[tuple[Stream, list[str]]] = []
+        slots = settings.BATCH_SIZE
+        for s in open_streams:
+            if slots == 0:
+                break
+            n = min(slots, s.pages_left)
+            keys = []
+            for i in range(n):
+                key = f"{s.name}_{i}"
+                ref = s.last_id if i == 0 else _ref(keys[-1], s.wrapper)
+                params = s.params_after(ref)
+                params["start"] = -1
+                commands[key] = command(s.method, params)
+                keys.append(key)
+            chains.append((s, keys))
+            slots -= n
+        result = client.batch(commands)
+        observed = _observed(result)
+        for s, keys in chains:
+            for key in keys:
+                rows = s.rows_of(result["result"].get(key, []))
+                yield from _advance(s, rows, observed)
+                if s.done:
+                    break  # later links of a broken chain name no real ID
+
+
+def _advance(s: Stream, rows: list, observed: float) -> Iterator[Page]:
+    if rows:
+        last = rows[-1].get("ID") if isinstance(rows[-1], Mapping) else None
+        try:
+            last_id = int(last)
+        except (TypeError, ValueError):
+            raise BitrixRetryableError(
+                f"{s.method}: a row without a numeric ID after ID {s.last_id}",
+                code="MALFORMED",
+                method=s.method,
+            ) from None
+        if last_id <= s.last_id:
+            raise BitrixError(
+                f"{s.method}: rows after ID {s.last_id} are not in ID order",
+                code="MALFORMED",
+                method=s.method,
+            )
+        s.last_id = last_id
+        s.fetched += len(rows)
+        yield Page(s.name, rows, observed)
+    # A short page ends the stream; so does reaching the count taken at the start of the pass
+    # (rows added since then are modified after the watermark, so the next pass reads them).
+    if len(rows) < settings.PAGE_SIZE or (s.total is not None and s.fetched >= s.total):
+        s.done = True
+
+
+def _ref(key: str, wrapper: str | None) -> str:
+    inner = f"[{wrapper}]" if wrapper else ""
+    return f"$result[{key}]{inner}[{settings.PAGE_SIZE - 1}][ID]"
+
+
+def _unix(value) -> float:
+    parsed = parse_datetime(value)
+    if parsed is None:
+        raise BitrixRetryableError(
+            "server.time: no time in the answer", code="MALFORMED", method="server.time"
+        )
+    return parsed.timestamp()
+
+
+def _observed(result: Mapping) -> float:
+    t = result.get("time") or {}
+    finish = t.get("finish") if isinstance(t, Mapping) else None
+    return float(finish) if isinstance(finish, (int, float)) else time.time()
