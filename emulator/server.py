@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import uvicorn
 
-from .app import apply_config, create_app
+from .app import create_app
+from .control import apply_config
 from .datasets import load_dataset
 from .live import LiveActivity
 from .portal import Portal
