@@ -28,8 +28,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from .calls import RestError
 from .control import JSON, Control
-from .methods import RestError
 from .phpquery import parse_qs_php
 from .portal import Portal
 

@@ -7,9 +7,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from .encoding import resolve_select, row_encoder
 from .faults import FaultSpecError
 from .portal import Portal
-from .query import resolve_select, row_encoder
 from .store import NotFound
 
 

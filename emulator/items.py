@@ -20,8 +20,8 @@ Not modelled: multifields (`fm`), `contactIds`, `parentId…`, observers, `logic
 from collections.abc import Mapping
 from contextlib import suppress
 
+from .calls import Call, Reply, RestError, list_page, param, start_of
 from .fields import DATE, DATETIME, INT, MONEY, Field
-from .methods import Call, Reply, RestError, _start, list_page, param
 from .query import Entity, split_key
 from .store import NotFound
 
@@ -173,7 +173,7 @@ def item_list(call: Call, params: Mapping) -> Reply:
         _filter(entity, param(params, "filter")),
         _order(entity, param(params, "order")),
         _select(entity, param(params, "select")),
-        _start(params),
+        start_of(params),
         encode_row=_encoder(entity),
     )
     return Reply({"items": rows}, total, nxt)

@@ -1,6 +1,6 @@
 """REST methods of the emulated portal. Each handler takes the call's parameters and returns a
-`Reply` (result plus `total`/`next`) or raises `RestError`; the envelope, auth, limits and batch
-live in `emulator.app`.
+`Reply` (result plus `total`/`next`) or raises `RestError` (see `calls.py`); the envelope, auth,
+limits and batch live in `emulator.portal` and `emulator.app`.
 
 API facts relied on (reference §2, §5–7):
 - list pages are always 50 rows; legacy methods floor `start` to a multiple of 50; `next` is
@@ -13,96 +13,12 @@ API facts relied on (reference §2, §5–7):
 """
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 
+from .calls import Call, Reply, RestError, int_param, list_page, param, start_of
 from .dictionaries import DEFAULT_DEAL_STAGES
-from .query import Entity, build_order, build_where, resolve_select, row_encoder
-from .store import NotFound, Store
-
-PAGE = 50
-
-
-class RestError(Exception):
-    def __init__(self, code: str, description: str, status: int = 400) -> None:
-        super().__init__(description)
-        self.code, self.description, self.status = code, description, status
-
-    def body(self) -> dict:
-        return {"error": self.code, "error_description": self.description}
-
-
-@dataclass
-class Reply:
-    result: object
-    total: int | None = None
-    next: int | None = None
-
-
-@dataclass
-class Call:
-    """What a handler may use: the portal and who is calling."""
-
-    store: Store
-    user_id: int
-    options: dict
-    rows_returned: Callable[[str, int], None] = field(default=lambda method, n: None)
-
-
-def param(params: Mapping, name: str, default=None):
-    """A top-level parameter, case-insensitively (`filter`, `FILTER`, `arFilter`)."""
-    lowered = name.lower()
-    for key, value in params.items():
-        k = str(key).lower()
-        if k == lowered or k == "ar" + lowered:
-            return value
-    return default
-
-
-def _int_param(params: Mapping, name: str) -> int | None:
-    value = param(params, name)
-    try:
-        return int(str(value))
-    except (TypeError, ValueError):
-        return None
-
-
-def _start(params: Mapping) -> int:
-    start = _int_param(params, "start")
-    if start is None:
-        return 0
-    return -1 if start < 0 else start
-
-
-def list_page(
-    call: Call,
-    method: str,
-    entity: Entity,
-    flt,
-    order,
-    select,
-    start: int,
-    default_select=("*", "UF_*"),
-    encode_row=None,
-) -> tuple[list, int | None, int | None]:
-    """One 50-row page: (rows, total, next). `start=-1` → no count."""
-    store = call.store
-    where, args = build_where(entity, flt, store.clock)
-    order_sql = build_order(entity, order)
-    cols_sql, encode = row_encoder(resolve_select(entity, select, default_select), store.clock)
-    if start < 0:
-        rows = store.select(entity, cols_sql, where, args, order_sql, PAGE)
-        total, nxt = 0, None
-    else:
-        start -= start % PAGE
-        total = store.count(entity, where, args)
-        rows = store.select(entity, cols_sql, where, args, order_sql, PAGE, start)
-        nxt = start + PAGE if start + PAGE < total else None
-    out = [encode(r) for r in rows]
-    if encode_row is not None:
-        out = [encode_row(r) for r in out]
-    call.rows_returned(method, len(out))
-    return out, total, nxt
-
+from .encoding import resolve_select, row_encoder
+from .query import build_order, build_where
+from .store import NotFound
 
 # -- crm.lead.* / crm.deal.* --------------------------------------------------------------------
 
@@ -116,7 +32,7 @@ def _crm_list(kind: str):
             param(params, "filter"),
             param(params, "order"),
             param(params, "select"),
-            _start(params),
+            start_of(params),
         )
         return Reply(rows, total, nxt)
 
@@ -124,7 +40,7 @@ def _crm_list(kind: str):
 
 
 def _record_id(params: Mapping) -> int:
-    rid = _int_param(params, "id")
+    rid = int_param(params, "id")
     if rid is None or rid <= 0:
         raise RestError("", "ID is not defined or invalid.")
     return rid
@@ -214,7 +130,7 @@ def _crm_delete(kind: str):
 
 
 def stagehistory_list(call: Call, params: Mapping) -> Reply:
-    type_id = _int_param(params, "entityTypeId")
+    type_id = int_param(params, "entityTypeId")
     kinds = {1: "lead_history", 2: "deal_history"}
     if type_id not in kinds:
         raise RestError("ENTITY_TYPE_NOT_SUPPORTED", f"Entity type {type_id} is not supported")
@@ -231,7 +147,7 @@ def stagehistory_list(call: Call, params: Mapping) -> Reply:
         param(params, "filter"),
         param(params, "order"),
         param(params, "select"),
-        _start(params),
+        start_of(params),
         default_select=("*",),
         encode_row=encode_row,
     )
@@ -285,7 +201,7 @@ def status_add(call: Call, params: Mapping) -> Reply:
 
 
 def category_list(call: Call, params: Mapping) -> Reply:
-    type_id = _int_param(params, "entityTypeId")
+    type_id = int_param(params, "entityTypeId")
     if type_id != 2:
         raise RestError("ENTITY_TYPE_NOT_SUPPORTED", f"Entity type {type_id} is not supported")
     entity = call.store.entity("category")
@@ -300,7 +216,7 @@ def category_list(call: Call, params: Mapping) -> Reply:
 
 def category_add(call: Call, params: Mapping) -> Reply:
     """A new deal funnel with the default stages, prefixed `C<id>:` as a portal names them."""
-    if _int_param(params, "entityTypeId") != 2:
+    if int_param(params, "entityTypeId") != 2:
         raise RestError("NOT_FOUND", "Smart process not found")
     fields = param(params, "fields")
     if not isinstance(fields, Mapping) or not str(fields.get("name") or "").strip():
@@ -342,7 +258,7 @@ def user_get(call: Call, params: Mapping) -> Reply:
     entity = call.store.entity("user")
     every_field = tuple(f.name for f in entity.fields)
     rows, total, nxt = list_page(
-        call, "user.get", entity, flt, order, None, _start(params), every_field
+        call, "user.get", entity, flt, order, None, start_of(params), every_field
     )
     return Reply(rows, total, nxt)
 
@@ -365,7 +281,7 @@ def department_get(call: Call, params: Mapping) -> Reply:
         return {k: v for k, v in row.items() if not (k == "UF_HEAD" and v is None)}
 
     rows, total, nxt = list_page(
-        call, "department.get", entity, flt, order, None, _start(params), ("*",), encode_row
+        call, "department.get", entity, flt, order, None, start_of(params), ("*",), encode_row
     )
     return Reply(rows, total, nxt)
 

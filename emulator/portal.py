@@ -20,11 +20,12 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from .calls import Call, Reply, RestError
 from .clock import PortalClock
 from .faults import Faults
 from .items import METHODS as ITEM_METHODS
 from .limits import LeakyBucket, OperatingBudget
-from .methods import METHODS, Call, Reply, RestError
+from .methods import METHODS
 from .phpquery import parse_qs_php
 from .store import Store
 

@@ -2,6 +2,7 @@
 
 import json
 import time
+from dataclasses import replace
 
 import dagster as dg
 import duckdb
@@ -90,7 +91,7 @@ def test_a_failing_run_posts_an_alert_without_the_secret(defs, instance, setting
                    if e.dagster_event and e.dagster_event.event_type_value == "PIPELINE_FAILURE")
     context = dg.build_run_status_sensor_context(
         sensor_name=sensor.name, dagster_instance=instance, dagster_run=dagster_run,
-        dagster_event=failure.dagster_event,
+        dagster_event=failure.dagster_event, resources={"settings": settings},
     ).for_run_failure()
     sensor(context)
     (alert,) = alert_receiver.received
@@ -107,14 +108,12 @@ def test_a_failing_run_posts_an_alert_without_the_secret(defs, instance, setting
 def test_a_stale_asset_is_reported_once_and_its_recovery_too(defs, instance, settings, demo,
                                                             alert_receiver):
     assert run(defs, instance, "sync_minutely_job").success
-    stale_defs_sensor = sensors.build_sensors(
-        settings.__class__(**{**settings.__dict__, "stale_after_minutes": 1 / 60})
-    )[1]
+    impatient = {"settings": replace(settings, stale_after_minutes=1 / 60)}
     time.sleep(1.5)
     cursor = None
     for _ in range(2):  # the second evaluation does not repeat the alert
-        context = dg.build_sensor_context(instance=instance, cursor=cursor)
-        stale_defs_sensor(context)
+        context = dg.build_sensor_context(instance=instance, cursor=cursor, resources=impatient)
+        sensors.staleness_alert_sensor(context)
         cursor = context.cursor
     stale = [a["json"] for a in alert_receiver.received]
     assert {a["subject"] for a in stale} == {"bitrix/leads", "bi/bi_copy"}
@@ -122,8 +121,8 @@ def test_a_stale_asset_is_reported_once_and_its_recovery_too(defs, instance, set
     assert set(json.loads(cursor)) == {"bitrix/leads", "bi/bi_copy"}
 
     assert run(defs, instance, "sync_minutely_job").success
-    fresh_sensor = sensors.build_sensors(settings)[1]
-    context = dg.build_sensor_context(instance=instance, cursor=cursor)
-    fresh_sensor(context)
+    context = dg.build_sensor_context(instance=instance, cursor=cursor,
+                                      resources={"settings": settings})
+    sensors.staleness_alert_sensor(context)
     assert [a["json"]["event"] for a in alert_receiver.received[2:]] == ["fresh_again"] * 2
     assert json.loads(context.cursor) == {}
