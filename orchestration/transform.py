@@ -72,7 +72,9 @@ def arguments(settings: Settings, command: list[str], target: Path | None = None
             "--log-path",
             str((target / "logs").resolve()),
             "--log-level",
-            "none",  # dbt.log in the target keeps the detail
+            "none",  # nothing on this process's stdout…
+            "--log-level-file",
+            "info",  # …while dbt.log in the target keeps what ran and what failed
         ]
     return args
 
