@@ -8,7 +8,10 @@ import math
 import random
 from dataclasses import dataclass, field
 
+from faker import Faker
+
 from .portal import Portal
+from .store import Store
 
 DAY = 86_400
 DAYS = 120
@@ -217,3 +220,59 @@ class Funnel:
 
     def semantic(self, stage: str) -> str:
         return "S" if stage == self.won else ("F" if stage in self.losses else "P")
+
+
+def hire_team(
+    store: Store, rng: random.Random, seed: int, scale: float, start: int, now: int
+) -> CompanyModel:
+    """The demo team in the portal (branches, departments, managers with their leave and
+    dismissals) and the company model around it; `scale` grows the team by its square root."""
+    fake = Faker("ru_RU")
+    fake.seed_instance(seed)
+    first = [fake.first_name() for _ in range(300)]
+    last = [fake.last_name() for _ in range(300)]
+    for dept_id, name in BRANCHES:
+        store.add_department(
+            {"ID": dept_id, "NAME": f"Филиал {name}", "SORT": 100 + dept_id, "PARENT": 1}
+        )
+    store.add_department(
+        {"ID": WHOLESALE_DEPT, "NAME": "Оптовый отдел", "SORT": 200, "PARENT": 1}
+    )
+    team = max(5, round(TEAM * math.sqrt(scale)))
+    managers: list[Manager] = []
+    for i in range(team):
+        wholesale = i % 6 == 5
+        dept, branch = (WHOLESALE_DEPT, "Опт") if wholesale else BRANCHES[i % len(BRANCHES)]
+        registered = start - rng.randrange(30, 900) * DAY
+        fired = i % 10 == 6
+        male = rng.random() < 0.6
+        user_id = store.add_user(
+            {
+                "NAME": fake.first_name_male() if male else fake.first_name_female(),
+                "LAST_NAME": fake.last_name_male() if male else fake.last_name_female(),
+                "EMAIL": f"manager{i + 2}@autoparts.example.ru",
+                "ACTIVE": not fired,
+                "UF_DEPARTMENT": [dept],
+                "WORK_POSITION": "Старший менеджер по опту" if wholesale else "Менеджер",
+                "PERSONAL_GENDER": "M" if male else "F",
+                "DATE_REGISTER": registered,
+                "LAST_LOGIN": now - rng.randrange(60, 5 * DAY),
+                "TIME_ZONE": "Europe/Moscow",
+            }
+        )
+        manager = Manager(user_id, branch, wholesale, weight=rng.uniform(0.5, 1.5))
+        if fired:
+            manager.active_until = start + rng.randrange(20, DAYS - 20) * DAY
+        elif i == 3:
+            leave_start = start + 60 * DAY
+            manager.leave = (leave_start, leave_start + 14 * DAY)
+        managers.append(manager)
+    model = CompanyModel(
+        rng=rng,
+        managers=managers,
+        lead_stages=tuple(s[0] for s in DEMO_LEAD_STAGES if s[3] is None),
+        first_names=first,
+        last_names=last,
+    )
+    model.build_ads(ADS)
+    return model

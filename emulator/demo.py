@@ -7,12 +7,8 @@ import itertools
 import math
 import random
 
-from faker import Faker
-
 from .company import (
     AD_GROUPS,
-    ADS,
-    BRANCHES,
     CAR_BRANDS,
     DAY,
     DAYS,
@@ -21,10 +17,8 @@ from .company import (
     DEMO_SOURCES,
     DEMO_WHOLESALE_STAGES,
     LEADS_PER_DAY,
-    TEAM,
-    WHOLESALE_DEPT,
     CompanyModel,
-    Manager,
+    hire_team,
 )
 from .demo_records import DemoRecords
 from .dictionaries import add_stages, load_empty
@@ -77,65 +71,13 @@ class DemoGenerator:
             ("UF_CRM_DELIVERY", "boolean", "Доставка", "deal"),
         ):
             store.add_userfield(entity, name, kind, title)
-        model = self._team()
+        model = hire_team(self.store, self.rng, self.seed, self.scale, self.start, self.now)
         self.model = model
         self.records = DemoRecords(self.portal, model, self.rng, self.now)
         self._leads()
         self._deals_without_leads()
         self._anomalies()
         self._renumber()
-        return model
-
-    def _team(self) -> CompanyModel:
-        fake = Faker("ru_RU")
-        fake.seed_instance(self.seed)
-        first = [fake.first_name() for _ in range(300)]
-        last = [fake.last_name() for _ in range(300)]
-        store = self.store
-        for dept_id, name in BRANCHES:
-            store.add_department(
-                {"ID": dept_id, "NAME": f"Филиал {name}", "SORT": 100 + dept_id, "PARENT": 1}
-            )
-        store.add_department(
-            {"ID": WHOLESALE_DEPT, "NAME": "Оптовый отдел", "SORT": 200, "PARENT": 1}
-        )
-        team = max(5, round(TEAM * math.sqrt(self.scale)))
-        managers: list[Manager] = []
-        for i in range(team):
-            wholesale = i % 6 == 5
-            dept, branch = (WHOLESALE_DEPT, "Опт") if wholesale else BRANCHES[i % len(BRANCHES)]
-            registered = self.start - self.rng.randrange(30, 900) * DAY
-            fired = i % 10 == 6
-            male = self.rng.random() < 0.6
-            user_id = store.add_user(
-                {
-                    "NAME": fake.first_name_male() if male else fake.first_name_female(),
-                    "LAST_NAME": fake.last_name_male() if male else fake.last_name_female(),
-                    "EMAIL": f"manager{i + 2}@autoparts.example.ru",
-                    "ACTIVE": not fired,
-                    "UF_DEPARTMENT": [dept],
-                    "WORK_POSITION": "Старший менеджер по опту" if wholesale else "Менеджер",
-                    "PERSONAL_GENDER": "M" if male else "F",
-                    "DATE_REGISTER": registered,
-                    "LAST_LOGIN": self.now - self.rng.randrange(60, 5 * DAY),
-                    "TIME_ZONE": "Europe/Moscow",
-                }
-            )
-            manager = Manager(user_id, branch, wholesale, weight=self.rng.uniform(0.5, 1.5))
-            if fired:
-                manager.active_until = self.start + self.rng.randrange(20, DAYS - 20) * DAY
-            elif i == 3:
-                leave_start = self.start + 60 * DAY
-                manager.leave = (leave_start, leave_start + 14 * DAY)
-            managers.append(manager)
-        model = CompanyModel(
-            rng=self.rng,
-            managers=managers,
-            lead_stages=tuple(s[0] for s in DEMO_LEAD_STAGES if s[3] is None),
-            first_names=first,
-            last_names=last,
-        )
-        model.build_ads(ADS)
         return model
 
     # -- leads and their deals ---------------------------------------------------------------

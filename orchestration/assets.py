@@ -10,7 +10,7 @@ calls one operation of `orchestration.operations`.
 
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Any
 
 import dagster as dg
 import dlt
@@ -39,7 +39,7 @@ class IngestConfig(dg.Config):
     """What the ingest step loads: the incremental `sync` (default), a `backfill` of a window of
     creation dates, or the deletion `reconcile` (see `orchestration.operations`)."""
 
-    mode: Literal["sync", "backfill", "reconcile"] = "sync"
+    mode: operations.Mode = "sync"
     since: str | None = None  # backfill: first day, YYYY-MM-DD (portal time)
     until: str | None = None  # backfill: day after the window; default: open
     # backfill: leads and/or deals

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import ClassVar
+from typing import ClassVar, Literal, get_args
 
 import dlt
 
@@ -24,7 +24,7 @@ from orchestration import bi, ingest, transform
 from orchestration.settings import Settings
 from sources.bitrix24 import backfill_source, bitrix24_source, state
 from sources.bitrix24.reconcile import deletions_source
-from sources.bitrix24.tables import CRM
+from sources.bitrix24.tables import CRM, crm_entities
 
 ENTITIES = tuple(CRM)  # what a backfill can re-read: leads, deals
 
@@ -42,12 +42,10 @@ class BackfillWindow:
     entities: tuple[str, ...] = ENTITIES
 
     def __post_init__(self) -> None:
-        unknown = [e for e in self.entities if e not in ENTITIES]
-        if unknown or not self.entities:
-            raise InvalidRequest(
-                f"unknown entities: {', '.join(unknown) or '(none)'}; "
-                f"choose from {', '.join(ENTITIES)}"
-            )
+        try:
+            crm_entities(self.entities)
+        except ValueError as exc:
+            raise InvalidRequest(str(exc)) from None
         if self.until is not None and self.until <= self.since:
             raise InvalidRequest(
                 f"the window is empty: until ({self.until}) is not after since ({self.since})"
@@ -110,7 +108,8 @@ class Reconcile:
 
 
 Load = Sync | Backfill | Reconcile
-MODES = ("sync", "backfill", "reconcile")
+Mode = Literal["sync", "backfill", "reconcile"]  # a load as the CLI and the launchpad name it
+MODES: tuple[str, ...] = get_args(Mode)
 
 
 def request(

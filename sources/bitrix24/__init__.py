@@ -44,6 +44,7 @@ from .tables import (
     DICTIONARY_KEYS,
     HISTORY,
     Rows,
+    crm_entities,
     deal_categories,
     deal_stage_history,
     deal_versions,
@@ -156,11 +157,9 @@ def backfill_source(
     warehouse holds: a record read exactly as it is held is skipped, so a changed one alone
     reaches the current table and adds a version (the earlier versions keep their
     `observed_at`). The incremental cursor is left as it is."""
-    unknown = set(entities) - set(CRM)
-    if unknown or not entities:
-        raise ValueError(f"entities must be among {', '.join(CRM)}; got {', '.join(entities)}")
+    entities = crm_entities(entities)
     client = BitrixClient(webhook_url, rate=rate_per_second, burst=burst, max_attempts=max_attempts)
-    pages = backfill_pages(client, since, until, tuple(entities), frozenset(known_versions))
+    pages = backfill_pages(client, since, until, entities, frozenset(known_versions))
     tables = {"leads": (leads, lead_versions), "deals": (deals, deal_versions)}
     return [pages, *(pages | table for entity in entities for table in tables[entity])]
 

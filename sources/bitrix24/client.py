@@ -1,6 +1,7 @@
 """The Bitrix24 REST protocol, client side: webhook auth, `batch`, ID-keyset paging, the portal's
 rate limit, retries, error codes and redaction of the webhook secret. Resources stay short because
-everything Bitrix-specific lives here and in `paging.py` (the batch/keyset planner).
+everything Bitrix-specific lives here, in `paging.py` (the batch/keyset planner) and in
+`webhook.py` (the URL and its redaction).
 
 API facts relied on (reference §1–4, §10–13):
 - the webhook URL `https://portal/rest/<user>/<secret>/` carries the secret, so every message,
@@ -19,7 +20,6 @@ Retries use tenacity.
 """
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -42,9 +42,9 @@ from .errors import (
     BitrixError,
     BitrixRetryableError,
 )
+from .webhook import Webhook, redact_urllib3_logs
 
 log = logging.getLogger(__name__)
-_WEBHOOK = re.compile(r"^(https?://[^/]+)/rest/(\d+)/([^/]+)/?$")
 
 
 class LeakyBucket:
@@ -85,63 +85,6 @@ class LeakyBucket:
 
 
 @dataclass
-class Webhook:
-    base: str  # scheme://host[:port]
-    user_id: str
-    secret: str
-
-    @classmethod
-    def parse(cls, url: str) -> "Webhook":
-        m = _WEBHOOK.match((url or "").strip())
-        if not m:
-            # Never echo the value: a malformed URL still holds the secret.
-            raise BitrixAuthError(
-                "The webhook URL must look like https://<portal>/rest/<user id>/<secret>/"
-                " (SOURCES__BITRIX24__WEBHOOK_URL or .dlt/secrets.toml)",
-                code="INVALID_WEBHOOK_URL",
-            )
-        return cls(m.group(1), m.group(2), m.group(3))
-
-    def method_url(self, method: str) -> str:
-        return f"{self.base}/rest/{self.user_id}/{self.secret}/{method}.json"
-
-    @property
-    def redacted(self) -> str:
-        return f"{self.base}/rest/{self.user_id}/***/"
-
-    def redact(self, text: str) -> str:
-        return text.replace(self.secret, "***") if self.secret else text
-
-
-class _RedactFilter(logging.Filter):
-    """urllib3 logs request paths at DEBUG; the path holds the secret. One filter for the
-    process, holding every secret a client was made with."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.secrets: set[str] = set()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        hidden = message
-        for secret in self.secrets:
-            hidden = hidden.replace(secret, "***")
-        if hidden != message:
-            record.msg, record.args = hidden, ()
-        return True
-
-
-_REDACT = _RedactFilter()
-
-
-def _redact_urllib3_logs(secret: str) -> None:
-    logger = logging.getLogger("urllib3.connectionpool")
-    if _REDACT not in logger.filters:
-        logger.addFilter(_REDACT)
-    _REDACT.secrets.add(secret)
-
-
-@dataclass
 class Stats:
     requests: int = 0
     retries: int = 0
@@ -170,7 +113,7 @@ class BitrixClient:
         # method → (operating_reset_at, portal time of that answer, local monotonic time then):
         # the documented way to time the first retry after OPERATION_TIME_LIMIT.
         self._reset_hints: dict[str, tuple[float, float, float]] = {}
-        _redact_urllib3_logs(self.webhook.secret)
+        redact_urllib3_logs(self.webhook.secret)
 
     def __repr__(self) -> str:
         return f"BitrixClient({self.webhook.redacted})"

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import dlt
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
+from dlt.destinations.sql_client import SqlClientBase
 
 from .helpers import parse_datetime, row_hash
 
@@ -76,11 +77,10 @@ def dictionary_changes(state: dict, name: str, key: str, rows: list) -> list:
     return changed
 
 
-def _select(pipeline: dlt.Pipeline, table: str, sql: str, *args) -> list[tuple]:
+def _select(client: SqlClientBase, table: str, sql: str, *args) -> list[tuple]:
     """Rows of a query on one raw table (`{table}` in `sql`); none when it is not loaded yet."""
-    client = pipeline.sql_client()
     try:
-        with client, client.execute_query(
+        with client.execute_query(
             sql.format(table=client.make_qualified_table_name(table)), *args
         ) as cursor:
             return cursor.fetchall()
@@ -95,26 +95,31 @@ def known_versions(
     window is in portal days, the column in UTC; extra keys only spare re-loading)."""
     upper = (until or date.max - timedelta(days=1)) + timedelta(days=1)
     keys: set[str] = set()
-    for entity in entities:
-        rows = _select(
-            pipeline,
-            CRM_TABLES[entity],
-            "select version_key from {table} where date_create >= %s and date_create < %s",
-            since - timedelta(days=1),
-            upper,
-        )
-        keys.update(r[0] for r in rows)
+    with pipeline.sql_client() as client:
+        for entity in entities:
+            rows = _select(
+                client,
+                CRM_TABLES[entity],
+                "select version_key from {table} where date_create >= %s and date_create < %s",
+                since - timedelta(days=1),
+                upper,
+            )
+            keys.update(r[0] for r in rows)
     return keys
 
 
 def known_ids(pipeline: dlt.Pipeline) -> dict[str, list[int]]:
     """IDs of the leads and deals loaded and not marked deleted."""
-    deleted = _select(
-        pipeline, "deleted_records", "select entity, id from {table} where is_deleted"
-    )
-    gone = {(entity, record_id) for entity, record_id in deleted}
-    return {
-        entity: [r[0] for r in _select(pipeline, entity, "select id from {table}")
-                 if (entity, r[0]) not in gone]
-        for entity in CRM_TABLES
-    }
+    with pipeline.sql_client() as client:
+        deleted = _select(
+            client, "deleted_records", "select entity, id from {table} where is_deleted"
+        )
+        gone = {(entity, record_id) for entity, record_id in deleted}
+        return {
+            entity: [
+                r[0]
+                for r in _select(client, entity, "select id from {table}")
+                if (entity, r[0]) not in gone
+            ]
+            for entity in CRM_TABLES
+        }

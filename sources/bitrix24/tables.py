@@ -18,6 +18,17 @@ DICTIONARY_KEYS = {"statuses": "ID", "deal_categories": "id", "users": "ID", "de
 ALL_TABLES = "*"  # a pseudo-stream: every table materialises its schema
 
 
+def crm_entities(entities) -> tuple[str, ...]:
+    """`entities` checked against what the source can read (a ValueError names the choice)."""
+    wanted = tuple(entities)
+    unknown = [e for e in wanted if e not in CRM]
+    if unknown or not wanted:
+        raise ValueError(
+            f"unknown entities: {', '.join(unknown) or '(none)'}; choose from {', '.join(CRM)}"
+        )
+    return wanted
+
+
 @dataclass(frozen=True)
 class Rows:
     """Rows of one stream, read at `observed_at` (portal time, unix seconds); leads and deals

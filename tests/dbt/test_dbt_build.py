@@ -130,6 +130,10 @@ def test_docs_generate_and_every_mart_column_is_described(warehouse, demo):
         documented = {name.lower(): c["description"] for name, c in node["columns"].items()}
         missing = [c for c in built if not documented.get(c.lower(), "").strip()]
         assert not missing, (node["name"], missing)
+        # the BI contract: every column's type is declared and checked at build time
+        assert node["contract"]["enforced"], node["name"]
+        untyped = [c for c, column in node["columns"].items() if not column.get("data_type")]
+        assert not untyped, (node["name"], untyped)
 
 
 def test_dbt_build_passes_on_a_new_empty_portal(warehouse, emulator):

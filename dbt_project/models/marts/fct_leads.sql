@@ -20,7 +20,7 @@ lead_deals as (
         lead_id,
         min(deal_id) as converted_deal_id,
         count(*) filter (where is_revenue) as deals_won,
-        coalesce(sum(amount) filter (where is_revenue), 0) as revenue
+        {{ money('coalesce(sum(amount) filter (where is_revenue), 0)') }} as revenue
     from deals
     group by lead_id
 ),

@@ -34,7 +34,7 @@ deal_ads as (
         max(created_at) as last_seen_at,
         count(*) as deals_won,
         count(*) filter (where lead_id is null) as deals_won_without_lead,
-        sum(coalesce(amount, 0)) as revenue
+        {{ money('sum(coalesce(amount, 0))') }} as revenue
     from won
     group by ad_id
 ),

@@ -81,11 +81,11 @@ final as (
         cast(credit as decimal(18, 6)) as credit,
         -- linear shares are rounded to kopecks; the last touch takes the remainder, so a deal's
         -- shares add up to its amount exactly
-        case
+        cast(case
             when model = 'linear' and touch_number = touches
                 then amount - cast(amount / touches as decimal(18, 2)) * (touches - 1)
             else cast(amount * credit as decimal(18, 2))
-        end as revenue
+        end as decimal(18, 2)) as revenue  -- the money type (macro money)
     from credited
 )
 

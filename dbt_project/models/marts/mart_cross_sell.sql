@@ -15,7 +15,7 @@ final as (
         closed_date,
         amount_at_creation,
         amount_at_close,
-        amount_at_close - amount_at_creation as uplift,
+        {{ money('amount_at_close - amount_at_creation') }} as uplift,
         amount_at_close > amount_at_creation as has_uplift,
         is_creation_amount_known as is_history_complete
     from won

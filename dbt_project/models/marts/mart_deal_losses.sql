@@ -38,7 +38,7 @@ final as (
         lost.stage_id as loss_stage_id,
         lost.stage_name as loss_reason,
         count(*) as lost_deals,
-        sum(lost.amount) as lost_amount
+        {{ money('sum(lost.amount)') }} as lost_amount
     from lost
     left join lost_from on lost.deal_id = lost_from.deal_id
     left join stages as from_stage

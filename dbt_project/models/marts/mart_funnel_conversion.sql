@@ -12,10 +12,10 @@ counts as (
         any_value(stage_name) as stage_name,
         any_value(stage_position) as stage_position,
         any_value(semantic_id) as semantic_id,
-        sum(cohort_size) as cohort_size,
-        sum(entered) as entered,
-        sum(reached) as reached,
-        sum(lost_at_stage) as lost_at_stage
+        {{ count_sum('cohort_size') }} as cohort_size,
+        {{ count_sum('entered') }} as entered,
+        {{ count_sum('reached') }} as reached,
+        {{ count_sum('lost_at_stage') }} as lost_at_stage
     from {{ ref('int_funnel_counts') }}
     group by entity, pipeline_id, cohort_month, stage_id
 ),

@@ -48,14 +48,14 @@ daily as (
         utm_source,
         utm_medium,
         utm_campaign,
-        sum(leads_received) as leads_received,
-        sum(quality_leads) as quality_leads,
-        sum(junk_leads) as junk_leads,
-        sum(in_work_leads) as in_work_leads,
-        sum(new_leads) as new_leads,
-        sum(repeat_leads) as repeat_leads,
-        sum(deals_won) as deals_won,
-        sum(revenue) as revenue
+        {{ count_sum('leads_received') }} as leads_received,
+        {{ count_sum('quality_leads') }} as quality_leads,
+        {{ count_sum('junk_leads') }} as junk_leads,
+        {{ count_sum('in_work_leads') }} as in_work_leads,
+        {{ count_sum('new_leads') }} as new_leads,
+        {{ count_sum('repeat_leads') }} as repeat_leads,
+        {{ count_sum('deals_won') }} as deals_won,
+        {{ money('sum(revenue)') }} as revenue
     from (select * from leads union all select * from won_deals)
     group by all
 ),

@@ -32,12 +32,12 @@ deal_months as (
     select
         {{ month_of('closed_date') }} as month,
         credited_manager_id as manager_id,
-        count(*) filter (where outcome = 'won') as deals_won,
-        count(*) filter (where outcome = 'won' and is_repeat) as repeat_deals_won,
+        count(*) filter (where is_revenue) as deals_won,
+        count(*) filter (where is_revenue and is_repeat) as repeat_deals_won,
         count(*) filter (where outcome = 'lost') as deals_lost,
-        coalesce(sum(amount) filter (where outcome = 'won'), 0) as revenue,
-        coalesce(sum(amount) filter (where outcome = 'won' and is_repeat), 0) as repeat_revenue,
-        median(days_to_close) filter (where outcome = 'won') as median_days_to_close
+        {{ money('coalesce(sum(amount) filter (where is_revenue), 0)') }} as revenue,
+        {{ money('coalesce(sum(amount) filter (where is_revenue and is_repeat), 0)') }} as repeat_revenue,
+        median(days_to_close) filter (where is_revenue) as median_days_to_close
     from deals
     where outcome in ('won', 'lost')
     group by all
