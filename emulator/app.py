@@ -118,6 +118,7 @@ def create_app(portal: Portal, live=None) -> Starlette:
         return response
 
     async def _serve(request: Request, segments: list[str], method: str) -> Response:
+        arrived = time.perf_counter()
         if not portal.bucket.admit():
             raise RestError("QUERY_LIMIT_EXCEEDED", "Too many requests", 503)
         params = await read_params(request)
@@ -147,14 +148,14 @@ def create_app(portal: Portal, live=None) -> Starlette:
                 return HTMLResponse(_HTML_ERROR, status_code=502)
             elif fault.kind == "drop":
                 return DroppedResponse()
-        started = portal.clock.now()
-        perf_start = time.perf_counter()
         if method == "batch":
+            started, perf_start = portal.clock.now(), time.perf_counter()
             portal.stats.calls_by_method["batch"] += 1
             body = {"result": portal.batch(params)}
-            body["time"] = portal.time_block(started, perf_start, None)
+            processing = time.perf_counter() - perf_start
+            body["time"] = portal.time_block(started, arrived, processing, None)
             return JSON(body)
-        reply, block = portal.call(method, params)
+        reply, block = portal.call(method, params, arrived)
         body = {"result": reply.result}
         if reply.next is not None:
             body["next"] = reply.next

@@ -6,10 +6,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from .encoding import resolve_select, row_encoder
-from .query import Entity, build_order, build_where
+from .query import Entity, FilterError, build_order, build_where
 from .store import Store
 
 PAGE = 50
+# The CRM object types a portal knows (`crm/data-types.md#object_type`), by their type names.
+ENTITY_TYPE_NAMES = {
+    1: "LEAD", 2: "DEAL", 3: "CONTACT", 4: "COMPANY", 7: "QUOTE", 31: "SMART_INVOICE"
+}
 
 
 class RestError(Exception):
@@ -48,6 +52,31 @@ def param(params: Mapping, name: str, default=None):
     return default
 
 
+def array_param(params: Mapping, name: str):
+    """A parameter PHP must read as an array (`filter`, `order`, `fields`, `params`): absent or
+    null → None; a JSON list is an array too; anything else is the legacy methods' 400
+    "Parameter 'filter' must be array." (`crm/deals/crm-deal-list.md`, `crm-deal-add.md`)."""
+    value = param(params, name)
+    if value is None or isinstance(value, Mapping):
+        return value
+    if isinstance(value, list):
+        return {str(i): v for i, v in enumerate(value)}
+    raise RestError("", f"Parameter '{name}' must be array.")
+
+
+def entity_type(params: Mapping, supported: Mapping[int, str]) -> str:
+    """The `entityTypeId` parameter → the supported kind. A type the portal has but the method
+    does not support is `ENTITY_TYPE_NOT_SUPPORTED` ("Entity type CONTACT is not supported"); a
+    missing or unknown one is `NOT_FOUND` "Smart process not found" (`crm-category-list.md`)."""
+    type_id = int_param(params, "entityTypeId")
+    if type_id in supported:
+        return supported[type_id]
+    if type_id in ENTITY_TYPE_NAMES:
+        name = ENTITY_TYPE_NAMES[type_id]
+        raise RestError("ENTITY_TYPE_NOT_SUPPORTED", f"Entity type {name} is not supported")
+    raise RestError("NOT_FOUND", "Smart process not found")
+
+
 def int_param(params: Mapping, name: str) -> int | None:
     value = param(params, name)
     try:
@@ -73,11 +102,16 @@ def list_page(
     start: int,
     default_select=("*", "UF_*"),
     encode_row=None,
+    strict: bool = False,
 ) -> tuple[list, int | None, int | None]:
-    """One 50-row page: (rows, total, next). `start=-1` → no count."""
+    """One 50-row page: (rows, total, next). `start=-1` → no count. `strict` is an ORM method's
+    validation of `filter` and `order` (see `emulator.query`)."""
     store = call.store
-    where, args = build_where(entity, flt, store.clock)
-    order_sql = build_order(entity, order)
+    try:
+        where, args = build_where(entity, flt, store.clock, strict)
+        order_sql = build_order(entity, order, strict=strict)
+    except FilterError as exc:
+        raise RestError("INVALID_ARG_VALUE", str(exc)) from None
     cols_sql, encode = row_encoder(resolve_select(entity, select, default_select), store.clock)
     if start < 0:
         rows = store.select(entity, cols_sql, where, args, order_sql, PAGE)

@@ -193,6 +193,15 @@ def apply_config(portal: Portal, data: dict) -> None:
         portal.options["auth_error_status"] = status
     if "stagehistory_legacy_strings" in data:
         portal.options["stagehistory_legacy_strings"] = bool(data["stagehistory_legacy_strings"])
+    if "scopes" in data:
+        scopes = data["scopes"]
+        if scopes is not None and not (
+            isinstance(scopes, list) and all(isinstance(x, str) for x in scopes)
+        ):
+            raise ValueError("scopes must be a list of scope names or null (every scope)")
+        portal.options["scopes"] = scopes
+    if "crm_access" in data:
+        portal.options["crm_access"] = bool(data["crm_access"])
 
 
 def describe_config(portal: Portal) -> dict:

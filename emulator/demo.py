@@ -30,7 +30,6 @@ ANOMALIES = {
     "junk_utm_test_day": "one day on which an integrator's test tagged every lead with junk UTMs",
     "missing_utm": "Avito leads that arrived without the ad ID in UTM_SOURCE",
     "huge_title": "a lead whose title is 100 KB long, with emoji and quotes",
-    "unparsable_amount": "a lead and a deal whose OPPORTUNITY is not a number",
     "deal_without_lead": "deals created directly (repeat customers) or by the Avito integration"
     " (the ad ID in their own UTM_SOURCE), so LEAD_ID is empty",
     "recurring_template": "recurring-deal templates (IS_RECURRING = Y), which are not deals",
@@ -229,14 +228,6 @@ class DemoGenerator:
         db.execute(
             'UPDATE leads SET TITLE = ? WHERE "ID" = ?', (huge, lead_ids[len(lead_ids) // 2])
         )
-        db.execute(
-            "UPDATE leads SET OPPORTUNITY = 'abc' WHERE \"ID\" = ?", (lead_ids[len(lead_ids) // 3],)
-        )
-        deal = db.execute(
-            'SELECT "ID" FROM deals WHERE STAGE_SEMANTIC_ID = \'S\' ORDER BY "ID" LIMIT 1'
-        ).fetchone()
-        if deal:
-            db.execute("UPDATE deals SET OPPORTUNITY = '12 500 руб.' WHERE \"ID\" = ?", deal)
 
     def _renumber(self) -> None:
         """Give deals and stage-history rows IDs in creation order, as a portal's

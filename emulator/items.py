@@ -18,9 +18,8 @@ Not modelled: multifields (`fm`), `contactIds`, `parentId…`, observers, `logic
 """
 
 from collections.abc import Mapping
-from contextlib import suppress
 
-from .calls import Call, Reply, RestError, list_page, param, start_of
+from .calls import Call, Reply, RestError, entity_type, list_page, param, start_of
 from .fields import DATE, DATETIME, INT, MONEY, Field
 from .query import Entity, split_key
 from .store import NotFound
@@ -61,10 +60,7 @@ def _names(entity: Entity) -> dict[str, str]:
 
 
 def _entity(call: Call, params: Mapping) -> tuple[str, Entity]:
-    try:
-        kind = ENTITY_TYPES[int(str(param(params, "entityTypeId")))]
-    except (KeyError, TypeError, ValueError):
-        raise RestError("NOT_FOUND", "Smart process not found") from None
+    kind = entity_type(params, ENTITY_TYPES)
     return kind, call.store.entity(kind)
 
 
@@ -110,8 +106,7 @@ def _encoder(entity: Entity):
             elif kind == INT and value not in (None, ""):
                 value = int(value)
             elif kind == MONEY and value not in (None, ""):
-                with suppress(ValueError):  # a corrupted amount is sent as it is stored
-                    value = float(value)
+                value = float(value)
             item[camel(name)] = value
         return item
 

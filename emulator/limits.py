@@ -4,9 +4,11 @@
   by `rate` per second; a request that would lift it above `burst` is refused with 503
   `QUERY_LIMIT_EXCEEDED` before it runs. A `batch` is one request. Refusals do not fill the bucket,
   so a client that backs off recovers. Real (monotonic) time drives it: clients really wait.
-- Resource intensity, per (credential, method): the execution time of calls is summed in ten
-  one-minute buckets; once the sum passes `limit` seconds the next call of that method is refused
-  with 429 `OPERATION_TIME_LIMIT` until the oldest bucket drops out (`operating_reset_at`).
+- Resource intensity, per (credential, method): the execution time of calls is summed in
+  one-minute buckets; each bucket counts for 10 minutes from the first call recorded in it
+  (`limits.md`: "if the first call in the basket started at 10:05:20 … `operating_reset_at` will
+  correspond to 10:15:20"). Once the sum passes `limit` seconds the next call of that method is
+  refused with 429 `OPERATION_TIME_LIMIT` until the oldest bucket drops out (`operating_reset_at`).
   The emulator answers in microseconds where a portal takes tens of milliseconds, so the time
   charged is the measured time × `cost_scale`. The portal clock drives it, so a test can
   advance the clock past a block instead of sleeping.
@@ -16,8 +18,8 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-WINDOW_BUCKETS = 10
 BUCKET_SECONDS = 60
+WINDOW_SECONDS = 10 * BUCKET_SECONDS
 
 
 @dataclass
@@ -45,39 +47,46 @@ class LeakyBucket:
 
 
 @dataclass
+class _Bucket:
+    first_call: float  # portal time of the first call recorded in this minute
+    seconds: float = 0.0
+
+
+@dataclass
 class OperatingBudget:
     limit: float = 480.0
     cost_scale: float = 1.0
     enabled: bool = True
-    # (credential, method) → {minute index: seconds}
+    # (credential, method) → {minute index: bucket}
     _spent: dict = field(default_factory=lambda: defaultdict(dict))
 
-    def _window(self, key: tuple[str, str], now: float) -> dict[int, float]:
-        minute = int(now // BUCKET_SECONDS)
+    def _window(self, key: tuple[str, str], now: float) -> dict[int, _Bucket]:
         buckets = self._spent[key]
-        for m in [m for m in buckets if m <= minute - WINDOW_BUCKETS]:
+        for m in [m for m, b in buckets.items() if b.first_call + WINDOW_SECONDS <= now]:
             del buckets[m]
         return buckets
 
     def blocked(self, key: tuple[str, str], now: float) -> bool:
         if not self.enabled:
             return False
-        return sum(self._window(key, now).values()) > self.limit
+        return self.operating(key, now) > self.limit
 
-    def charge(self, key: tuple[str, str], seconds: float, now: float) -> None:
+    def charge(self, key: tuple[str, str], seconds: float, started: float, now: float) -> None:
+        """Add a call that started at `started` (its minute's first call opens the bucket)."""
         if self.enabled:
-            minute = int(now // BUCKET_SECONDS)
-            window = self._window(key, now)
-            window[minute] = window.get(minute, 0.0) + seconds * self.cost_scale
+            bucket = self._window(key, now).setdefault(
+                int(started // BUCKET_SECONDS), _Bucket(started)
+            )
+            bucket.seconds += seconds * self.cost_scale
 
     def operating(self, key: tuple[str, str], now: float) -> float:
-        return sum(self._window(key, now).values())
+        return sum(b.seconds for b in self._window(key, now).values())
 
     def reset_at(self, key: tuple[str, str], now: float) -> int:
-        """When the oldest counted minute leaves the window (unix seconds)."""
+        """When the oldest counted bucket leaves the window (unix seconds)."""
         window = self._window(key, now)
-        oldest = min(window) if window else int(now // BUCKET_SECONDS)
-        return (oldest + WINDOW_BUCKETS) * BUCKET_SECONDS
+        oldest = min((b.first_call for b in window.values()), default=now)
+        return int(oldest + WINDOW_SECONDS)
 
     def reset(self) -> None:
         self._spent.clear()

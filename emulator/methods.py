@@ -14,7 +14,17 @@ API facts relied on (reference §2, §5–7):
 
 from collections.abc import Callable, Mapping
 
-from .calls import Call, Reply, RestError, int_param, list_page, param, start_of
+from .calls import (
+    Call,
+    Reply,
+    RestError,
+    array_param,
+    entity_type,
+    int_param,
+    list_page,
+    param,
+    start_of,
+)
 from .dictionaries import DEFAULT_DEAL_STAGES
 from .encoding import resolve_select, row_encoder
 from .query import build_order, build_where
@@ -29,8 +39,8 @@ def _crm_list(kind: str):
             call,
             f"crm.{kind}.list",
             call.store.entity(kind),
-            param(params, "filter"),
-            param(params, "order"),
+            array_param(params, "filter"),
+            array_param(params, "order"),
             param(params, "select"),
             start_of(params),
         )
@@ -42,7 +52,7 @@ def _crm_list(kind: str):
 def _record_id(params: Mapping) -> int:
     rid = int_param(params, "id")
     if rid is None or rid <= 0:
-        raise RestError("", "ID is not defined or invalid.")
+        raise RestError("", "ID is not defined or invalid")
     return rid
 
 
@@ -54,7 +64,7 @@ def _crm_get(kind: str):
         cols_sql, encode = row_encoder(columns, call.store.clock)
         rows = call.store.select(entity, cols_sql, '"ID" = ?', [rid], "")
         if not rows:
-            raise RestError("", "Not found.")
+            raise RestError("", "Not found")
         record = encode(rows[0])
         for f in entity.fields:
             if f.multiple and not record.get(f.name):
@@ -86,11 +96,18 @@ def _crm_fields(kind: str):
     return handler
 
 
+def _write_fields(params: Mapping) -> Mapping:
+    """`fields` (required) and `params` (optional) of an add or update must be arrays."""
+    array_param(params, "params")
+    fields = array_param(params, "fields")
+    if fields is None:
+        raise RestError("", "Parameter 'fields' must be array.")
+    return fields
+
+
 def _crm_add(kind: str):
     def handler(call: Call, params: Mapping) -> Reply:
-        fields = param(params, "fields")
-        if not isinstance(fields, Mapping):
-            raise RestError("", "Parameter 'fields' must be array.")
+        fields = _write_fields(params)
         try:
             return Reply(call.store.add_crm(kind, fields, call.user_id))
         except ValueError as exc:
@@ -102,13 +119,13 @@ def _crm_add(kind: str):
 def _crm_update(kind: str):
     def handler(call: Call, params: Mapping) -> Reply:
         rid = _record_id(params)
-        fields = param(params, "fields")
-        if not isinstance(fields, Mapping):
-            raise RestError("", "Parameter 'fields' must be array.")
+        fields = _write_fields(params)
         try:
             call.store.update_crm(kind, rid, fields, call.user_id)
         except NotFound:
-            raise RestError("", "Not found.") from None
+            raise RestError("", "Not found") from None
+        except ValueError as exc:
+            raise RestError("", str(exc)) from None
         return Reply(True)
 
     return handler
@@ -120,7 +137,7 @@ def _crm_delete(kind: str):
         try:
             call.store.delete_crm(kind, rid)
         except NotFound:
-            raise RestError("", "Not found.") from None
+            raise RestError("", "Not found") from None
         return Reply(True)
 
     return handler
@@ -130,10 +147,8 @@ def _crm_delete(kind: str):
 
 
 def stagehistory_list(call: Call, params: Mapping) -> Reply:
-    type_id = int_param(params, "entityTypeId")
-    kinds = {1: "lead_history", 2: "deal_history"}
-    if type_id not in kinds:
-        raise RestError("ENTITY_TYPE_NOT_SUPPORTED", f"Entity type {type_id} is not supported")
+    """An ORM method: an unknown field, a bad value or direction is `INVALID_ARG_VALUE`."""
+    kind = entity_type(params, {1: "lead_history", 2: "deal_history"})
     encode_row = None
     if call.options.get("stagehistory_legacy_strings"):
 
@@ -143,13 +158,14 @@ def stagehistory_list(call: Call, params: Mapping) -> Reply:
     rows, total, nxt = list_page(
         call,
         "crm.stagehistory.list",
-        call.store.entity(kinds[type_id]),
-        param(params, "filter"),
-        param(params, "order"),
+        call.store.entity(kind),
+        array_param(params, "filter"),
+        array_param(params, "order"),
         param(params, "select"),
         start_of(params),
         default_select=("*",),
         encode_row=encode_row,
+        strict=True,
     )
     return Reply({"items": rows}, total, nxt)
 
@@ -165,8 +181,8 @@ def _status_row(row: dict) -> dict:
 def status_list(call: Call, params: Mapping) -> Reply:
     entity = call.store.entity("status")
     store = call.store
-    where, args = build_where(entity, param(params, "filter"), store.clock)
-    order_sql = build_order(entity, param(params, "order") or {"SORT": "ASC"})
+    where, args = build_where(entity, array_param(params, "filter"), store.clock)
+    order_sql = build_order(entity, array_param(params, "order") or {"SORT": "ASC"})
     cols_sql, encode = row_encoder(resolve_select(entity, ["*"]), store.clock)
     rows = [_status_row(encode(r)) for r in store.select(entity, cols_sql, where, args, order_sql)]
     call.rows_returned("crm.status.list", len(rows))
@@ -201,9 +217,7 @@ def status_add(call: Call, params: Mapping) -> Reply:
 
 
 def category_list(call: Call, params: Mapping) -> Reply:
-    type_id = int_param(params, "entityTypeId")
-    if type_id != 2:
-        raise RestError("ENTITY_TYPE_NOT_SUPPORTED", f"Entity type {type_id} is not supported")
+    entity_type(params, {2: "deal"})
     entity = call.store.entity("category")
     store = call.store
     where, args = build_where(entity, param(params, "filter"), store.clock)
@@ -216,8 +230,7 @@ def category_list(call: Call, params: Mapping) -> Reply:
 
 def category_add(call: Call, params: Mapping) -> Reply:
     """A new deal funnel with the default stages, prefixed `C<id>:` as a portal names them."""
-    if int_param(params, "entityTypeId") != 2:
-        raise RestError("NOT_FOUND", "Smart process not found")
+    entity_type(params, {2: "deal"})
     fields = param(params, "fields")
     if not isinstance(fields, Mapping) or not str(fields.get("name") or "").strip():
         raise RestError("INVALID_ARG_VALUE", "Field 'name' is required")

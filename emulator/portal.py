@@ -30,6 +30,16 @@ from .phpquery import parse_qs_php
 from .store import Store
 
 BATCH_MAX = 50
+# What `/_emulator/config` can change. `scopes`: the webhook's scopes (None = every scope);
+# `crm_access`: whether the webhook's user has CRM rights at all.
+DEFAULT_OPTIONS = {
+    "auth_error_status": 401,
+    "stagehistory_legacy_strings": False,
+    "scopes": None,
+    "crm_access": True,
+}
+# Methods of the D7 controllers answer permission errors with a code; the legacy ones with "".
+_CONTROLLER_PREFIXES = ("crm.item.", "crm.stagehistory.", "crm.category.")
 _REF = re.compile(r"\$(result|next|total|time|error)(\S*)", re.IGNORECASE)
 _REF_PATH = re.compile(r"\[([^\]]+)\]")
 
@@ -77,19 +87,22 @@ class Portal:
         self.budget = OperatingBudget()
         self.faults = Faults()
         self.stats = Stats()
-        self.options: dict = {"auth_error_status": 401, "stagehistory_legacy_strings": False}
+        self.options: dict = dict(DEFAULT_OPTIONS)
         self.dataset = "empty"
         self.model = None  # the company model live activity follows (set by load_dataset)
 
     # -- one method call ---------------------------------------------------------------------
-    def time_block(self, started: float, perf_start: float, method: str | None) -> dict:
+    def time_block(
+        self, started: float, arrived: float, processing: float, method: str | None
+    ) -> dict:
+        """`duration` is the whole request from its arrival (`perf_counter` then); `processing`
+        the method's own work, as a portal measures them."""
         finished = self.clock.now()
-        duration = time.perf_counter() - perf_start
         block = {
             "start": started,
             "finish": finished,
-            "duration": duration,
-            "processing": duration,
+            "duration": time.perf_counter() - arrived,
+            "processing": processing,
             "date_start": self.clock.format(started),
             "date_finish": self.clock.format(finished),
         }
@@ -99,13 +112,17 @@ class Portal:
             block["operating"] = round(self.budget.operating(key, finished), 6)
         return block
 
-    def call(self, method: str, params: Mapping) -> tuple[Reply, dict]:
-        """Run one method (top level or inside a batch); raises RestError."""
+    def call(
+        self, method: str, params: Mapping, arrived: float | None = None
+    ) -> tuple[Reply, dict]:
+        """Run one method (top level, arrived at `arrived`, or inside a batch); raises
+        RestError."""
         method = method.lower()
         handler = METHODS.get(method) or ITEM_METHODS.get(method)
         if handler is None:
             raise RestError("ERROR_METHOD_NOT_FOUND", "Method not found!", 404)
         self.stats.calls_by_method[method] += 1
+        self.check_permission(method)
         self.raise_injected_error(method)
         key = (self.secret, method)
         started, perf_start = self.clock.now(), time.perf_counter()
@@ -114,8 +131,29 @@ class Portal:
                 "OPERATION_TIME_LIMIT", "Method is blocked due to operation time limit.", 429
             )
         reply = handler(Call(self.store, self.user_id, self.options, self._count_rows), params)
-        self.budget.charge(key, time.perf_counter() - perf_start, self.clock.now())
-        return reply, self.time_block(started, perf_start, method)
+        processing = time.perf_counter() - perf_start
+        self.budget.charge(key, processing, started, self.clock.now())
+        return reply, self.time_block(
+            started, perf_start if arrived is None else arrived, processing, method
+        )
+
+    def check_permission(self, method: str) -> None:
+        """The webhook's scopes, then its user's CRM rights (reference §1.5): a method outside
+        the scopes is `insufficient_scope` (401 by the portal's source); a CRM method called by
+        a user without CRM access is "Access denied." (the legacy methods' empty code, 400) or
+        `ACCESS_DENIED` (the controllers')."""
+        scopes = self.options["scopes"]
+        needed = scope_of(method)
+        if scopes is not None and needed and not needed & set(scopes):
+            raise RestError(
+                "insufficient_scope",
+                "The request requires higher privileges than provided by the webhook token",
+                401,
+            )
+        if method.startswith("crm.") and not self.options["crm_access"]:
+            if method.startswith(_CONTROLLER_PREFIXES):
+                raise RestError("ACCESS_DENIED", "Access denied")
+            raise RestError("", "Access denied.")
 
     def raise_injected_error(self, method: str) -> None:
         fault = self.faults.take(method, transport=False)
@@ -179,6 +217,16 @@ class Portal:
             "result_next": php_array(nexts),
             "result_time": php_array(times),
         }
+
+
+def scope_of(method: str) -> set[str]:
+    """The scopes any of which lets a webhook call the method; empty: every webhook may."""
+    area = method.split(".", 1)[0]
+    if area == "user":
+        return {"user", "user_brief", "user_basic"}
+    if area in ("crm", "department"):
+        return {area}
+    return set()
 
 
 def substitute(node, refs: dict):

@@ -4,8 +4,15 @@ API facts relied on (reference §2.1, §10):
 - filter keys are `[prefix]FIELD`, prefixes `=` (default), `!`/`!=`, `>`, `>=`, `<`, `<=`, `@` (IN),
   `!@` (NOT IN), `%` (substring LIKE), `=%`/`%=` (LIKE with explicit `%`), `!%` and `!=%`/`!%=`
   (their negations); an array value with `=`/`!` means IN/NOT IN;
-- a filter key naming an unknown field is silently dropped (so a typo returns unfiltered rows);
-- a date value that does not parse makes its condition match nothing;
+- legacy methods (`crm.lead.list`, …) drop a filter key naming an unknown field silently (so a
+  typo returns unfiltered rows), and a date value that does not parse makes its condition match
+  nothing; LIKE (`%`, `=%`, `%=`) on a `crm_status`, `crm_company` or `crm_contact` field is read
+  as an exact match, "to prevent filtration by LIKE due to performance considerations" (the
+  portal's `CCrmRestProxyBase::internalizeFilterFields`; `crm/deals/crm-deal-list.md`: "The LIKE
+  filter does not work with fields of type crm_status, crm_contact, crm_company");
+- ORM methods (`crm.stagehistory.list`) are `strict`: an unknown filter or order field, a value
+  that does not fit its field and a direction other than ASC/DESC fail with `FilterError`, which
+  the method answers as `INVALID_ARG_VALUE` (`crm/crm-stage-history-list.md`);
 - `select` takes `*` (standard non-multiple fields), `UF_*` (custom fields) and names; multiple
   fields come only when named; unknown names are ignored;
 - `order` directions are case-insensitive; ties are broken by ID here, so paging is stable.
@@ -42,6 +49,13 @@ _OPS = {
     "!%=": "not_like_raw",
 }
 _NOTHING = "0"
+# Field types on which a legacy list method turns LIKE into an exact match.
+_NO_LIKE = frozenset({"crm_status", "crm_company", "crm_contact"})
+
+
+class FilterError(ValueError):
+    """A strict method's filter or order names a field or value it does not accept; the message
+    is the portal's `INVALID_ARG_VALUE` text."""
 
 
 def split_key(key: str) -> tuple[str, str]:
@@ -74,6 +88,7 @@ class Column:
     sql: str  # the SQL expression reading it
     multiple: bool = False
     custom: bool = False
+    api_type: str = ""
 
 
 @dataclass
@@ -89,7 +104,7 @@ class Entity:
     def column(self, name: str) -> Column | None:
         f = self._by_name().get(name) or self._by_name().get(name.upper())
         if f is not None:
-            return Column(f.name, f.kind, f'"{f.name}"', multiple=f.multiple)
+            return Column(f.name, f.kind, f'"{f.name}"', f.multiple, api_type=f.api_type)
         if self.has_custom:
             uf = name.upper()
             if uf in self.custom:
@@ -106,8 +121,10 @@ class Entity:
 # -- filter -------------------------------------------------------------------------------------
 
 
-def build_where(entity: Entity, flt: Mapping | None, clock: PortalClock) -> tuple[str, list]:
-    """SQL condition and parameters for a portal filter."""
+def build_where(
+    entity: Entity, flt: Mapping | None, clock: PortalClock, strict: bool = False
+) -> tuple[str, list]:
+    """SQL condition and parameters for a portal filter (see the module docstring for `strict`)."""
     if not isinstance(flt, Mapping):
         return "1", []
     clauses: list[str] = []
@@ -116,11 +133,26 @@ def build_where(entity: Entity, flt: Mapping | None, clock: PortalClock) -> tupl
         op, name = split_key(str(key))
         col = entity.column(name)
         if col is None:
-            continue  # the portal drops unknown filter keys silently
+            if strict:
+                raise FilterError(f"Invalid filter: field '{name}' is not allowed in filter")
+            continue  # legacy methods drop unknown filter keys silently
+        if strict:
+            _check_values(col, value, clock)
+        elif op in ("like", "like_raw") and col.api_type in _NO_LIKE:
+            op = "eq"
         sql, args = _condition(col, op, value, clock)
         clauses.append(sql)
         params.extend(args)
     return (" AND ".join(clauses) or "1"), params
+
+
+def _check_values(col: Column, value, clock: PortalClock) -> None:
+    try:
+        for v in value if isinstance(value, list) else [value]:
+            if v not in (None, ""):
+                _coerce(col, v, clock)
+    except (TypeError, ValueError):
+        raise FilterError(f"Invalid filter: field '{col.name}' has invalid value") from None
 
 
 def _coerce(col: Column, value, clock: PortalClock):
@@ -221,17 +253,27 @@ def _condition(col: Column, op: str, value, clock: PortalClock) -> tuple[str, li
 # -- order --------------------------------------------------------------------------------------
 
 
-def build_order(entity: Entity, order: Mapping | None, default: str | None = None) -> str:
+def build_order(
+    entity: Entity, order: Mapping | None, default: str | None = None, strict: bool = False
+) -> str:
     """`ORDER BY` for a portal `order` map; the entity's ID always breaks ties."""
     terms: list[str] = []
     seen: set[str] = set()
     if isinstance(order, Mapping):
         for name, direction in order.items():
             col = entity.column(str(name))
+            d = str(direction).strip().upper()
+            if strict and col is None:
+                raise FilterError(f"Invalid order: field '{name}' is not allowed in order")
+            if strict and d not in ("ASC", "DESC"):
+                raise FilterError(
+                    "Invalid order: allowed sort directions are ASC, DESC."
+                    f" But got '{direction}' for field '{name}'"
+                )
             if col is None or col.name in seen:
                 continue
             seen.add(col.name)
-            d = "DESC" if str(direction).strip().upper() == "DESC" else "ASC"
+            d = "DESC" if d == "DESC" else "ASC"
             expr = f"CAST({col.sql} AS REAL)" if col.kind == MONEY else col.sql
             terms.append(f"{expr} {d}")
     if not terms and default:

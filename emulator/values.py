@@ -1,8 +1,16 @@
-"""How a written value is stored and read back, as a portal does it: a double kept as `"1500.00"`,
+r"""How a written value is stored and read back, as a portal does it: a double kept as `"1500.00"`,
 dates and datetimes in the portal's zone, flags as Y/N, multi-fields and custom fields as JSON; a
-lead's derived flags (HAS_PHONE, IS_RETURN_CUSTOMER…)."""
+lead's derived flags (HAS_PHONE, IS_RETURN_CUSTOMER…).
 
+An amount is validated as `CCrmDeal::CheckFields` / `CCrmLead::CheckFields` do: in a string,
+commas become dots and spaces go, a leading dot gets a zero, and what is left must match
+`^-?\d+(\.\d+)?$`, else the write fails; the column is a DECIMAL, so a portal never holds text
+such as `"12 500 руб."` there (`crm/deals/crm-deal-fields.md`: OPPORTUNITY is a double).
+"""
+
+import re
 from collections.abc import Mapping
+from decimal import ROUND_HALF_UP, Decimal
 
 import orjson
 
@@ -19,14 +27,23 @@ def lead_flags(row: dict) -> None:
     row["IS_RETURN_CUSTOMER"] = "Y" if linked else "N"
 
 
-def format_money(value) -> str | None:
-    """A double as the portal stores it (`"1500.00"`); text that is no number stays as sent."""
+_AMOUNT = re.compile(r"-?\d+(\.\d+)?")
+
+
+def format_money(value, name: str = "OPPORTUNITY") -> str | None:
+    """A double as the portal stores it (`"1500.00"`); raises ValueError for what the portal
+    refuses."""
     if value is None or value == "":
         return None
-    try:
-        return f"{float(str(value).replace(',', '.')):.2f}"
-    except ValueError:
-        return str(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        text = format(Decimal(str(value)), "f")
+    else:
+        text = str(value).replace(",", ".").replace(" ", "")
+        if text.startswith("."):
+            text = "0" + text
+    if not _AMOUNT.fullmatch(text):
+        raise ValueError(f"The field {name} has an invalid value.")
+    return str(Decimal(text).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
 def normalize(
@@ -72,7 +89,7 @@ def store_value(f: Field, value, clock: PortalClock):
         except (TypeError, ValueError):
             return None
     if kind == MONEY:
-        return format_money(value)
+        return format_money(value, f.name)
     if kind == FLAG:
         if isinstance(value, bool):
             return "Y" if value else "N"

@@ -21,6 +21,8 @@ def emulator(emulator_process):
         operating_limit={"enabled": False},
         auth_error_status=401,
         stagehistory_legacy_strings=False,
+        scopes=None,
+        crm_access=True,
     )
     emulator_process.control("POST", "clock", {"real": True})
     emulator_process.control("POST", "live", {"enabled": False})

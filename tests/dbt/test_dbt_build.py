@@ -101,10 +101,11 @@ def test_dbt_build_passes_on_the_demo_portal_and_the_marts_add_up(warehouse, dem
     failing = dict(scalar_rows(warehouse, "select check_name, failing_rows"
                                           " from marts.mart_data_quality"))
     for check in ("empty_lead_status", "unknown_lead_status", "missing_ad_id", "junk_utm_tags",
-                  "unparsable_lead_values", "unparsable_deal_values", "deals_without_lead",
-                  "deals_without_lead_or_utm", "recurring_templates"):
+                  "deals_without_lead", "deals_without_lead_or_utm", "recurring_templates"):
         assert failing[check] > 0, check
-    assert failing["unknown_deal_stage"] == 0
+    # A portal validates amounts and dates, so the demo has none that fail to parse.
+    for check in ("unknown_deal_stage", "unparsable_lead_values", "unparsable_deal_values"):
+        assert failing[check] == 0, check
 
 
 def scalar_rows(warehouse, sql):

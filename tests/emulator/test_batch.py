@@ -80,7 +80,7 @@ def test_failures_land_in_result_error_and_the_http_status_stays_200(emulator):
     assert response.status_code == 200
     result = response.json()["result"]
     assert result["result_error"] == {
-        "bad": {"error": "", "error_description": "Not found."},
+        "bad": {"error": "", "error_description": "Not found"},
         "nested": {"error": "ERROR_BATCH_METHOD_NOT_ALLOWED",
                    "error_description": "Method is not allowed for batch usage"},
         "unknown": {"error": "ERROR_METHOD_NOT_FOUND", "error_description": "Method not found!"},

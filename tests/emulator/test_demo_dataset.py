@@ -105,8 +105,6 @@ def test_every_listed_anomaly_is_present(portal):
                        " AND UTM_SOURCE IS NULL",
         "huge_title": "SELECT count(*) FROM leads WHERE length(TITLE) >= 100000"
                       " AND TITLE LIKE '%🚗%' AND TITLE LIKE '%\"%'",
-        "unparsable_amount": "SELECT (SELECT count(*) FROM leads WHERE OPPORTUNITY = 'abc')"
-                             " + (SELECT count(*) FROM deals WHERE OPPORTUNITY = '12 500 руб.')",
         "deal_without_lead": "SELECT count(*) FROM deals WHERE LEAD_ID IS NULL",
         "recurring_template": "SELECT count(*) FROM deals WHERE IS_RECURRING = 'Y'",
     }

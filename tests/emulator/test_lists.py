@@ -172,9 +172,9 @@ def test_get_returns_one_record_and_documented_errors(leads):
     assert leads.call("crm.lead.get", {"id": 7})["result"]["TITLE"] == "Бампер 7"
     missing = leads.post("crm.lead.get", {"id": 9999})
     assert missing.status_code == 400
-    assert missing.json() == {"error": "", "error_description": "Not found."}
+    assert missing.json() == {"error": "", "error_description": "Not found"}
     bad = leads.post("crm.lead.get", {"id": "abc"})
-    assert bad.json() == {"error": "", "error_description": "ID is not defined or invalid."}
+    assert bad.json() == {"error": "", "error_description": "ID is not defined or invalid"}
 
 
 def test_fields_describe_standard_and_custom_fields(demo):

@@ -1,0 +1,213 @@
+"""Where a real portal refuses or answers differently, the emulator does too: each test names the
+documented answer it asserts (paths in the `bitrix24/b24restdocs` repository)."""
+
+from datetime import datetime
+
+import pytest
+
+
+def _error(response) -> tuple[int, dict]:
+    return response.status_code, response.json()
+
+
+# -- 1. filter / order / params must be arrays (crm/deals/crm-deal-list.md, crm-deal-add.md) ------
+
+
+@pytest.mark.parametrize(
+    ("method", "extra"),
+    [
+        ("crm.lead.list", {}),
+        ("crm.deal.list", {}),
+        ("crm.status.list", {}),
+        ("crm.stagehistory.list", {"entityTypeId": 2}),
+    ],
+)
+@pytest.mark.parametrize("name", ["filter", "order"])
+def test_a_non_object_filter_or_order_is_refused_not_ignored(emulator, method, extra, name):
+    emulator.call("crm.deal.add", {"fields": {"TITLE": "a deal that must not leak out"}})
+    for bad in ("abc", 5, True):
+        status, body = _error(emulator.post(method, {**extra, name: bad}))
+        assert status == 400, (method, name, bad)
+        assert body == {"error": "", "error_description": f"Parameter '{name}' must be array."}
+
+
+def test_a_form_encoded_string_filter_is_refused_too(emulator):
+    response = emulator.session.post(
+        emulator.webhook + "crm.deal.list.json", data={"filter": "abc"}, timeout=10
+    )
+    assert response.status_code == 400
+    assert response.json()["error_description"] == "Parameter 'filter' must be array."
+
+
+def test_an_empty_list_is_an_array_and_null_is_no_filter(emulator):
+    emulator.call("crm.deal.add", {"fields": {"TITLE": "x"}})
+    assert emulator.call("crm.deal.list", {"filter": []})["total"] == 1
+    assert emulator.call("crm.deal.list", {"filter": None, "order": None})["total"] == 1
+
+
+def test_non_object_params_on_add_and_update_are_refused(emulator):
+    status, body = _error(emulator.post("crm.deal.add", {"fields": {"TITLE": "x"}, "params": "Y"}))
+    assert (status, body["error_description"]) == (400, "Parameter 'params' must be array.")
+    deal = emulator.call(
+        "crm.deal.add", {"fields": {"TITLE": "x"}, "params": {"REGISTER_SONET_EVENT": "N"}}
+    )["result"]
+    status, body = _error(emulator.post("crm.deal.update", {"id": deal, "fields": "TITLE=y"}))
+    assert (status, body["error_description"]) == (400, "Parameter 'fields' must be array.")
+
+
+# -- 2. crm.stagehistory.list validates (crm/crm-stage-history-list.md) --------------------------
+
+
+@pytest.mark.parametrize(
+    ("params", "description"),
+    [
+        ({"entityTypeId": 1, "filter": {"STAGE_ID": "NEW"}},
+         "Invalid filter: field 'STAGE_ID' is not allowed in filter"),
+        ({"entityTypeId": 2, "filter": {"STATUS_ID": "NEW"}},
+         "Invalid filter: field 'STATUS_ID' is not allowed in filter"),
+        ({"entityTypeId": 2, "filter": {">ID": "abc"}},
+         "Invalid filter: field 'ID' has invalid value"),
+        ({"entityTypeId": 2, "filter": {">=CREATED_TIME": "yesterday"}},
+         "Invalid filter: field 'CREATED_TIME' has invalid value"),
+        ({"entityTypeId": 2, "order": {"DATE_MODIFY": "ASC"}},
+         "Invalid order: field 'DATE_MODIFY' is not allowed in order"),
+        ({"entityTypeId": 2, "order": {"ID": "SIDEWAYS"}},
+         "Invalid order: allowed sort directions are ASC, DESC. But got 'SIDEWAYS' for field 'ID'"),
+    ],
+)
+def test_stage_history_refuses_what_it_cannot_filter_or_sort(emulator, params, description):
+    emulator.call("crm.deal.add", {"fields": {"TITLE": "x"}})
+    status, body = _error(emulator.post("crm.stagehistory.list", params))
+    assert (status, body) == (400, {"error": "INVALID_ARG_VALUE", "error_description": description})
+
+
+def test_stage_history_accepts_its_own_fields_in_any_case_of_direction(emulator):
+    emulator.call("crm.deal.add", {"fields": {"TITLE": "x"}})
+    body = emulator.call("crm.stagehistory.list", {
+        "entityTypeId": 2, "filter": {">=ID": 1, "STAGE_ID": "NEW"}, "order": {"ID": "desc"}})
+    assert [row["STAGE_ID"] for row in body["result"]["items"]] == ["NEW"]
+
+
+def test_the_legacy_list_still_drops_an_unknown_filter_field(emulator):
+    emulator.call("crm.deal.add", {"fields": {"TITLE": "x"}})
+    assert emulator.call("crm.deal.list", {"filter": {"NO_SUCH_FIELD": 1}})["total"] == 1
+
+
+# -- 3. LIKE does not work on crm_status fields (crm/deals/crm-deal-list.md) ----------------------
+
+
+def test_like_on_a_stage_or_type_is_an_exact_match(emulator):
+    for stage, kind in (("WON", "SALE"), ("NEW", "COMPLEX")):
+        emulator.call("crm.deal.add", {"fields": {"TITLE": stage, "STAGE_ID": stage,
+                                                  "TYPE_ID": kind}})
+
+    def stages(flt):
+        rows = emulator.call("crm.deal.list", {"filter": flt, "select": ["STAGE_ID"]})["result"]
+        return [row["STAGE_ID"] for row in rows]
+
+    assert stages({"%STAGE_ID": "WO"}) == []
+    assert stages({"%STAGE_ID": "WON"}) == ["WON"]
+    assert stages({"=%TYPE_ID": "COMP%"}) == []
+    assert stages({"%=TYPE_ID": "COMPLEX"}) == ["NEW"]
+    assert stages({"%TITLE": "O"}) == ["WON"]  # a string field keeps its LIKE
+
+
+# -- 4. a funnel change writes TYPE_ID 5 (crm/crm-stage-history-list.md) -------------------------
+
+
+def test_the_demo_portal_has_funnel_changes_in_its_stage_history(demo):
+    moves = demo.call("crm.stagehistory.list", {"entityTypeId": 2, "filter": {"TYPE_ID": 5}})
+    assert moves["total"] > 0
+    assert all(row["STAGE_ID"].startswith("C1:") for row in moves["result"]["items"])
+
+
+# -- 5. operating_reset_at: 10 minutes after the bucket's first call (limits.md) -----------------
+
+
+def test_operating_reset_at_is_ten_minutes_after_the_first_call_of_its_minute(emulator):
+    emulator.configure(operating_limit={"enabled": True})
+    emulator.control("POST", "clock", {"set": "2026-05-14T10:05:20+02:00", "frozen": True})
+    first = emulator.call("crm.deal.list")["time"]
+    emulator.control("POST", "clock", {"advance_seconds": 30})
+    later = emulator.call("crm.deal.list")["time"]
+    expected = int(datetime.fromisoformat("2026-05-14T10:15:20+02:00").timestamp())
+    assert first["operating_reset_at"] == later["operating_reset_at"] == expected
+    emulator.control("POST", "clock", {"advance_seconds": 600})  # 10:15:50: that bucket is gone
+    assert emulator.call("crm.deal.list")["time"]["operating_reset_at"] == expected + 630
+
+
+# -- 7. an amount is a double: validated as CCrmDeal::CheckFields does ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [("12 500,50", "12500.50"), (".5", "0.50"), (1500, "1500.00"), (99.999, "100.00"),
+     ("-20", "-20.00")],
+)
+def test_an_amount_is_stored_as_a_number(emulator, sent, stored):
+    deal = emulator.call("crm.deal.add", {"fields": {"OPPORTUNITY": sent}})["result"]
+    assert emulator.call("crm.deal.get", {"id": deal})["result"]["OPPORTUNITY"] == stored
+
+
+@pytest.mark.parametrize("sent", ["abc", "12 500 руб.", "1e3", "NaN"])
+def test_an_amount_that_is_no_number_is_refused_by_every_write_method(emulator, sent):
+    status, body = _error(emulator.post("crm.lead.add", {"fields": {"OPPORTUNITY": sent}}))
+    assert status == 400 and body["error"] == "" and "OPPORTUNITY" in body["error_description"]
+    deal = emulator.call("crm.deal.add", {"fields": {"OPPORTUNITY": 10}})["result"]
+    assert emulator.post("crm.deal.update", {"id": deal, "fields": {"OPPORTUNITY": sent}}
+                         ).status_code == 400
+    item = emulator.post("crm.item.add", {"entityTypeId": 2, "fields": {"opportunity": sent}})
+    assert item.status_code == 400 and item.json()["error"] == "INVALID_ARG_VALUE"
+    assert emulator.call("crm.deal.get", {"id": deal})["result"]["OPPORTUNITY"] == "10.00"
+
+
+# -- 8. error texts and entity types --------------------------------------------------------------
+
+
+def test_missing_records_answer_the_documented_text(emulator):
+    assert _error(emulator.post("crm.lead.get", {"id": 404})) == (
+        400, {"error": "", "error_description": "Not found"})
+    assert _error(emulator.post("crm.lead.get", {"id": "x"})) == (
+        400, {"error": "", "error_description": "ID is not defined or invalid"})
+
+
+@pytest.mark.parametrize("method", ["crm.category.list", "crm.stagehistory.list", "crm.item.list"])
+def test_a_missing_or_unknown_entity_type_is_not_found(emulator, method):
+    for params in ({}, {"entityTypeId": 999}, {"entityTypeId": "deal"}):
+        assert _error(emulator.post(method, params)) == (
+            400, {"error": "NOT_FOUND", "error_description": "Smart process not found"})
+
+
+def test_a_known_entity_type_without_funnels_is_not_supported(emulator):
+    assert _error(emulator.post("crm.category.list", {"entityTypeId": 1})) == (
+        400, {"error": "ENTITY_TYPE_NOT_SUPPORTED",
+              "error_description": "Entity type LEAD is not supported"})
+
+
+# -- 9. permissions, and processing vs duration ---------------------------------------------------
+
+
+def test_a_method_outside_the_webhook_scopes_is_insufficient_scope(emulator):
+    emulator.configure(scopes=["user", "department"])
+    status, body = _error(emulator.post("crm.deal.list"))
+    assert status == 401 and body["error"] == "insufficient_scope"
+    assert emulator.post("user.get").status_code == 200
+    assert emulator.post("server.time").status_code == 200
+    batch = emulator.call("batch", {"cmd": {"deals": "crm.deal.list", "me": "user.get"}})["result"]
+    assert batch["result_error"]["deals"]["error"] == "insufficient_scope"
+    assert "me" in batch["result"]
+
+
+def test_a_webhook_user_without_crm_rights_is_denied_every_crm_method(emulator):
+    emulator.configure(crm_access=False)
+    assert _error(emulator.post("crm.deal.list")) == (
+        400, {"error": "", "error_description": "Access denied."})
+    assert _error(emulator.post("crm.item.list", {"entityTypeId": 1})) == (
+        400, {"error": "ACCESS_DENIED", "error_description": "Access denied"})
+    assert emulator.post("user.get").status_code == 200
+
+
+def test_processing_is_the_methods_own_share_of_the_duration(emulator):
+    emulator.control("POST", "faults", {"kind": "slow", "delay_seconds": 0.3, "count": 1})
+    block = emulator.call("crm.deal.list")["time"]
+    assert block["duration"] >= 0.3 > block["processing"] > 0
