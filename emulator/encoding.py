@@ -20,6 +20,8 @@ def resolve_select(entity: Entity, select, default: Iterable[str] = ("*", "UF_*"
     uf_star = "UF_*" in names
     explicit = {n.upper() for n in names if n not in ("*", "UF_*")}
     for f in entity.fields:
+        if not f.listed:
+            continue
         if f.name == entity.id_field or f.name.upper() in explicit or (star and not f.multiple):
             wanted.append(Column(f.name, f.kind, f'"{f.name}"', multiple=f.multiple))
     if entity.has_custom:

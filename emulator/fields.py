@@ -7,7 +7,11 @@ API facts relied on (reference `bitrix24-rest-api.md` §5, §7):
 - legacy `crm.lead.*` / `crm.deal.*` send integers and IDs as JSON strings, money as a string with
   two decimals, flags as `"Y"`/`"N"`, datetimes as `YYYY-MM-DDThh:mm:ss±hh:mm` in the portal zone
   and `""` when empty; date-only fields as a datetime whose time part equals the UTC offset;
-- multiple fields (`PHONE`, `EMAIL`) are returned by list methods only when selected by name;
+- multiple fields (`PHONE`, `EMAIL`, `WEB`, `IM`, `LINK`) are returned by list methods only
+  when selected by name; `CONTACT_IDS` is described and written but never returned by the legacy
+  list/get (`crm-deal-list.md`: use `crm.deal.contact.items.get`);
+- descriptions carry `settings` (a link's `parentEntityTypeId`) and `isDeprecated` (the single
+  `CONTACT_ID`), as `crm-lead-fields.md` shows;
 - `user.get` sends `ACTIVE` as a JSON boolean and `UF_DEPARTMENT` as an int array.
 
 Storage: IDs and user links as INTEGER, datetimes as INTEGER unix seconds (UTC), dates as TEXT
@@ -52,6 +56,9 @@ class Field:
     multiple: bool = False
     required: bool = False
     status_type: str | None = None
+    settings: tuple = ()  # (key, value) pairs of the description's `settings`
+    deprecated: bool = False
+    listed: bool = True  # False: described and written, never sent by list/get (CONTACT_IDS)
 
     @property
     def sql_type(self) -> str:
@@ -70,6 +77,10 @@ class Field:
         }
         if self.status_type:
             out["statusType"] = self.status_type
+        if self.settings:
+            out["settings"] = dict(self.settings)
+        if self.deprecated:
+            out["isDeprecated"] = True
         return out
 
 
@@ -113,6 +124,14 @@ LEAD_FIELDS: tuple[Field, ...] = (
     _f("STATUS_SEMANTIC_ID", TEXT, "string", "Состояние статуса", read_only=True),
     _f("POST", TEXT, "string", "Должность"),
     _f("ADDRESS", TEXT, "string", "Адрес"),
+    _f("ADDRESS_2", TEXT, "string", "Адрес (стр. 2)"),
+    _f("ADDRESS_CITY", TEXT, "string", "Город"),
+    _f("ADDRESS_POSTAL_CODE", TEXT, "string", "Почтовый индекс"),
+    _f("ADDRESS_REGION", TEXT, "string", "Район"),
+    _f("ADDRESS_PROVINCE", TEXT, "string", "Область"),
+    _f("ADDRESS_COUNTRY", TEXT, "string", "Страна"),
+    _f("ADDRESS_COUNTRY_CODE", TEXT, "string", "Код страны"),
+    _f("ADDRESS_LOC_ADDR_ID", INT, "integer", "Идентификатор адреса местоположения"),
     _f("CURRENCY_ID", TEXT, "crm_currency", "Валюта"),
     _f("OPPORTUNITY", MONEY, "double", "Сумма"),
     _f("IS_MANUAL_OPPORTUNITY", FLAG, "char", "Сумма заполнена вручную"),
@@ -122,8 +141,9 @@ LEAD_FIELDS: tuple[Field, ...] = (
     _f("HAS_EMAIL", FLAG, "char", "Есть e-mail", read_only=True),
     _f("HAS_IMOL", FLAG, "char", "Есть открытая линия", read_only=True),
     *_AUDIT,
-    _f("COMPANY_ID", INT, "crm_company", "Компания"),
-    _f("CONTACT_ID", INT, "crm_contact", "Контакт"),
+    _f("COMPANY_ID", INT, "crm_company", "Компания", settings=(("parentEntityTypeId", 4),)),
+    _f("CONTACT_ID", INT, "crm_contact", "Контакт", deprecated=True),
+    _f("CONTACT_IDS", JSON, "crm_contact", "Контакты", multiple=True, listed=False),
     _f("IS_RETURN_CUSTOMER", FLAG, "char", "Повторный лид", read_only=True),
     _f("DATE_CLOSED", DATETIME, "datetime", "Дата закрытия", read_only=True),
     _f("ORIGINATOR_ID", TEXT, "string", "Внешний источник"),
@@ -131,6 +151,9 @@ LEAD_FIELDS: tuple[Field, ...] = (
     *_UTM,
     _f("PHONE", JSON, "crm_multifield", "Телефон", multiple=True),
     _f("EMAIL", JSON, "crm_multifield", "E-mail", multiple=True),
+    _f("WEB", JSON, "crm_multifield", "Сайт", multiple=True),
+    _f("IM", JSON, "crm_multifield", "Мессенджер", multiple=True),
+    _f("LINK", JSON, "crm_multifield", "LINK", multiple=True),
 )
 
 DEAL_FIELDS: tuple[Field, ...] = (
@@ -149,8 +172,9 @@ DEAL_FIELDS: tuple[Field, ...] = (
     _f("OPPORTUNITY", MONEY, "double", "Сумма"),
     _f("IS_MANUAL_OPPORTUNITY", FLAG, "char", "Сумма заполнена вручную"),
     _f("TAX_VALUE", MONEY, "double", "Ставка налога"),
-    _f("COMPANY_ID", INT, "crm_company", "Компания"),
-    _f("CONTACT_ID", INT, "crm_contact", "Контакт"),
+    _f("COMPANY_ID", INT, "crm_company", "Компания", settings=(("parentEntityTypeId", 4),)),
+    _f("CONTACT_ID", INT, "crm_contact", "Контакт", deprecated=True),
+    _f("CONTACT_IDS", JSON, "crm_contact", "Контакты", multiple=True, listed=False),
     _f("QUOTE_ID", INT, "crm_quote", "Предложение", read_only=True),
     _f("BEGINDATE", DATE, "date", "Дата начала"),
     _f("CLOSEDATE", DATE, "date", "Предполагаемая дата закрытия"),
@@ -162,6 +186,7 @@ DEAL_FIELDS: tuple[Field, ...] = (
     _f("SOURCE_DESCRIPTION", TEXT, "string", "Дополнительно об источнике"),
     _f("LEAD_ID", INT, "crm_lead", "Лид", read_only=True),
     _f("ADDITIONAL_INFO", TEXT, "string", "Дополнительная информация"),
+    _f("LOCATION_ID", TEXT, "location", "Местоположение"),
     _f("ORIGINATOR_ID", TEXT, "string", "Внешний источник"),
     _f("ORIGIN_ID", TEXT, "string", "Идентификатор элемента во внешнем источнике"),
     *_UTM,

@@ -270,8 +270,11 @@ def user_get(call: Call, params: Mapping) -> Reply:
         order = {sort: param(params, "order") or "ASC"}
     entity = call.store.entity("user")
     every_field = tuple(f.name for f in entity.fields)
+    select = param(params, "select")
+    if isinstance(select, list) and {"*", "UF_*"} & set(select):
+        select = None  # a user's UF_DEPARTMENT is a custom field: either mask gives every field
     rows, total, nxt = list_page(
-        call, "user.get", entity, flt, order, None, start_of(params), every_field
+        call, "user.get", entity, flt, order, select, start_of(params), every_field
     )
     return Reply(rows, total, nxt)
 

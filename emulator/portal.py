@@ -27,6 +27,7 @@ from .items import METHODS as ITEM_METHODS
 from .limits import LeakyBucket, OperatingBudget
 from .methods import METHODS
 from .phpquery import parse_qs_php
+from .reference_methods import METHODS as REFERENCE_METHODS
 from .store import Store
 
 BATCH_MAX = 50
@@ -118,7 +119,7 @@ class Portal:
         """Run one method (top level, arrived at `arrived`, or inside a batch); raises
         RestError."""
         method = method.lower()
-        handler = METHODS.get(method) or ITEM_METHODS.get(method)
+        handler = METHODS.get(method) or ITEM_METHODS.get(method) or REFERENCE_METHODS.get(method)
         if handler is None:
             raise RestError("ERROR_METHOD_NOT_FOUND", "Method not found!", 404)
         self.stats.calls_by_method[method] += 1

@@ -76,7 +76,18 @@ def normalize(
         bag = orjson.loads(current_uf) if current_uf else {}
         bag.update(custom)
         out["UF"] = orjson.dumps(bag).decode()
+    if "CONTACT_IDS" in entity._by_name():
+        _link_contacts(out)
     return out
+
+
+def _link_contacts(out: dict) -> None:
+    """The deprecated single CONTACT_ID is the first of CONTACT_IDS, and the other way round."""
+    if "CONTACT_IDS" in out and "CONTACT_ID" not in out:
+        ids = orjson.loads(out["CONTACT_IDS"])
+        out["CONTACT_ID"] = ids[0] if ids else None
+    elif "CONTACT_ID" in out and "CONTACT_IDS" not in out:
+        out["CONTACT_IDS"] = orjson.dumps([out["CONTACT_ID"]] if out["CONTACT_ID"] else []).decode()
 
 
 def store_value(f: Field, value, clock: PortalClock):

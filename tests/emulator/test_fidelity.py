@@ -211,3 +211,71 @@ def test_processing_is_the_methods_own_share_of_the_duration(emulator):
     emulator.control("POST", "faults", {"kind": "slow", "delay_seconds": 0.3, "count": 1})
     block = emulator.call("crm.deal.list")["time"]
     assert block["duration"] >= 0.3 > block["processing"] > 0
+
+
+# -- 6. the documented field sets -----------------------------------------------------------------
+
+
+def test_lead_and_deal_fields_carry_the_documented_sets_settings_and_deprecations(emulator):
+    lead = emulator.call("crm.lead.fields")["result"]
+    assert {"ADDRESS_2", "ADDRESS_CITY", "ADDRESS_POSTAL_CODE", "ADDRESS_REGION",
+            "ADDRESS_PROVINCE", "ADDRESS_COUNTRY", "ADDRESS_COUNTRY_CODE",
+            "ADDRESS_LOC_ADDR_ID", "CONTACT_IDS", "WEB", "IM", "LINK"} <= set(lead)
+    assert lead["COMPANY_ID"]["settings"] == {"parentEntityTypeId": 4}
+    assert lead["CONTACT_ID"]["isDeprecated"] is True
+    assert lead["CONTACT_IDS"]["isMultiple"] is True and lead["WEB"]["type"] == "crm_multifield"
+    deal = emulator.call("crm.deal.fields")["result"]
+    assert deal["LOCATION_ID"]["type"] == "location" and deal["CONTACT_IDS"]["isMultiple"]
+
+
+def test_contact_ids_are_written_but_never_listed_and_keep_the_single_contact_id(emulator):
+    deal = emulator.call("crm.deal.add", {"fields": {"TITLE": "x", "CONTACT_IDS": [84, 83]}})
+    got = emulator.call("crm.deal.get", {"id": deal["result"]})["result"]
+    assert got["CONTACT_ID"] == "84" and "CONTACT_IDS" not in got
+    listed = emulator.call("crm.deal.list", {"select": ["ID", "CONTACT_IDS"]})["result"]
+    assert listed == [{"ID": str(deal["result"])}]
+
+
+def test_lead_address_and_web_fields_round_trip(emulator):
+    lead = emulator.call("crm.lead.add", {"fields": {
+        "ADDRESS_CITY": "Казань", "WEB": [{"VALUE": "https://avto.example", "VALUE_TYPE": "WORK"}],
+    }})["result"]
+    got = emulator.call("crm.lead.get", {"id": lead})["result"]
+    assert got["ADDRESS_CITY"] == "Казань" and got["WEB"][0]["VALUE"] == "https://avto.example"
+
+
+def test_user_get_honours_its_select(demo):
+    rows = demo.call("user.get", {"select": ["ID", "NAME"]})["result"]
+    assert set(rows[0]) == {"ID", "NAME"}
+    assert "UF_DEPARTMENT" in demo.call("user.get", {"select": ["*"]})["result"][0]
+
+
+# -- documented reference methods -----------------------------------------------------------------
+
+
+def test_user_current_is_the_webhooks_user(demo):
+    me = demo.call("user.current")["result"]
+    assert me["ID"] == "1" and me["ACTIVE"] is True
+
+
+def test_status_entity_types_list_every_funnel_with_its_semantics(demo):
+    types = {t["ID"]: t for t in demo.call("crm.status.entity.types")["result"]}
+    assert types["STATUS"]["ENTITY_TYPE_ID"] == 1
+    assert types["DEAL_STAGE_1"]["PREFIX"] == "C1" and types["DEAL_STAGE_1"]["PARENT_ID"] == (
+        "DEAL_STAGE")
+    assert types["DEAL_STAGE_1"]["SEMANTIC_INFO"]["FINAL_SUCCESS_FIELD"] == "C1:WON"
+    stages = demo.call("crm.status.list", {"filter": {"ENTITY_ID": "STATUS"}})["result"]
+    first = min(stages, key=lambda s: int(s["SORT"]))["STATUS_ID"]
+    assert types["STATUS"]["SEMANTIC_INFO"]["START_FIELD"] == first
+
+
+def test_currency_list_has_the_rouble_as_base(emulator):
+    rows = emulator.call("crm.currency.list")["result"]
+    assert [r["CURRENCY"] for r in rows if r["BASE"] == "Y"] == ["RUB"]
+    assert all(isinstance(r["AMOUNT"], str) for r in rows)
+
+
+def test_userfield_list_names_the_custom_fields_crm_fields_shows(demo):
+    listed = {r["FIELD_NAME"] for r in demo.call("crm.deal.userfield.list")["result"]}
+    described = {k for k in demo.call("crm.deal.fields")["result"] if k.startswith("UF_")}
+    assert listed == described == {"UF_CRM_CAR_BRAND", "UF_CRM_BRANCH", "UF_CRM_DELIVERY"}
