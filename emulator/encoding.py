@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Mapping
 import orjson
 
 from .clock import PortalClock
-from .fields import BOOL, DATE, DATETIME, FLAG, INT, JSON, MONEY, NUM, TEXT
+from .fields import BOOL, DATE, DATETIME, FLAG, INT, JSON, MONEY, NUM, NUM_DOUBLE, TEXT
 from .query import Column, Entity
 
 
@@ -87,6 +87,6 @@ def _encoding(col: Column, clock: PortalClock) -> tuple[str, Callable | None]:
         return col.sql, lambda v: None if v is None else bool(v)
     if kind == JSON:
         return col.sql, lambda v: orjson.loads(v) if v else []
-    if kind in (TEXT, FLAG, MONEY, NUM):
+    if kind in (TEXT, FLAG, MONEY, NUM, NUM_DOUBLE):
         return col.sql, None
     raise ValueError(kind)

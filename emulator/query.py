@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from .clock import PortalClock
-from .fields import BOOL, DATE, DATETIME, INT, JSON, MONEY, NUM, Field
+from .fields import BOOL, DATE, DATETIME, INT, JSON, MONEY, NUM, NUM_DOUBLE, Field
 
 # Longest first, so `!=%` is not read as `!=` + `%FIELD`.
 PREFIXES = ("!=%", "!%=", ">=", "<=", "!=", "!@", "=%", "%=", "!%", "@", "%", ">", "<", "=", "!")
@@ -169,7 +169,7 @@ def _coerce(col: Column, value, clock: PortalClock):
             return int(value)
         text = str(value).strip().upper()
         return 1 if text in ("Y", "1", "TRUE") else 0
-    if kind == MONEY:
+    if kind in (MONEY, NUM_DOUBLE):
         return float(str(value).replace(",", "."))
     if kind == DATETIME:
         ts = clock.parse(value)

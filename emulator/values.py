@@ -15,7 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import orjson
 
 from .clock import PortalClock
-from .fields import BOOL, DATE, DATETIME, FLAG, INT, JSON, MONEY, NUM, Field
+from .fields import BOOL, DATE, DATETIME, FLAG, INT, JSON, MONEY, NUM, NUM_DOUBLE, Field
 from .query import Entity
 
 
@@ -101,6 +101,8 @@ def store_value(f: Field, value, clock: PortalClock):
             return None
     if kind == MONEY:
         return format_money(value, f.name)
+    if kind == NUM_DOUBLE:
+        return None if value in (None, "") else float(format_money(value, f.name))
     if kind == FLAG:
         if isinstance(value, bool):
             return "Y" if value else "N"

@@ -51,7 +51,8 @@ def expected_crm(record: dict, entity: str) -> dict:
         (source_settings.LEAD_DATETIMES, source_settings.LEAD_DATES) if entity == "lead"
         else (source_settings.DEAL_DATETIMES, source_settings.DEAL_DATES)
     )
-    raw = {k: v for k, v in record.items() if k not in ("PHONE", "EMAIL")}
+    # Multiple fields (PHONE, EMAIL, WEB, IM, LINK) come only when named; the source does not.
+    raw = {k: v for k, v in record.items() if not isinstance(v, list)}
     return {NAMING.normalize_identifier(k): v
             for k, v in clean_crm_record(raw, datetimes, dates).items()}
 
