@@ -30,7 +30,10 @@ from .encoding import resolve_select, row_encoder
 from .query import build_order, build_where
 from .store import NotFound
 
-# -- crm.lead.* / crm.deal.* --------------------------------------------------------------------
+# -- crm.lead.* / crm.deal.* / crm.contact.* / crm.company.* -------------------------------------
+
+# Records with stages and a recycle bin (`Records`); contacts and companies have neither.
+_FUNNELLED = ("lead", "deal")
 
 
 def _crm_list(kind: str):
@@ -108,8 +111,9 @@ def _write_fields(params: Mapping) -> Mapping:
 def _crm_add(kind: str):
     def handler(call: Call, params: Mapping) -> Reply:
         fields = _write_fields(params)
+        add = call.store.add_crm if kind in _FUNNELLED else call.store.add_record
         try:
-            return Reply(call.store.add_crm(kind, fields, call.user_id))
+            return Reply(add(kind, fields, call.user_id))
         except ValueError as exc:
             raise RestError("", str(exc)) from None
 
@@ -120,8 +124,9 @@ def _crm_update(kind: str):
     def handler(call: Call, params: Mapping) -> Reply:
         rid = _record_id(params)
         fields = _write_fields(params)
+        update = call.store.update_crm if kind in _FUNNELLED else call.store.update_record
         try:
-            call.store.update_crm(kind, rid, fields, call.user_id)
+            update(kind, rid, fields, call.user_id)
         except NotFound:
             raise RestError("", "Not found") from None
         except ValueError as exc:
@@ -134,8 +139,9 @@ def _crm_update(kind: str):
 def _crm_delete(kind: str):
     def handler(call: Call, params: Mapping) -> Reply:
         rid = _record_id(params)
+        delete = call.store.delete_crm if kind in _FUNNELLED else call.store.delete_record
         try:
-            call.store.delete_crm(kind, rid)
+            delete(kind, rid)
         except NotFound:
             raise RestError("", "Not found") from None
         return Reply(True)
@@ -143,7 +149,7 @@ def _crm_delete(kind: str):
     return handler
 
 
-# -- stage history, dictionaries, users ---------------------------------------------------------
+# -- stage history and dictionaries ---------------------------------------------------------
 
 
 def stagehistory_list(call: Call, params: Mapping) -> Reply:
@@ -255,69 +261,14 @@ def category_add(call: Call, params: Mapping) -> Reply:
     return Reply({"category": encode(row)})
 
 
-_USER_CONTROL = {"sort", "order", "filter", "start", "admin_mode", "select", "image_resize"}
-
-
-def user_get(call: Call, params: Mapping) -> Reply:
-    flt = (
-        dict(param(params, "filter") or {}) if isinstance(param(params, "filter"), Mapping) else {}
-    )
-    # user.get also reads filter fields given at the top level (`user.get?ID=5`).
-    flt.update({k: v for k, v in params.items() if str(k).lower() not in _USER_CONTROL})
-    sort = param(params, "sort")
-    order = None
-    if isinstance(sort, str) and sort:
-        order = {sort: param(params, "order") or "ASC"}
-    entity = call.store.entity("user")
-    every_field = tuple(f.name for f in entity.fields)
-    select = param(params, "select")
-    if isinstance(select, list) and {"*", "UF_*"} & set(select):
-        select = None  # a user's UF_DEPARTMENT is a custom field: either mask gives every field
-    rows, total, nxt = list_page(
-        call, "user.get", entity, flt, order, select, start_of(params), every_field
-    )
-    return Reply(rows, total, nxt)
-
-
-def user_add(call: Call, params: Mapping) -> Reply:
-    fields = {str(k).upper(): v for k, v in params.items()}
-    if not fields.get("EMAIL"):
-        raise RestError("ERROR_ARGUMENT", "EMAIL is required", 400)
-    fields.pop("ID", None)
-    return Reply(call.store.add_user(fields))
-
-
-def department_get(call: Call, params: Mapping) -> Reply:
-    flt = {k: v for k, v in params.items() if str(k).lower() not in _USER_CONTROL}
-    sort = param(params, "sort")
-    order = {sort: param(params, "order") or "ASC"} if isinstance(sort, str) and sort else None
-    entity = call.store.entity("department")
-
-    def encode_row(row: dict) -> dict:
-        return {k: v for k, v in row.items() if not (k == "UF_HEAD" and v is None)}
-
-    rows, total, nxt = list_page(
-        call, "department.get", entity, flt, order, None, start_of(params), ("*",), encode_row
-    )
-    return Reply(rows, total, nxt)
-
-
-def server_time(call: Call, params: Mapping) -> Reply:
-    return Reply(call.store.clock.format(call.store.clock.now()))
-
-
 METHODS: dict[str, Callable[[Call, Mapping], Reply]] = {
-    "server.time": server_time,
     "crm.stagehistory.list": stagehistory_list,
     "crm.status.list": status_list,
     "crm.status.add": status_add,
     "crm.category.list": category_list,
     "crm.category.add": category_add,
-    "user.get": user_get,
-    "user.add": user_add,
-    "department.get": department_get,
 }
-for _kind in ("lead", "deal"):
+for _kind in ("lead", "deal", "contact", "company"):
     METHODS[f"crm.{_kind}.list"] = _crm_list(_kind)
     METHODS[f"crm.{_kind}.get"] = _crm_get(_kind)
     METHODS[f"crm.{_kind}.fields"] = _crm_fields(_kind)

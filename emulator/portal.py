@@ -28,6 +28,7 @@ from .limits import LeakyBucket, OperatingBudget
 from .methods import METHODS
 from .phpquery import parse_qs_php
 from .reference_methods import METHODS as REFERENCE_METHODS
+from .relation_methods import METHODS as RELATION_METHODS
 from .store import Store
 
 BATCH_MAX = 50
@@ -43,6 +44,9 @@ DEFAULT_OPTIONS = {
 _CONTROLLER_PREFIXES = ("crm.item.", "crm.stagehistory.", "crm.category.")
 _REF = re.compile(r"\$(result|next|total|time|error)(\S*)", re.IGNORECASE)
 _REF_PATH = re.compile(r"\[([^\]]+)\]")
+
+
+HANDLERS = {**METHODS, **ITEM_METHODS, **REFERENCE_METHODS, **RELATION_METHODS}
 
 
 def php_array(mapping: dict):
@@ -119,7 +123,7 @@ class Portal:
         """Run one method (top level, arrived at `arrived`, or inside a batch); raises
         RestError."""
         method = method.lower()
-        handler = METHODS.get(method) or ITEM_METHODS.get(method) or REFERENCE_METHODS.get(method)
+        handler = HANDLERS.get(method)
         if handler is None:
             raise RestError("ERROR_METHOD_NOT_FOUND", "Method not found!", 404)
         self.stats.calls_by_method[method] += 1

@@ -1,5 +1,6 @@
-"""Reference methods an analytics client reads once a day: who the webhook's user is, which
-dictionaries the portal has, its currencies and its custom fields.
+"""Reference methods an analytics client reads once a day: the portal's clock, its users and
+departments, who the webhook's user is, which dictionaries the portal has, its currencies and
+its custom fields.
 
 API facts relied on (b24restdocs `api-reference/`):
 - `user.current` answers the calling user's `user.get` row (`user/user-current.md`);
@@ -16,8 +17,7 @@ API facts relied on (b24restdocs `api-reference/`):
 
 from collections.abc import Callable, Mapping
 
-from .calls import Call, Reply, RestError
-from .methods import user_get
+from .calls import Call, Reply, RestError, list_page, param, start_of
 
 # What a Russian portal's currency dictionary holds: the rouble as base, rates as of the demo.
 CURRENCIES = (
@@ -27,6 +27,57 @@ CURRENCIES = (
     ("CNY", "Китайский юань", "12.6000", "400", "N", "# ¥"),
 )
 _LEAD_STAGES = ("STATUS", "Стадии лидов", "NEW", "CONVERTED", "JUNK")
+
+
+_USER_CONTROL = {"sort", "order", "filter", "start", "admin_mode", "select", "image_resize"}
+
+
+def user_get(call: Call, params: Mapping) -> Reply:
+    flt = (
+        dict(param(params, "filter") or {}) if isinstance(param(params, "filter"), Mapping) else {}
+    )
+    # user.get also reads filter fields given at the top level (`user.get?ID=5`).
+    flt.update({k: v for k, v in params.items() if str(k).lower() not in _USER_CONTROL})
+    sort = param(params, "sort")
+    order = None
+    if isinstance(sort, str) and sort:
+        order = {sort: param(params, "order") or "ASC"}
+    entity = call.store.entity("user")
+    every_field = tuple(f.name for f in entity.fields)
+    select = param(params, "select")
+    if isinstance(select, list) and {"*", "UF_*"} & set(select):
+        select = None  # a user's UF_DEPARTMENT is a custom field: either mask gives every field
+    rows, total, nxt = list_page(
+        call, "user.get", entity, flt, order, select, start_of(params), every_field
+    )
+    return Reply(rows, total, nxt)
+
+
+def user_add(call: Call, params: Mapping) -> Reply:
+    fields = {str(k).upper(): v for k, v in params.items()}
+    if not fields.get("EMAIL"):
+        raise RestError("ERROR_ARGUMENT", "EMAIL is required", 400)
+    fields.pop("ID", None)
+    return Reply(call.store.add_user(fields))
+
+
+def department_get(call: Call, params: Mapping) -> Reply:
+    flt = {k: v for k, v in params.items() if str(k).lower() not in _USER_CONTROL}
+    sort = param(params, "sort")
+    order = {sort: param(params, "order") or "ASC"} if isinstance(sort, str) and sort else None
+    entity = call.store.entity("department")
+
+    def encode_row(row: dict) -> dict:
+        return {k: v for k, v in row.items() if not (k == "UF_HEAD" and v is None)}
+
+    rows, total, nxt = list_page(
+        call, "department.get", entity, flt, order, None, start_of(params), ("*",), encode_row
+    )
+    return Reply(rows, total, nxt)
+
+
+def server_time(call: Call, params: Mapping) -> Reply:
+    return Reply(call.store.clock.format(call.store.clock.now()))
 
 
 def user_current(call: Call, params: Mapping) -> Reply:
@@ -115,7 +166,11 @@ def _userfield_list(kind: str) -> Callable[[Call, Mapping], Reply]:
 
 
 METHODS: dict[str, Callable[[Call, Mapping], Reply]] = {
+    "server.time": server_time,
+    "user.get": user_get,
+    "user.add": user_add,
     "user.current": user_current,
+    "department.get": department_get,
     "crm.status.entity.types": status_entity_types,
     "crm.currency.list": currency_list,
     "crm.lead.userfield.list": _userfield_list("lead"),

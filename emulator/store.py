@@ -22,18 +22,23 @@ from collections.abc import Iterable, Sequence
 
 from .clock import PortalClock
 from .fields import (
+    ACTIVITY_FIELDS,
     CATEGORY_FIELDS,
+    COMPANY_FIELDS,
+    CONTACT_FIELDS,
     DEAL_FIELDS,
     DEAL_HISTORY_FIELDS,
     DEPARTMENT_FIELDS,
     LEAD_FIELDS,
     LEAD_HISTORY_FIELDS,
+    PRODUCT_ROW_FIELDS,
     STATUS_FIELDS,
     USER_FIELDS,
 )
 from .query import Entity, sql_like
 from .store_dictionaries import Dictionaries
 from .store_records import NotFound, Records
+from .store_relations import Relations
 
 _INDEXES = {
     "leads": ("DATE_MODIFY", "DATE_CREATE", "STATUS_ID", "ASSIGNED_BY_ID"),
@@ -41,10 +46,18 @@ _INDEXES = {
     "lead_history": ("OWNER_ID", "CREATED_TIME"),
     "deal_history": ("OWNER_ID", "CREATED_TIME"),
     "statuses": ("ENTITY_ID",),
+    "contacts": ("DATE_MODIFY",),
+    "companies": ("DATE_MODIFY",),
+    "activities": ("LAST_UPDATED", "OWNER_ID"),
+    "product_rows": ("OWNER_ID",),
 }
 
 
-class Store(Records, Dictionaries):
+# What a delete moves into the recycle bin: the record and what hangs on it.
+_RECYCLED = ("leads", "deals", "lead_history", "deal_history", "activities", "product_rows")
+
+
+class Store(Records, Relations, Dictionaries):
     def __init__(self, clock: PortalClock, path: str = ":memory:") -> None:
         self.clock = clock
         self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
@@ -63,6 +76,10 @@ class Store(Records, Dictionaries):
             "user": Entity("users", USER_FIELDS),
             "department": Entity("departments", DEPARTMENT_FIELDS),
             "category": Entity("categories", CATEGORY_FIELDS, id_field="id"),
+            "contact": Entity("contacts", CONTACT_FIELDS),
+            "company": Entity("companies", COMPANY_FIELDS),
+            "activity": Entity("activities", ACTIVITY_FIELDS),
+            "product_row": Entity("product_rows", PRODUCT_ROW_FIELDS),
         }
         self._semantics: dict[tuple[str, str], str] = {}
         self.create_schema()
@@ -84,7 +101,7 @@ class Store(Records, Dictionaries):
             for col in _INDEXES.get(entity.table, ()):
                 cur.execute(f'CREATE INDEX "ix_{entity.table}_{col}" ON "{entity.table}" ("{col}")')
             entity.custom.clear()
-        for table in ("leads", "deals", "lead_history", "deal_history"):
+        for table in _RECYCLED:
             cur.execute(f'DROP TABLE IF EXISTS "recycle_{table}"')
             cur.execute(f'CREATE TABLE "recycle_{table}" AS SELECT * FROM "{table}" WHERE 0')
         cur.execute("DROP TABLE IF EXISTS userfields")

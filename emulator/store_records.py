@@ -173,7 +173,8 @@ class Records:
         self._move(entity_name, record_id, "recycle_", "")
 
     def _move(self, entity_name: str, record_id: int, source: str, target: str) -> None:
-        table, history = self.entities[entity_name].table, f"{entity_name}_history"
+        """Move a record with what hangs on it (stage history, activities, product rows)."""
+        table = self.entities[entity_name].table
         moved = self.db.execute(
             f'INSERT INTO "{target}{table}" SELECT * FROM "{source}{table}" WHERE "ID" = ?',
             (record_id,),
@@ -181,11 +182,18 @@ class Records:
         if moved.rowcount == 0:
             raise NotFound(record_id)
         self.db.execute(f'DELETE FROM "{source}{table}" WHERE "ID" = ?', (record_id,))
-        self.db.execute(
-            f'INSERT INTO "{target}{history}" SELECT * FROM "{source}{history}" WHERE OWNER_ID = ?',
-            (record_id,),
-        )
-        self.db.execute(f'DELETE FROM "{source}{history}" WHERE OWNER_ID = ?', (record_id,))
+        owner_type = {"lead": (1, "L"), "deal": (2, "D")}[entity_name]
+        for dependent, where, args in (
+            (f"{entity_name}_history", "OWNER_ID = ?", (record_id,)),
+            ("activities", "OWNER_TYPE_ID = ? AND OWNER_ID = ?", (owner_type[0], record_id)),
+            ("product_rows", "OWNER_TYPE = ? AND OWNER_ID = ?", (owner_type[1], record_id)),
+        ):
+            self.db.execute(
+                f'INSERT INTO "{target}{dependent}" SELECT * FROM "{source}{dependent}"'
+                f" WHERE {where}",
+                args,
+            )
+            self.db.execute(f'DELETE FROM "{source}{dependent}" WHERE {where}', args)
 
     def add_history(
         self,

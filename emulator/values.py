@@ -19,9 +19,14 @@ from .fields import BOOL, DATE, DATETIME, FLAG, INT, JSON, MONEY, NUM, NUM_DOUBL
 from .query import Entity
 
 
-def lead_flags(row: dict) -> None:
+def contact_flags(row: dict) -> None:
+    """HAS_PHONE / HAS_EMAIL follow the record's multifields."""
     row["HAS_PHONE"] = "Y" if row.get("PHONE") not in (None, "", "[]") else "N"
     row["HAS_EMAIL"] = "Y" if row.get("EMAIL") not in (None, "", "[]") else "N"
+
+
+def lead_flags(row: dict) -> None:
+    contact_flags(row)
     row.setdefault("HAS_IMOL", "N")
     linked = bool(row.get("CONTACT_ID")) or bool(row.get("COMPANY_ID"))
     row["IS_RETURN_CUSTOMER"] = "Y" if linked else "N"

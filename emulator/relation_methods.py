@@ -1,0 +1,190 @@
+"""REST methods for what hangs on leads and deals: a deal's contacts, activities (calls, chats,
+e-mails) and product rows. `crm.contact.*` / `crm.company.*` are the legacy CRUD of
+`emulator.methods`, over the store's `Relations`.
+
+API facts relied on (b24restdocs `api-reference/crm/`):
+- `crm.deal.contact.items.get {id}` → `[{CONTACT_ID, SORT, ROLE_ID, IS_PRIMARY}]` with native
+  integers, the first contact primary (`deals/contacts/crm-deal-contact-items-get.md`);
+- `crm.activity.list` pages like the legacy lists, default order `START_TIME` ascending, every
+  value a string (`timeline/activities/activity-base/crm-activity-list.md`); `crm.activity.add`
+  answers the new ID; an unknown owner is refused;
+- `crm.deal.productrows.get {id}` answers every row, unpaged, IDs as strings and prices as
+  numbers; `crm.deal.productrows.set {id, rows}` replaces them (`deals/crm-deal-productrows-*.md`);
+- `crm.item.productrow.list` answers `{"productRows": [...]}` in camelCase with 50-row pages, and
+  its filter must hold `=ownerType` and `=ownerId` (an array is allowed), else error `100`
+  "Required parameters not provided" (`universal/product-rows/crm-item-productrow-list.md`).
+"""
+
+from collections.abc import Callable, Mapping
+
+import orjson
+
+from .calls import Call, Reply, RestError, array_param, list_page, param, start_of
+from .encoding import resolve_select, row_encoder
+from .items import camel
+from .query import split_key
+from .store import NotFound
+
+
+def _id(params: Mapping) -> int:
+    try:
+        record_id = int(str(param(params, "id")))
+    except (TypeError, ValueError):
+        record_id = 0
+    if record_id <= 0:
+        raise RestError("", "ID is not defined or invalid")
+    return record_id
+
+
+def deal_contact_items_get(call: Call, params: Mapping) -> Reply:
+    try:
+        deal = call.store.get_crm("deal", _id(params))
+    except NotFound:
+        raise RestError("", "Not found") from None
+    ids = orjson.loads(deal.get("CONTACT_IDS") or "[]")
+    return Reply(
+        [
+            {"CONTACT_ID": cid, "SORT": 10 * (i + 1), "ROLE_ID": 0,
+             "IS_PRIMARY": "Y" if not i else "N"}
+            for i, cid in enumerate(ids)
+        ]
+    )
+
+
+# -- activities ---------------------------------------------------------------------------------
+
+
+def activity_list(call: Call, params: Mapping) -> Reply:
+    rows, total, nxt = list_page(
+        call,
+        "crm.activity.list",
+        call.store.entity("activity"),
+        array_param(params, "filter"),
+        array_param(params, "order") or {"START_TIME": "ASC"},
+        param(params, "select"),
+        start_of(params),
+        default_select=("*",),
+    )
+    return Reply(rows, total, nxt)
+
+
+def activity_get(call: Call, params: Mapping) -> Reply:
+    rows, _, _ = list_page(
+        call, "crm.activity.get", call.store.entity("activity"), {"ID": _id(params)}, None,
+        None, -1, default_select=("*",),
+    )
+    if not rows:
+        raise RestError("", "Not found")
+    return Reply(rows[0])
+
+
+def activity_fields(call: Call, params: Mapping) -> Reply:
+    return Reply({f.name: f.describe() for f in call.store.entity("activity").fields})
+
+
+def activity_add(call: Call, params: Mapping) -> Reply:
+    fields = array_param(params, "fields")
+    if fields is None:
+        raise RestError("", "Parameter 'fields' must be array.")
+    try:
+        return Reply(call.store.add_record("activity", fields, call.user_id))
+    except ValueError as exc:
+        raise RestError("", str(exc)) from None
+
+
+def activity_update(call: Call, params: Mapping) -> Reply:
+    fields = array_param(params, "fields")
+    if fields is None:
+        raise RestError("", "Parameter 'fields' must be array.")
+    try:
+        call.store.update_record("activity", _id(params), fields, call.user_id)
+    except NotFound:
+        raise RestError("", "Not found") from None
+    except ValueError as exc:
+        raise RestError("", str(exc)) from None
+    return Reply(True)
+
+
+def activity_delete(call: Call, params: Mapping) -> Reply:
+    try:
+        call.store.delete_record("activity", _id(params))
+    except NotFound:
+        raise RestError("", "Not found") from None
+    return Reply(True)
+
+
+# -- product rows -------------------------------------------------------------------------------
+
+
+def _productrows_get(owner_type: str, kind: str):
+    def handler(call: Call, params: Mapping) -> Reply:
+        owner_id = _id(params)
+        if not call.store.exists(kind, owner_id):
+            raise RestError("", "Not found")
+        entity = call.store.entity("product_row")
+        cols_sql, encode = row_encoder(resolve_select(entity, ["*"]), call.store.clock)
+        found = call.store.select(entity, cols_sql, "OWNER_TYPE = ? AND OWNER_ID = ?",
+                                  [owner_type, owner_id], 'ORDER BY SORT, "ID"')
+        rows = [encode(r) for r in found]
+        call.rows_returned(f"crm.{kind}.productrows.get", len(rows))
+        return Reply(rows)
+
+    return handler
+
+
+def _productrows_set(owner_type: str):
+    def handler(call: Call, params: Mapping) -> Reply:
+        rows = array_param(params, "rows")
+        try:
+            call.store.set_product_rows(
+                owner_type, _id(params), list((rows or {}).values()), call.user_id
+            )
+        except NotFound:
+            raise RestError("", "Not found") from None
+        except ValueError as exc:
+            raise RestError("", str(exc)) from None
+        return Reply(True)
+
+    return handler
+
+
+def item_productrow_list(call: Call, params: Mapping) -> Reply:
+    flt = param(params, "filter")
+    if not isinstance(flt, Mapping) or not {"=ownerType", "=ownerId"} <= set(map(str, flt)):
+        raise RestError("100", "Required parameters not provided")
+    entity = call.store.entity("product_row")
+    names = {camel(f.name): f.name for f in entity.fields}
+    legacy: dict = {}
+    for key, value in flt.items():
+        _, name = split_key(str(key))
+        if name not in names:
+            raise RestError("INVALID_ARG_VALUE", f"Invalid filter: field '{name}' is not allowed")
+        legacy[str(key)[: len(str(key)) - len(name)] + names[name]] = value
+    order = param(params, "order")
+    order = {names.get(str(k), str(k)): v for k, v in order.items()} if isinstance(
+        order, Mapping) else None
+
+    def encode_row(row: dict) -> dict:
+        return {camel(k): (int(v) if k in ("ID", "OWNER_ID") else v) for k, v in row.items()}
+
+    rows, total, nxt = list_page(
+        call, "crm.item.productrow.list", entity, legacy, order, ["*"], start_of(params),
+        encode_row=encode_row, strict=True,
+    )
+    return Reply({"productRows": rows}, total, nxt)
+
+
+METHODS: dict[str, Callable[[Call, Mapping], Reply]] = {
+    "crm.deal.contact.items.get": deal_contact_items_get,
+    "crm.activity.list": activity_list,
+    "crm.activity.get": activity_get,
+    "crm.activity.fields": activity_fields,
+    "crm.activity.add": activity_add,
+    "crm.activity.update": activity_update,
+    "crm.activity.delete": activity_delete,
+    "crm.deal.productrows.get": _productrows_get("D", "deal"),
+    "crm.deal.productrows.set": _productrows_set("D"),
+    "crm.lead.productrows.get": _productrows_get("L", "lead"),
+    "crm.lead.productrows.set": _productrows_set("L"),
+    "crm.item.productrow.list": item_productrow_list,
+}
