@@ -21,6 +21,7 @@ from .company import (
     hire_team,
 )
 from .demo_records import DemoRecords
+from .demo_relations import ACTIVITY_COLUMNS, PRODUCT_COLUMNS
 from .dictionaries import add_stages, load_empty
 from .portal import Portal
 
@@ -72,7 +73,7 @@ class DemoGenerator:
             store.add_userfield(entity, name, kind, title)
         model = hire_team(self.store, self.rng, self.seed, self.scale, self.start, self.now)
         self.model = model
-        self.records = DemoRecords(self.portal, model, self.rng, self.now)
+        self.records = DemoRecords(self.portal, model, self.rng, self.now, self.seed)
         self._leads()
         self._deals_without_leads()
         self._anomalies()
@@ -230,8 +231,9 @@ class DemoGenerator:
         )
 
     def _renumber(self) -> None:
-        """Give deals and stage-history rows IDs in creation order, as a portal's
-        auto-increment does (the generator makes them lead by lead, not in time order)."""
+        """Give deals, stage-history rows, activities and product rows IDs in creation order, as
+        a portal's auto-increment does (the generator makes them lead by lead, not in time
+        order); what hangs on a deal follows its new ID."""
         db = self.store.db
         db.execute(
             'CREATE TEMP TABLE deal_map AS SELECT "ID" AS old_id,'
@@ -240,21 +242,33 @@ class DemoGenerator:
         db.execute("CREATE UNIQUE INDEX temp.ix_deal_map ON deal_map (old_id)")
         db.execute('UPDATE deals SET "ID" = -(SELECT new_id FROM deal_map WHERE old_id = "ID")')
         db.execute('UPDATE deals SET "ID" = -"ID"')
-        db.execute(
-            "UPDATE deal_history SET OWNER_ID ="
-            " (SELECT new_id FROM deal_map WHERE old_id = OWNER_ID)"
-        )
+        for table, owned in (
+            ("deal_history", "1"),
+            ("activities", "OWNER_TYPE_ID = 2"),
+            ("product_rows", "OWNER_TYPE = 'D'"),
+        ):
+            db.execute(
+                f"UPDATE {table} SET OWNER_ID ="
+                f" (SELECT new_id FROM deal_map WHERE old_id = OWNER_ID) WHERE {owned}"
+            )
         db.execute("DROP TABLE temp.deal_map")
-        for table, cols in (
-            ("lead_history", "TYPE_ID, OWNER_ID, CREATED_TIME, STATUS_ID, STATUS_SEMANTIC_ID"),
+        for table, cols, order in (
+            (
+                "lead_history",
+                "TYPE_ID, OWNER_ID, CREATED_TIME, STATUS_ID, STATUS_SEMANTIC_ID",
+                "CREATED_TIME",
+            ),
             (
                 "deal_history",
                 "TYPE_ID, OWNER_ID, CREATED_TIME, CATEGORY_ID, STAGE_ID, STAGE_SEMANTIC_ID",
+                "CREATED_TIME",
             ),
+            ("activities", ", ".join(ACTIVITY_COLUMNS), "CREATED"),
+            ("product_rows", ", ".join(PRODUCT_COLUMNS), "OWNER_ID, SORT"),
         ):
             db.execute(
                 f"CREATE TEMP TABLE staging AS SELECT {cols} FROM {table}"
-                ' ORDER BY CREATED_TIME, "ID"'
+                f' ORDER BY {order}, "ID"'
             )
             db.execute(f"DELETE FROM {table}")
             db.execute("DELETE FROM sqlite_sequence WHERE name = ?", (table,))

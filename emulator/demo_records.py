@@ -14,6 +14,7 @@ from .company import (
     CompanyModel,
     Funnel,
 )
+from .demo_relations import DemoRelations
 from .portal import Portal
 
 LEAD_COLUMNS = (  # the column order of the rows below
@@ -22,7 +23,7 @@ LEAD_COLUMNS = (  # the column order of the rows below
     "HAS_PHONE", "HAS_EMAIL", "HAS_IMOL", "ASSIGNED_BY_ID", "CREATED_BY_ID", "MODIFY_BY_ID",
     "MOVED_BY_ID", "DATE_CREATE", "DATE_MODIFY", "MOVED_TIME", "CONTACT_ID", "IS_RETURN_CUSTOMER",
     "DATE_CLOSED", "UTM_SOURCE", "UTM_MEDIUM", "UTM_CAMPAIGN", "UTM_CONTENT", "UTM_TERM", "PHONE",
-    "LAST_ACTIVITY_TIME", "LAST_ACTIVITY_BY", "UF",
+    "LAST_ACTIVITY_TIME", "LAST_ACTIVITY_BY", "UF", "CONTACT_IDS",
 )
 DEAL_COLUMNS = (  # the column order of the rows below
     "ID", "TITLE", "TYPE_ID", "CATEGORY_ID", "STAGE_ID", "STAGE_SEMANTIC_ID", "IS_NEW",
@@ -31,13 +32,16 @@ DEAL_COLUMNS = (  # the column order of the rows below
     "CLOSED", "ASSIGNED_BY_ID", "CREATED_BY_ID", "MODIFY_BY_ID", "MOVED_BY_ID", "DATE_CREATE",
     "DATE_MODIFY", "MOVED_TIME", "SOURCE_ID", "LEAD_ID", "UTM_SOURCE", "UTM_MEDIUM",
     "UTM_CAMPAIGN", "UTM_CONTENT", "UTM_TERM", "LAST_ACTIVITY_TIME", "LAST_ACTIVITY_BY", "UF",
+    "CONTACT_IDS",
 )
 
 
 class DemoRecords:
     """Leads and deals as the company makes them, with their stage history."""
 
-    def __init__(self, portal: Portal, model: CompanyModel, rng: random.Random, now: int) -> None:
+    def __init__(
+        self, portal: Portal, model: CompanyModel, rng: random.Random, now: int, seed: int
+    ) -> None:
         self.store = portal.store
         self.clock = portal.clock
         self.model = model
@@ -48,6 +52,7 @@ class DemoRecords:
         self.lead_hist: list[tuple] = []
         self.deal_hist: list[tuple] = []
         self.next_deal_id = 1
+        self.relations = DemoRelations(seed, now)
 
     def lead(self, lead_id: int, created: int, contact: int, repeat: bool) -> None:
         """`repeat`: the contact wrote before, so the portal marks the lead a repeat one
@@ -82,6 +87,7 @@ class DemoRecords:
         t = created
         stage, semantic = "NEW", "P"
         assigned = manager.user_id
+        holders = [assigned]
         modified = created
         fate = rng.random()
         path = ["UC_QUALIFY", rng.choice(("UC_HOT", "UC_WARM", "UC_COLD"))]
@@ -108,6 +114,7 @@ class DemoRecords:
                 if t_re < now:
                     assigned = model.pick_manager(t_re, wholesale).user_id
                     modified = max(modified, t_re)
+                    holders.append(assigned)
         amount = model.amount(group, wholesale)
         closed = moved if semantic in ("S", "F") else None
         last_activity = min(now, modified + rng.randrange(0, 3600))
@@ -118,16 +125,16 @@ class DemoRecords:
                 "UF_CRM_AVITO_CHAT": source == "UC_AVITO" and rng.random() < 0.7,
             }
         ).decode()
+        phone_number = model.phone()
         phone = orjson.dumps(
-            [
-                {
-                    "ID": str(lead_id),
-                    "VALUE_TYPE": "MOBILE",
-                    "VALUE": model.phone(),
-                    "TYPE_ID": "PHONE",
-                }
-            ]
+            [{"ID": str(lead_id), "VALUE_TYPE": "MOBILE", "VALUE": phone_number,
+              "TYPE_ID": "PHONE"}]
         ).decode()
+        if not repeat:
+            self.relations.contact(
+                contact, created, name, last, phone_number, source, manager.user_id
+            )
+        self.relations.lead_touches(lead_id, created, source, holders)
         self.lead_rows.append(
             (
                 lead_id,
@@ -160,6 +167,7 @@ class DemoRecords:
                 last_activity,
                 assigned,
                 uf,
+                f"[{contact}]",
             )
         )
         for type_id, ts, st, sem in history:
@@ -203,7 +211,7 @@ class DemoRecords:
         self.next_deal_id += 1
         category = 1 if wholesale else 0
         funnel = Funnel(DEMO_WHOLESALE_STAGES if wholesale else DEMO_RETAIL_STAGES)
-        amount = self.model.amount(group, wholesale)
+        amount = first_amount = self.model.amount(group, wholesale)
         fate = rng.random()
         stuck = fate > 0.93  # sits for weeks in one stage
         history = [(1, created, funnel.progress[0], "P", category)]
@@ -279,8 +287,12 @@ class DemoRecords:
                 modified,
                 manager_id,
                 uf,
+                f"[{contact}]",
             )
         )
+        if not recurring:
+            self.relations.deal_products(deal_id, group, brand, amount, first_amount)
+            self.relations.deal_touch(deal_id, created, manager_id)
         for type_id, ts, st, sem, row_category in history:
             self.deal_hist.append((type_id, deal_id, ts, row_category, st, sem))
 
@@ -310,3 +322,4 @@ class DemoRecords:
                 self.deal_hist,
             )
         self.lead_rows, self.deal_rows, self.lead_hist, self.deal_hist = [], [], [], []
+        self.relations.flush(store)

@@ -25,7 +25,8 @@ def test_same_seed_and_clock_give_the_same_portal(portal):
     other = Portal("unit-secret")
     other.clock.set(1_780_000_000, frozen=True)
     load_dataset(other, "demo", scale=0.2, seed=42)
-    for table in ("leads", "deals", "lead_history", "deal_history", "users"):
+    for table in ("leads", "deals", "lead_history", "deal_history", "users", "contacts",
+                  "activities", "product_rows"):
         sql = f'SELECT * FROM "{table}" ORDER BY 1'
         assert _rows(portal, sql) == _rows(other, sql), table
 
@@ -117,3 +118,37 @@ def test_a_lead_created_at_night_keeps_its_local_time(portal):
     night = _rows(portal, "SELECT DATE_CREATE FROM leads ORDER BY ID")
     hours = Counter(portal.clock.to_local(ts).hour for (ts,) in night)
     assert hours[1] > 0 and hours[11] > hours[3]
+
+
+def test_every_customer_exists_and_repeat_ones_have_several_leads(portal):
+    missing = _rows(portal, "SELECT count(*) FROM (SELECT CONTACT_ID FROM leads UNION"
+                            " SELECT CONTACT_ID FROM deals) WHERE CONTACT_ID NOT IN"
+                            ' (SELECT "ID" FROM contacts)')
+    assert missing == [(0,)]
+    repeat = _rows(portal, "SELECT count(*) FROM (SELECT CONTACT_ID FROM leads GROUP BY 1"
+                           " HAVING count(*) > 1)")[0][0]
+    assert repeat > 0
+
+
+def test_a_deals_product_rows_add_up_to_its_amount(portal):
+    off = _rows(portal, "SELECT count(*) FROM deals d JOIN (SELECT OWNER_ID, sum(PRICE * QUANTITY)"
+                        " AS total FROM product_rows WHERE OWNER_TYPE = 'D' GROUP BY 1) p"
+                        ' ON p.OWNER_ID = d."ID" WHERE abs(p.total - CAST(d.OPPORTUNITY AS REAL))'
+                        " > 0.005")
+    assert off == [(0,)]
+    with_rows = _rows(portal, "SELECT count(DISTINCT OWNER_ID) FROM product_rows")[0][0]
+    templates = _rows(portal, "SELECT count(*) FROM deals WHERE IS_RECURRING = 'Y'")[0][0]
+    assert with_rows == portal.store.table_count("deal") - templates
+
+
+def test_most_leads_are_answered_by_a_call_or_chat_of_their_manager(portal):
+    answered = _rows(portal, "SELECT count(DISTINCT OWNER_ID) FROM activities"
+                             " WHERE OWNER_TYPE_ID = 1")[0][0]
+    assert 0.85 < answered / portal.store.table_count("lead") < 0.97
+    orphans = _rows(portal, "SELECT count(*) FROM activities a WHERE NOT EXISTS (SELECT 1 FROM"
+                            ' leads l WHERE a.OWNER_TYPE_ID = 1 AND l."ID" = a.OWNER_ID) AND NOT'
+                            ' EXISTS (SELECT 1 FROM deals d WHERE a.OWNER_TYPE_ID = 2'
+                            ' AND d."ID" = a.OWNER_ID)')
+    assert orphans == [(0,)]
+    created = [t for (t,) in _rows(portal, 'SELECT CREATED FROM activities ORDER BY "ID"')]
+    assert created == sorted(created)
