@@ -1,5 +1,6 @@
 """dlt source for a Bitrix24 portal's CRM: leads, deals, every version of them seen, their stage
-history, the dictionaries (statuses of every funnel, sources), deal funnels, users and departments.
+history, contacts, activities (calls, chats, e-mails), the deals' product rows, the dictionaries
+(statuses of every funnel, sources), deal funnels, users and departments.
 
 Auth: an incoming webhook (`SOURCES__BITRIX24__WEBHOOK_URL` or `[sources.bitrix24] webhook_url`
 in `.dlt/secrets.toml`). The URL holds a secret; nothing here prints, raises or stores it.
@@ -14,8 +15,12 @@ the previous successful pass (not the local clock). Each pass reads `>=DATE_MODI
 `DATE_MODIFY` ≥ the new watermark, so the next pass reads it; records re-read inside the overlap
 are recognised by (ID, DATE_MODIFY, content hash) and dropped (DATE_MODIFY alone has one-second
 resolution: two edits within a second share it). Stage history is append-only with monotonic IDs:
-its cursor is the last ID loaded. The cursor state is committed by dlt together with the data, so
-a killed run resumes from the last loaded state and the next run completes the work.
+its cursor is the last ID loaded. Contacts and activities have a watermark of their own on their
+own modification time (`DATE_MODIFY`, `LAST_UPDATED`) and merge on ID. Product rows have no
+modification time: they are read for the deals a pass loaded (see `products.py`), and for every
+deal once when a warehouse first gains the table. The cursor state is committed by dlt together
+with the data, so a killed run resumes from the last loaded state and the next run completes
+the work.
 
 History: `lead_versions` / `deal_versions` keep every version a pass observed, keyed by
 (ID, DATE_MODIFY, content hash) with `observed_at`; an append-only table keyed this way (rather
@@ -37,15 +42,20 @@ from . import settings
 from .client import BitrixClient
 from .helpers import row_hash, version_key
 from .paging import Stream, read_streams
+from .products import product_pages
 from .state import dictionary_changes, unseen
 from .tables import (
     ALL_TABLES,
     CRM,
     DICTIONARY_KEYS,
     HISTORY,
+    RELATED,
     Rows,
+    activities,
+    contacts,
     crm_entities,
     deal_categories,
+    deal_products,
     deal_stage_history,
     deal_versions,
     deals,
@@ -57,6 +67,16 @@ from .tables import (
     statuses,
     users,
 )
+
+# The set of tables a pass creates; raised when a release adds one (an older warehouse then gets
+# the new tables created on its next pass).
+TABLES_VERSION = 2
+
+
+def _every_deal(client: BitrixClient) -> list[int]:
+    """Every deal ID on the portal, read as an ID-only keyset list."""
+    read = read_streams(client, [Stream("deal_ids", "crm.deal.list", {"select": ["ID"]})])
+    return [int(row["ID"]) for page in read for row in page.rows]
 
 
 def _iso(ts: float) -> str:
@@ -70,6 +90,10 @@ def streams_for(state: dict, overlap_seconds: int) -> list[Stream]:
         watermark = state.get(name, {}).get("watermark")
         flt = {} if watermark is None else {">=DATE_MODIFY": _iso(watermark - overlap_seconds)}
         streams.append(Stream(name, method, {"filter": flt, "select": ["*", "UF_*"]}))
+    for name, (method, cursor, select) in RELATED.items():
+        watermark = state.get(name, {}).get("watermark")
+        flt = {} if watermark is None else {f">={cursor}": _iso(watermark - overlap_seconds)}
+        streams.append(Stream(name, method, {"filter": flt, "select": list(select)}))
     for name, (entity_type, _) in HISTORY.items():
         streams.append(
             Stream(
@@ -137,6 +161,9 @@ def bitrix24_source(
         pages | users,
         pages | departments,
         pages | deleted_records,
+        pages | contacts,
+        pages | activities,
+        pages | deal_products,
     ]
 
 
@@ -202,11 +229,16 @@ def portal_pages(client: BitrixClient, overlap_seconds: int) -> Iterator[Rows]:
     }
     fresh: dict[str, dict[int, float]] = {name: {} for name in CRM}
     snapshots: dict[str, list] = {name: [] for name in DICTIONARY_KEYS}
+    loaded_deals: list[int] = []
     for page in streams:
         if page.stream in CRM:
             rows, hashes = unseen(page.rows, seen[page.stream], fresh[page.stream], horizon)
             if rows:
                 yield Rows(page.stream, rows, page.observed_at, hashes)
+            if page.stream == "deals":
+                loaded_deals += [int(row["ID"]) for row in rows]
+        elif page.stream in RELATED:
+            yield Rows(page.stream, page.rows, page.observed_at)
         elif page.stream in HISTORY:
             yield Rows(page.stream, page.rows, page.observed_at)
             state.setdefault(page.stream, {})["last_id"] = int(page.rows[-1]["ID"])
@@ -217,11 +249,20 @@ def portal_pages(client: BitrixClient, overlap_seconds: int) -> Iterator[Rows]:
         changed = dictionary_changes(dictionaries, name, DICTIONARY_KEYS[name], rows)
         if changed:
             yield Rows(name, changed, watermark)
-    if not state.get("tables_created"):
-        # On the first pass every table is created, rows or not, so an empty portal still
-        # gives dbt and BI tools the tables they read.
+    if not state.get("products_complete"):
+        # A warehouse that first gains product rows reads them for every deal the portal has;
+        # on a first pass, the deals it just loaded are all of them.
+        first_pass = state.get("deals", {}).get("watermark") is None
+        loaded_deals = loaded_deals if first_pass else _every_deal(client)
+    yield from product_pages(client, loaded_deals)
+    state["products_complete"] = True
+    if state.get("tables_created") != TABLES_VERSION:
+        # Every table is created, rows or not, on a first pass and when a release adds tables,
+        # so an empty portal still gives dbt and BI tools the tables they read.
         yield Rows(ALL_TABLES)
-        state["tables_created"] = True
+        state["tables_created"] = TABLES_VERSION
+    for name in RELATED:
+        state.setdefault(name, {})["watermark"] = watermark
     for name in CRM:
         entry = state.setdefault(name, {})
         kept = {k: v for k, v in seen[name].items() if v[0] >= horizon}

@@ -84,9 +84,16 @@ def parse_int(value) -> int | None:
     return int(text)
 
 
-def clean_crm_record(raw: Mapping, datetimes: Iterable[str], dates: Iterable[str]) -> dict:
-    """A lead or deal as loaded: typed where the value parses, the raw text kept where it does
-    not, and `bad_values` naming every field that did not parse (None when all did).
+def clean_crm_record(
+    raw: Mapping,
+    datetimes: Iterable[str],
+    dates: Iterable[str],
+    integers: Iterable[str] = settings.INTEGERS,
+    money: Iterable[str] = settings.MONEY,
+) -> dict:
+    """A record as loaded (a lead or deal by default; a contact or an activity with its own
+    field sets): typed where the value parses, the raw text kept where it does not, and
+    `bad_values` naming every field that did not parse (None when all did).
 
     The record's ID must parse: without it the row cannot be keyed, and the caller treats the
     page as malformed."""
@@ -95,7 +102,7 @@ def clean_crm_record(raw: Mapping, datetimes: Iterable[str], dates: Iterable[str
     record["ID"] = parse_int(raw.get("ID"))
     if record["ID"] is None:
         raise ValueError("record without ID")
-    for name in settings.INTEGERS:
+    for name in integers:
         if name in raw and name != "ID":
             record[name] = _parsed(parse_int, raw, name, bad)
     for name in datetimes:
@@ -106,7 +113,7 @@ def clean_crm_record(raw: Mapping, datetimes: Iterable[str], dates: Iterable[str
     for name in dates:
         if name in raw:
             record[name] = _parsed(parse_date, raw, name, bad)
-    for name in settings.MONEY:
+    for name in money:
         if name in raw:
             record[name] = _parsed(parse_money, raw, name, bad)
     record["bad_values"] = bad or None

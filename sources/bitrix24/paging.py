@@ -24,7 +24,8 @@ class Stream:
 
     `keyset` streams page by ID with `start=-1`; `id_filter` says where the `>ID` condition goes
     (`("filter", ">ID")`, or `("FILTER", ">ID")` for user.get, or `(">ID",)` for department.get);
-    `order` is how the method is told to sort by ID; `wrapper` the key rows sit under."""
+    `order` is how the method is told to sort by ID; `wrapper` the key rows sit under; `id_key`
+    the row's ID field (`id` in the camelCase `crm.item.*` answers)."""
 
     name: str
     method: str
@@ -33,6 +34,7 @@ class Stream:
     id_filter: tuple = ("filter", ">ID")
     order: dict = field(default_factory=lambda: {"order": {"ID": "ASC"}})
     wrapper: str | None = None
+    id_key: str = "ID"
     last_id: int = 0
     total: int | None = None
     fetched: int = 0
@@ -128,7 +130,7 @@ def _pages(client: BitrixClient, streams: list[Stream], result: dict) -> Iterato
             keys = []
             for i in range(n):
                 key = f"{s.name}_{i}"
-                ref = s.last_id if i == 0 else _ref(keys[-1], s.wrapper)
+                ref = s.last_id if i == 0 else _ref(keys[-1], s)
                 params = s.params_after(ref)
                 params["start"] = -1
                 commands[key] = command(s.method, params)
@@ -147,7 +149,7 @@ def _pages(client: BitrixClient, streams: list[Stream], result: dict) -> Iterato
 
 def _advance(s: Stream, rows: list, observed: float) -> Iterator[Page]:
     if rows:
-        last = rows[-1].get("ID") if isinstance(rows[-1], Mapping) else None
+        last = rows[-1].get(s.id_key) if isinstance(rows[-1], Mapping) else None
         try:
             last_id = int(last)
         except (TypeError, ValueError):
@@ -171,9 +173,9 @@ def _advance(s: Stream, rows: list, observed: float) -> Iterator[Page]:
         s.done = True
 
 
-def _ref(key: str, wrapper: str | None) -> str:
-    inner = f"[{wrapper}]" if wrapper else ""
-    return f"$result[{key}]{inner}[{settings.PAGE_SIZE - 1}][ID]"
+def _ref(key: str, s: Stream) -> str:
+    inner = f"[{s.wrapper}]" if s.wrapper else ""
+    return f"$result[{key}]{inner}[{settings.PAGE_SIZE - 1}][{s.id_key}]"
 
 
 def _unix(value) -> float:

@@ -91,3 +91,25 @@ DELETED_RECORDS_COLUMNS = {
     "noticed_at": {"data_type": "timestamp"},
 }
 RECONCILE_IDS_PER_REQUEST = PAGE_SIZE  # records fetched by ID: one page per `@ID` filter
+
+# Contacts and activities: read incrementally on their own modification time, merged on ID.
+CONTACT_DATETIMES = ("DATE_CREATE", "DATE_MODIFY")
+CONTACT_DATES = ("BIRTHDATE",)
+CONTACT_INTEGERS = ("ID", "ASSIGNED_BY_ID", "CREATED_BY_ID", "MODIFY_BY_ID", "COMPANY_ID",
+                    "LEAD_ID")
+CONTACT_TEXTS = ("NAME", "SECOND_NAME", "LAST_NAME", "TYPE_ID", "SOURCE_ID", "HAS_PHONE",
+                 "HAS_EMAIL", "OPENED", "UTM_SOURCE", "UTM_MEDIUM", "UTM_CAMPAIGN")
+ACTIVITY_DATETIMES = ("CREATED", "LAST_UPDATED", "START_TIME", "END_TIME", "DEADLINE")
+ACTIVITY_INTEGERS = ("ID", "OWNER_ID", "OWNER_TYPE_ID", "TYPE_ID", "STATUS", "RESPONSIBLE_ID",
+                     "PRIORITY", "DIRECTION", "AUTHOR_ID", "EDITOR_ID")
+ACTIVITY_TEXTS = ("PROVIDER_ID", "PROVIDER_TYPE_ID", "SUBJECT", "COMPLETED", "ORIGINATOR_ID",
+                  "ORIGIN_ID")
+# Activities the warehouse reads: only these fields (a description can be a whole e-mail).
+ACTIVITY_SELECT = (*ACTIVITY_INTEGERS, *ACTIVITY_TEXTS, *ACTIVITY_DATETIMES)
+
+# Product rows are read for the deals a pass loaded, this many deals to a list command (its
+# `=ownerId` array), at most PRODUCT_STREAMS such lists in one batch/keyset read.
+PRODUCT_OWNERS_PER_LIST = 200
+PRODUCT_STREAMS = BATCH_SIZE - 1  # the first batch of a read also asks `server.time`
+PRODUCT_ROW_FIELDS = ("id", "productId", "productName", "price", "quantity", "discountRate",
+                      "discountSum", "taxRate", "taxIncluded", "measureName", "sort")

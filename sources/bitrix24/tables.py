@@ -14,6 +14,12 @@ CRM = {
     "deals": ("crm.deal.list", settings.DEAL_DATETIMES, settings.DEAL_DATES),
 }
 HISTORY = {"lead_stage_history": (1, "STATUS_ID"), "deal_stage_history": (2, "STAGE_ID")}
+# Lists read incrementally on their own modification time and merged on ID, without versions:
+# stream → (method, cursor field, select).
+RELATED = {
+    "contacts": ("crm.contact.list", "DATE_MODIFY", ("*",)),
+    "activities": ("crm.activity.list", "LAST_UPDATED", settings.ACTIVITY_SELECT),
+}
 DICTIONARY_KEYS = {"statuses": "ID", "deal_categories": "id", "users": "ID", "departments": "ID"}
 ALL_TABLES = "*"  # a pseudo-stream: every table materialises its schema
 
@@ -40,13 +46,13 @@ class Rows:
     hashes: list | None = None
 
 
-def _types(texts, integers, datetimes, dates) -> dict:
+def _types(texts, integers, datetimes, dates, money=settings.MONEY) -> dict:
     """Column types for dlt, by the warehouse's (snake_case) column names."""
     types = {name.lower(): "text" for name in texts}
     types.update({name.lower(): "bigint" for name in integers})
     types.update({name.lower(): "timestamp" for name in datetimes})
     types.update({name.lower(): "date" for name in dates})
-    types.update({name.lower(): "decimal" for name in settings.MONEY})
+    types.update({name.lower(): "decimal" for name in money})
     types.update(bad_values="json", observed_at="timestamp")
     return types
 
@@ -216,6 +222,53 @@ deleted_records = _table(
     "One row per lead or deal ever found missing: `is_deleted`, and when it was noticed.",
     primary_key=["entity", "id"],
     columns={name: dict(hint) for name, hint in settings.DELETED_RECORDS_COLUMNS.items()},
+)
+
+def _related(stream: str, types: dict, integers, datetimes, dates, doc: str):
+    """A table of a RELATED stream: current state, one row per ID."""
+
+    def rows_of(item: Rows) -> list[dict]:
+        observed = datetime.fromtimestamp(item.observed_at, UTC)
+        return [
+            {
+                **_without_unhinted_nulls(
+                    clean_crm_record(raw, datetimes, dates, integers, money=()), types
+                ),
+                "observed_at": observed,
+            }
+            for raw in item.rows
+        ]
+
+    return _table(stream, stream, rows_of, doc, primary_key="id", columns=_columns(types))
+
+
+contacts = _related(
+    "contacts",
+    _types(settings.CONTACT_TEXTS, settings.CONTACT_INTEGERS, settings.CONTACT_DATETIMES,
+           settings.CONTACT_DATES, money=()),
+    settings.CONTACT_INTEGERS,
+    settings.CONTACT_DATETIMES,
+    settings.CONTACT_DATES,
+    "Current state of every contact (the customer behind leads and deals).",
+)
+activities = _related(
+    "activities",
+    _types(settings.ACTIVITY_TEXTS, settings.ACTIVITY_INTEGERS, settings.ACTIVITY_DATETIMES,
+           (), money=()),
+    settings.ACTIVITY_INTEGERS,
+    settings.ACTIVITY_DATETIMES,
+    (),
+    "Current state of every activity (call, chat, e-mail, meeting) bound to a CRM record.",
+)
+deal_products = _table(
+    "deal_products",
+    "deal_products",
+    lambda item: [
+        {**row, "observed_at": datetime.fromtimestamp(item.observed_at, UTC)} for row in item.rows
+    ],
+    "The product rows of every deal as last read: one JSON list a deal, [] when it has none.",
+    primary_key="deal_id",
+    columns=_columns({"deal_id": "bigint", "product_rows": "json", "observed_at": "timestamp"}),
 )
 
 statuses = _dictionary("statuses")
