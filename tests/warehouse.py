@@ -16,7 +16,8 @@ MARTS = {
     "fct_leads", "fct_deals", "fct_stage_intervals", "fct_deleted_records",
     "mart_lead_sources_daily", "mart_ad_performance", "mart_funnel_conversion",
     "mart_funnel_by_manager", "mart_manager_performance", "mart_lead_take_up_daily",
-    "mart_stage_activity_daily", "mart_cross_sell", "mart_deal_losses", "mart_attribution",
+    "mart_stage_activity_daily", "mart_cross_sell", "mart_product_sales", "mart_deal_losses",
+    "mart_attribution",
     "mart_data_quality", "mart_pipeline_freshness",
 }
 # Columns the pipeline adds; every other column comes from the portal.

@@ -103,6 +103,17 @@ def test_dbt_build_passes_on_the_demo_portal_and_the_marts_add_up(warehouse, dem
     for check in ("empty_lead_status", "unknown_lead_status", "missing_ad_id", "junk_utm_tags",
                   "deals_without_lead", "deals_without_lead_or_utm", "recurring_templates"):
         assert failing[check] > 0, check
+    # What was sold: every demo deal's rows add up to its amount, so products share the revenue.
+    assert scalar(warehouse, "select sum(revenue) from marts.mart_product_sales") == scalar(
+        warehouse, "select sum(amount) from marts.fct_deals where is_revenue")
+    assert scalar(warehouse, "select count(*) from marts.mart_cross_sell"
+                             " where products_amount is distinct from amount_at_close") == 0
+    # Most leads are answered by a call or chat, and a repeat contact makes a repeat deal.
+    answered = scalar(warehouse, "select avg(case when first_answered_at is not null then 1"
+                                 " else 0 end) from marts.fct_leads")
+    assert 0.8 < answered < 1
+    assert scalar(warehouse, "select count(*) from marts.fct_deals where is_repeat_contact"
+                             " and not is_repeat") == 0
     # A portal validates amounts and dates, so the demo has none that fail to parse.
     for check in ("unknown_deal_stage", "unparsable_lead_values", "unparsable_deal_values"):
         assert failing[check] == 0, check

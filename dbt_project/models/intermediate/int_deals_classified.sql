@@ -3,6 +3,8 @@
 -- Attribution rule (one set, never mixed field by field): a deal carries its lead's source, UTM
 -- and ad ID when it has a live lead that has a UTM_SOURCE; otherwise its own (deals created by an
 -- integration such as the Avito robot have no lead and their own UTM_SOURCE = the ad ID).
+-- Repeat: the portal's flags (Повторная сделка, Повторное обращение) or, when a manager forgot
+-- them, the deal's contact already had an earlier live deal.
 with
 
 deals as (
@@ -71,6 +73,16 @@ joined as (
     left join deleted on deals.deal_id = deleted.deal_id
 ),
 
+contact_deals as (
+    -- the order of a contact's live deals (templates and deleted deals are not orders)
+    select
+        deal_id,
+        row_number() over (partition by contact_id order by created_at, deal_id)
+            as contact_deal_number
+    from joined
+    where nullif(contact_id, 0) is not null and not is_deleted and not is_recurring_template
+),
+
 final as (
     select
         deal_id,
@@ -90,9 +102,13 @@ final as (
             when is_lead_attributed then lead_ad_id
             else nullif(regexp_extract(utm_source, '{{ var("ad_id_pattern") }}', 0), '')
         end as ad_id,
+        nullif(contact_id, 0) as contact_id,
+        contact_deal_number,
+        coalesce(contact_deal_number > 1, false) as is_repeat_contact,
         is_repeat_customer,
         is_repeated_approach,
-        is_repeat_customer or is_repeated_approach as is_repeat,
+        is_repeat_customer or is_repeated_approach or coalesce(contact_deal_number > 1, false)
+            as is_repeat,
         manager_id as current_manager_id,
         case
             when semantic_id in ('S', 'F') then coalesce(manager_at_close_id, manager_id)
@@ -123,6 +139,7 @@ final as (
         stage_changed_at,
         modified_at
     from joined
+    left join contact_deals using (deal_id)
 ),
 
 with_durations as (

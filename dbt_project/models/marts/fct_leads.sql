@@ -44,6 +44,8 @@ final as (
         leads.first_manager_id,
         leads.manager_id as current_manager_id,
         take_up.taken_up_at,
+        take_up.first_answered_at,
+        take_up.answered_by_manager_id,
         take_up.take_up_minutes,
         coalesce(take_up.take_up_minutes <= {{ var('take_up_target_minutes') }}, false)
             as is_taken_up_in_time,

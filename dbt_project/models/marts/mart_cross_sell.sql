@@ -1,10 +1,20 @@
--- Cross-sell: how much a won deal grew between creation and close. The amount at creation is
--- known only when a sync saw the deal's first version; otherwise the row says so.
+-- Cross-sell: how much a won deal grew between creation and close, and what it sells now. The
+-- amount at creation is known only when a sync saw the deal's first version; otherwise the row
+-- says so.
 with
 
 won as (
     select * from {{ ref('fct_deals') }}
     where is_revenue
+),
+
+products as (
+    select
+        deal_id,
+        count(*) as product_lines,
+        {{ money('sum(price * quantity)') }} as products_amount
+    from {{ ref('stg_bitrix__deal_product_rows') }}
+    group by deal_id
 ),
 
 final as (
@@ -17,8 +27,11 @@ final as (
         amount_at_close,
         {{ money('amount_at_close - amount_at_creation') }} as uplift,
         amount_at_close > amount_at_creation as has_uplift,
-        is_creation_amount_known as is_history_complete
+        is_creation_amount_known as is_history_complete,
+        coalesce(products.product_lines, 0) as product_lines,
+        products.products_amount
     from won
+    left join products using (deal_id)
 )
 
 select * from final

@@ -1,0 +1,21 @@
+with
+
+source as (
+    select * from {{ source('bitrix', 'contacts') }}
+),
+
+renamed as (
+    select
+        id as contact_id,
+        trim(concat_ws(' ', name, last_name)) as contact_name,
+        type_id as contact_type,
+        source_id,
+        assigned_by_id as manager_id,
+        company_id,
+        {{ utc('date_create') }} as created_at,
+        {{ utc('date_modify') }} as modified_at,
+        {{ utc('observed_at') }} as observed_at
+    from source
+)
+
+select * from renamed
