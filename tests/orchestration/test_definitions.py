@@ -10,7 +10,7 @@ from tests.warehouse import MARTS
 RAW_TABLES = {
     "leads", "lead_versions", "deals", "deal_versions", "lead_stage_history",
     "deal_stage_history", "statuses", "deal_categories", "users", "departments",
-    "deleted_records",
+    "deleted_records", "contacts", "activities", "deal_products",
 }
 
 
@@ -34,7 +34,7 @@ def test_definitions_hold_exactly_the_expected_assets_jobs_schedules_and_sensors
     assert {s.name for s in defs.sensors} == {"run_failure_alert_sensor", "staleness_alert_sensor"}
     # every dbt data test is an asset check; the unique test of each mart key among them
     checks = {(c.asset_key.path[-1], c.name) for c in graph.asset_check_keys}
-    assert len(checks) == 103
+    assert len(checks) == 113
     assert ("fct_leads", "unique_fct_leads_lead_id") in checks
 
 
