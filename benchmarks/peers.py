@@ -5,7 +5,8 @@ list calls) and the official `b24pysdk` in its fastest list mode (`as_list_fast`
 chained ID-window pages, `start=-1`, as ours). Each client exports leads, deals and both stage
 histories in its own process (peak memory is its own) from the same HTTPS emulator portal
 (b24pysdk speaks only HTTPS). The peers keep the rows in memory; ours also normalizes and loads
-them into DuckDB, and its process imports dlt (a few seconds at small scales).
+them into DuckDB, and its process imports dlt (a few seconds at small scales). Ours reads the
+same lists here (`related=False`: no contacts, activities or product rows).
 
 1. Full export with the portal's real limit (2 req/s, burst 50): HTTP requests (the emulator's
    count), wall time, records/s, peak RSS, requests ÷ ceil(records / 2,500). fast_bitrix24 runs
@@ -51,7 +52,7 @@ if client == "ours":
     import duckdb
     from orchestration import operations, settings
     run = operations.load(settings.load(), operations.Sync(), webhook_url=webhook,
-                          rate_per_second=float(sys.argv[4]))
+                          rate_per_second=float(sys.argv[4]), related=False)
     extract = run.seconds["extract"]
     with duckdb.connect(folder + "/warehouse.duckdb", read_only=True) as con:
         ids = {e: [r[0] for r in con.execute(f"select id from bitrix_raw.{t}").fetchall()]

@@ -30,6 +30,11 @@ async def _body_of(request: Request) -> dict:
     return data
 
 
+# What /records and /health show: every table of the portal's CRM and its dictionaries.
+_LISTED = ("lead", "deal", "lead_history", "deal_history", "user", "status", "contact",
+           "company", "activity", "product_row")
+
+
 class Control:
     def __init__(self, portal: Portal, live=None) -> None:
         self.portal, self.live = portal, live
@@ -126,7 +131,7 @@ class Control:
     async def records(self, request: Request) -> dict:
         """Every row of a table in the wire encoding: the ground truth tests compare with."""
         name = request.path_params["entity"]
-        if name not in ("lead", "deal", "lead_history", "deal_history", "user", "status"):
+        if name not in _LISTED:
             raise ValueError(f"unknown entity {name!r}")
         entity = self.portal.store.entity(name)
         columns = resolve_select(entity, [f.name for f in entity.fields] + ["UF_*"])
@@ -166,7 +171,7 @@ class Control:
             "dataset": self.portal.dataset,
             "counts": {
                 name: self.portal.store.table_count(name)
-                for name in ("lead", "deal", "lead_history", "deal_history", "user", "status")
+                for name in _LISTED
             },
         }
 

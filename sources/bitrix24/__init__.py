@@ -83,14 +83,15 @@ def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat()
 
 
-def streams_for(state: dict, overlap_seconds: int) -> list[Stream]:
-    """The streams of an incremental pass, from the cursor in `state`."""
+def streams_for(state: dict, overlap_seconds: int, related: bool = True) -> list[Stream]:
+    """The streams of an incremental pass, from the cursor in `state` (`related`: with
+    contacts and activities)."""
     streams = []
     for name, (method, _, _) in CRM.items():
         watermark = state.get(name, {}).get("watermark")
         flt = {} if watermark is None else {">=DATE_MODIFY": _iso(watermark - overlap_seconds)}
         streams.append(Stream(name, method, {"filter": flt, "select": ["*", "UF_*"]}))
-    for name, (method, cursor, select) in RELATED.items():
+    for name, (method, cursor, select) in RELATED.items() if related else ():
         watermark = state.get(name, {}).get("watermark")
         flt = {} if watermark is None else {f">={cursor}": _iso(watermark - overlap_seconds)}
         streams.append(Stream(name, method, {"filter": flt, "select": list(select)}))
@@ -143,11 +144,14 @@ def bitrix24_source(
     rate_per_second: float = settings.RATE_PER_SECOND,
     burst: int = settings.BURST,
     max_attempts: int = settings.MAX_ATTEMPTS,
+    related: bool = True,
 ) -> list[DltResource]:
     """Every CRM table of the portal, incrementally. `rate_per_second` 0 turns the client-side
-    bucket off (for a portal without limits, such as the emulator in tests)."""
+    bucket off (for a portal without limits, such as the emulator in tests); `related` False
+    leaves out contacts, activities and product rows (a benchmark comparing the export of
+    leads, deals and their history with other clients)."""
     client = BitrixClient(webhook_url, rate=rate_per_second, burst=burst, max_attempts=max_attempts)
-    pages = portal_pages(client, overlap_seconds)
+    pages = portal_pages(client, overlap_seconds, related)
     return [
         pages,
         pages | leads,
@@ -218,10 +222,10 @@ def backfill_pages(
 
 
 @dlt.resource(name="portal_pages", selected=False)
-def portal_pages(client: BitrixClient, overlap_seconds: int) -> Iterator[Rows]:
+def portal_pages(client: BitrixClient, overlap_seconds: int, related: bool) -> Iterator[Rows]:
     """Every page one pass reads, tagged with its stream; the tables below pick theirs."""
     state = dlt.current.resource_state()
-    streams = read_streams(client, streams_for(state, overlap_seconds))
+    streams = read_streams(client, streams_for(state, overlap_seconds, related))
     watermark = streams.server_time
     horizon = watermark - overlap_seconds
     seen = {
@@ -249,20 +253,21 @@ def portal_pages(client: BitrixClient, overlap_seconds: int) -> Iterator[Rows]:
         changed = dictionary_changes(dictionaries, name, DICTIONARY_KEYS[name], rows)
         if changed:
             yield Rows(name, changed, watermark)
-    if not state.get("products_complete"):
-        # A warehouse that first gains product rows reads them for every deal the portal has;
-        # on a first pass, the deals it just loaded are all of them.
-        first_pass = state.get("deals", {}).get("watermark") is None
-        loaded_deals = loaded_deals if first_pass else _every_deal(client)
-    yield from product_pages(client, loaded_deals)
-    state["products_complete"] = True
+    if related:
+        if not state.get("products_complete"):
+            # A warehouse that first gains product rows reads them for every deal the portal
+            # has; on a first pass, the deals it just loaded are all of them.
+            first_pass = state.get("deals", {}).get("watermark") is None
+            loaded_deals = loaded_deals if first_pass else _every_deal(client)
+        yield from product_pages(client, loaded_deals)
+        state["products_complete"] = True
+        for name in RELATED:
+            state.setdefault(name, {})["watermark"] = watermark
     if state.get("tables_created") != TABLES_VERSION:
         # Every table is created, rows or not, on a first pass and when a release adds tables,
         # so an empty portal still gives dbt and BI tools the tables they read.
         yield Rows(ALL_TABLES)
         state["tables_created"] = TABLES_VERSION
-    for name in RELATED:
-        state.setdefault(name, {})["watermark"] = watermark
     for name in CRM:
         entry = state.setdefault(name, {})
         kept = {k: v for k, v in seen[name].items() if v[0] >= horizon}
