@@ -202,9 +202,15 @@ class BitrixClient:
         description = self.webhook.redact(str(body.get("error_description") or ""))
         upper = code.upper()
         message = f"{method}: {code or 'error'}" + (f" — {description}" if description else "")
-        if upper in FATAL_CODES or status in (401, 403):
+        # A legacy CRM method refuses a user without CRM rights with an empty code.
+        denied = not code and description.rstrip(".") == "Access denied"
+        if upper in FATAL_CODES or status in (401, 403) or denied:
             if upper in ("INVALID_CREDENTIALS", "NO_AUTH_FOUND", "INVALID_TOKEN", "EXPIRED_TOKEN"):
                 message += f" (check the webhook {self.webhook.redacted})"
+            elif upper == "INSUFFICIENT_SCOPE":
+                message += f" (give the webhook the scopes {', '.join(settings.SCOPES)})"
+            elif denied or upper == "ACCESS_DENIED":
+                message += " (the webhook's user needs read access to the CRM)"
             return BitrixAuthError(message, code, method)
         if upper == "OPERATION_TIME_LIMIT":
             return BitrixRetryableError(message, code, method, retry_after=self._reset_in(method))

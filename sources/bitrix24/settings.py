@@ -13,6 +13,8 @@ BURST = 50
 # are recognised by (ID, DATE_MODIFY) and dropped before loading.
 OVERLAP_SECONDS = 120
 
+SCOPES = ("crm", "user", "department")  # what the webhook must be created with
+
 MAX_ATTEMPTS = 8  # per request, for retryable failures
 REQUEST_TIMEOUT_SECONDS = 90  # the portal itself stops a request at 60 s
 

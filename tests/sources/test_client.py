@@ -112,6 +112,20 @@ def test_bad_credentials_are_not_retried_and_the_secret_is_not_shown(emulator):
     assert client.stats.requests == 1
 
 
+@pytest.mark.parametrize(
+    ("config", "says"),
+    [({"scopes": ["user", "department"]}, "give the webhook the scopes crm, user, department"),
+     ({"crm_access": False}, "the webhook's user needs read access to the CRM")],
+)
+def test_a_webhook_without_crm_rights_fails_at_once_saying_what_to_grant(emulator, config, says):
+    emulator.configure(**config)
+    client = BitrixClient(emulator.webhook, rate=0, sleep=lambda s: None)
+    with pytest.raises(BitrixAuthError) as caught:
+        client.batch({"deals": "crm.deal.list"})
+    assert says in str(caught.value) and emulator.secret not in str(caught.value)
+    assert client.stats.requests == 1
+
+
 def test_non_json_answers_are_retried_then_reported_with_the_method(emulator):
     emulator.control("POST", "faults", {"kind": "html", "count": 10})
     client = BitrixClient(emulator.webhook, rate=0, max_attempts=3, sleep=lambda s: None)
