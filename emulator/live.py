@@ -1,9 +1,10 @@
 """Live activity: the portal keeps changing while clients read it, as a working sales team does.
 
-Every tick (default 3 s) a new lead arrives, and, by chance, a lead moves a stage, a chat is handed
-to another manager, a deal moves or closes, a deal's amount grows (cross-sell), a quality lead
+Every tick (default 3 s) a new lead arrives, and, by chance, a manager calls a lead no one has
+answered yet, a lead moves a stage, a chat is handed to another manager, a deal moves or closes,
+a part is added to a deal (cross-sell: its product rows and so its amount grow), a quality lead
 becomes a deal, or a lead is deleted. All changes go through the store's write path, so
-`DATE_MODIFY`, `MOVED_TIME` and stage history behave as for API writes.
+`DATE_MODIFY`, `MOVED_TIME`, stage history and amounts behave as for API writes.
 """
 
 import asyncio
@@ -69,6 +70,18 @@ class LiveActivity:
             ids = [r[0] for r in db.execute(sql + ' ORDER BY "ID" DESC LIMIT 200')]
             return rng.choice(ids) if ids else None
 
+        if rng.random() < 0.6:
+            lead = random_row(
+                'SELECT "ID" FROM leads WHERE NOT EXISTS (SELECT 1 FROM activities a'
+                ' WHERE a.OWNER_ID = leads."ID" AND a.OWNER_TYPE_ID = 1)'
+            )
+            if lead is not None:
+                manager = store.get_crm("lead", lead)["ASSIGNED_BY_ID"]
+                call = {"OWNER_TYPE_ID": 1, "OWNER_ID": lead, "TYPE_ID": 2,
+                        "PROVIDER_ID": "VOXIMPLANT_CALL", "SUBJECT": "Исходящий звонок",
+                        "DIRECTION": 2, "COMPLETED": "Y", "RESPONSIBLE_ID": manager}
+                store.add_record("activity", call, manager)
+                changed += 1
         if rng.random() < 0.7:
             lead = random_row("SELECT \"ID\" FROM leads WHERE STATUS_SEMANTIC_ID = 'P'")
             if lead is not None:
@@ -88,7 +101,7 @@ class LiveActivity:
             )
             if lead is not None:
                 row = store.get_crm("lead", lead)
-                store.add_crm(
+                deal = store.add_crm(
                     "deal",
                     {
                         "TITLE": f"Сделка по лиду #{lead}",
@@ -101,6 +114,9 @@ class LiveActivity:
                     user,
                     links={"LEAD_ID": lead},  # as crm.item.add links it (crm.deal.* cannot)
                 )
+                title = f"Заказ по лиду #{lead}"
+                store.set_product_rows("D", deal, [{"PRODUCT_NAME": title,
+                                                    "PRICE": row["OPPORTUNITY"] or 0}], user)
                 changed += 1
         if rng.random() < 0.5:
             deal = random_row("SELECT \"ID\" FROM deals WHERE STAGE_SEMANTIC_ID = 'P'")
@@ -119,12 +135,20 @@ class LiveActivity:
         if rng.random() < 0.3:
             deal = random_row("SELECT \"ID\" FROM deals WHERE STAGE_SEMANTIC_ID = 'P'")
             if deal is not None:
-                amount = store.get_crm("deal", deal)["OPPORTUNITY"]
-                try:
-                    grown = float(amount) * rng.uniform(1.1, 1.8)
-                except (TypeError, ValueError):
-                    grown = 1000.0
-                store.update_crm("deal", deal, {"OPPORTUNITY": round(grown, -1)}, user)
+                rows = [
+                    {"PRODUCT_ID": r[0], "PRODUCT_NAME": r[1], "PRICE": r[2], "QUANTITY": r[3]}
+                    for r in db.execute(
+                        "SELECT PRODUCT_ID, PRODUCT_NAME, PRICE, QUANTITY FROM product_rows"
+                        " WHERE OWNER_TYPE = 'D' AND OWNER_ID = ? ORDER BY SORT, \"ID\"",
+                        (deal,),
+                    )
+                ]
+                if not rows:  # a deal whose amount was typed: that amount becomes its first row
+                    current = store.get_crm("deal", deal)
+                    rows = [{"PRODUCT_NAME": current["TITLE"], "PRICE": current["OPPORTUNITY"]}]
+                rows.append({"PRODUCT_NAME": "Монтаж и доставка",
+                             "PRICE": rng.randrange(5, 60) * 100})
+                store.set_product_rows("D", deal, rows, user)
                 changed += 1
         if rng.random() < 0.05:
             lead = random_row('SELECT "ID" FROM leads')

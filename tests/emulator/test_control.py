@@ -123,6 +123,8 @@ def test_live_activity_changes_the_portal(demo):
     assert state["ticks"] >= 5 and state["changes"] >= state["ticks"]
     after = demo.control("GET", "health")["counts"]
     assert after["lead_history"] > before["lead_history"]
+    assert after["activity"] > before["activity"]  # managers answer the new leads
+    assert demo.call("crm.activity.list", {"filter": {">=CREATED": started}})["total"] > 0
     new_leads = demo.call("crm.lead.list", {"filter": {">=DATE_CREATE": started}})["total"]
     assert new_leads >= state["ticks"] // 2  # a lead a tick, a few deleted again
     newest = demo.call("crm.lead.list", {"order": {"DATE_MODIFY": "DESC"},
