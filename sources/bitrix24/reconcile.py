@@ -7,8 +7,9 @@ permission given back) is unmarked.
 The same comparison finds records the portal lists and the warehouse has never held: a record
 restored from the recycle bin comes back with its old DATE_MODIFY, so an incremental pass never
 reads it when no pass saw it before it was deleted. Those are read by ID (`@ID`, 50 a page) with
-their stage history (`@OWNER_ID`: their history rows keep IDs below the history cursor) and
-loaded like any pass's rows.
+their stage history (`@OWNER_ID`: their history rows keep IDs below the history cursor), their
+activities (which keep their old `LAST_UPDATED`) and a deal's product rows, and loaded like any
+pass's rows.
 """
 
 from collections.abc import Iterator
@@ -20,8 +21,12 @@ from . import settings as source_settings
 from .client import BitrixClient
 from .helpers import row_hash
 from .paging import Stream, read_streams
+from .products import product_pages
 from .tables import (
+    RELATED,
     Rows,
+    activities,
+    deal_products,
     deal_stage_history,
     deal_versions,
     deals,
@@ -35,8 +40,9 @@ ENTITIES = {
     "leads": ("crm.lead.list", "lead_stage_history", 1),
     "deals": ("crm.deal.list", "deal_stage_history", 2),
 }
-# Streams of one read: two per chunk of IDs, plus `server.time`, within a batch of 50 commands.
-CHUNKS_PER_READ = (source_settings.BATCH_SIZE - 1) // 2
+# Streams of one read: three per chunk of IDs (records, stage history, activities), plus
+# `server.time`, within a batch of 50 commands.
+CHUNKS_PER_READ = (source_settings.BATCH_SIZE - 1) // 3
 
 
 @dlt.source(name="bitrix24", section="bitrix24", max_table_nesting=0)
@@ -49,7 +55,8 @@ def deletions_source(
     """`known`: the IDs per entity the warehouse holds and has not marked deleted."""
     client = BitrixClient(webhook_url, rate=rate_per_second, burst=burst)
     pages = reconcile_pages(client, known)
-    tables = (leads, lead_versions, deals, deal_versions, lead_stage_history, deal_stage_history)
+    tables = (leads, lead_versions, deals, deal_versions, lead_stage_history, deal_stage_history,
+              activities, deal_products)
     return [pages, pages | deleted_records, *(pages | table for table in tables)]
 
 
@@ -75,6 +82,7 @@ def reconcile_pages(client: BitrixClient, known: dict[str, list[int]]) -> Iterat
         state[entity] = sorted((marked | missing) - back)
         unknown[entity] = sorted(present[entity] - set(known.get(entity, [])) - marked)
     yield from _unknown_records(client, unknown)
+    yield from product_pages(client, unknown["deals"])
 
 
 def _mark(entity: str, record_id: int, deleted: bool, noticed: float) -> dict:
@@ -83,7 +91,8 @@ def _mark(entity: str, record_id: int, deleted: bool, noticed: float) -> dict:
 
 
 def _unknown_records(client: BitrixClient, unknown: dict[str, list[int]]) -> Iterator[Rows]:
-    """The records the portal lists and the warehouse never held, with their stage history."""
+    """The records the portal lists and the warehouse never held, with their stage history and
+    activities."""
     size = source_settings.RECONCILE_IDS_PER_REQUEST
     chunks = [
         (entity, ids[i : i + size])
@@ -100,6 +109,10 @@ def _unknown_records(client: BitrixClient, unknown: dict[str, list[int]]) -> Ite
             streams.append(Stream(f"{history}.{n}", "crm.stagehistory.list",
                                   {"entityTypeId": entity_type, "filter": {"@OWNER_ID": ids}},
                                   wrapper="items"))
+            activity_method, _, activity_select = RELATED["activities"]
+            streams.append(Stream(f"activities.{n}", activity_method,
+                                  {"filter": {"OWNER_TYPE_ID": entity_type, "@OWNER_ID": ids},
+                                   "select": list(activity_select)}))
         for page in read_streams(client, streams):
             stream = page.stream.split(".")[0]
             if not page.rows:

@@ -4,6 +4,8 @@ recycle bin (Корзина) with its ID, fields and history unchanged."""
 
 from decimal import Decimal
 
+from tests.warehouse import table
+
 
 def test_deleted_records_leave_every_fact_and_mart_after_reconcile(portal):
     anna = portal.manager("Анна Смирнова")
@@ -69,6 +71,10 @@ def test_a_record_restored_before_any_sync_saw_it_is_loaded_by_reconcile(portal)
     portal.at("2024-05-13T10:00:00+03:00")
     lead = portal.lead(TITLE="Звонок", SOURCE_ID="CALL")
     deal = portal.item(2, title="Фара", leadId=lead, opportunity=3000)
+    portal.call("crm.deal.productrows.set", {"id": deal, "rows": [
+        {"PRODUCT_ID": 21, "PRODUCT_NAME": "Фара левая", "PRICE": 3000}]})
+    portal.call("crm.activity.add", {"fields": {"OWNER_TYPE_ID": 2, "OWNER_ID": deal,
+                                                "TYPE_ID": 2, "SUBJECT": "Звонок клиенту"}})
     portal.at("2024-05-13T10:30:00+03:00")
     portal.update_deal(deal, STAGE_ID="WON")
     portal.delete("deal", deal)
@@ -86,3 +92,8 @@ def test_a_record_restored_before_any_sync_saw_it_is_loaded_by_reconcile(portal)
     assert portal.rows("select stage_id from marts.fct_stage_intervals where entity = 'deal'"
                        " order by entered_at") == [("NEW",), ("WON",)]
     assert portal.value("select revenue from marts.fct_leads where lead_id = 1") == 3000
+    # what hangs on the deal came back with it: what it sold, and the call about it
+    assert portal.rows("select product_id, revenue from marts.mart_product_sales") == [
+        (21, Decimal("3000.00"))]
+    assert [(a["owner_id"], a["subject"]) for a in table(portal.settings, "activities")] == [
+        (deal, "Звонок клиенту")]
