@@ -4,9 +4,10 @@ with the warehouse. Missing records are marked in `deleted_records` with the por
 were noticed; nothing is removed. A record that shows up again (restored from the recycle bin, a
 permission given back) is unmarked.
 
-The same comparison finds records the portal lists and the warehouse has never held: a record
-restored from the recycle bin comes back with its old DATE_MODIFY, so an incremental pass never
-reads it when no pass saw it before it was deleted. Those are read by ID (`@ID`, 50 a page) with
+The same comparison finds records the portal lists and the warehouse has never held, or held
+and marked deleted before a restore: a record restored from the recycle bin comes back with its
+old DATE_MODIFY, so an incremental pass never reads it (or its last change) when no pass saw it
+before it was deleted. Those are read by ID (`@ID`, 50 a page) with
 their stage history (`@OWNER_ID`: their history rows keep IDs below the history cursor), their
 activities (which keep their old `LAST_UPDATED`) and a deal's product rows, and loaded like any
 pass's rows.
@@ -80,7 +81,12 @@ def reconcile_pages(client: BitrixClient, known: dict[str, list[int]]) -> Iterat
         if rows:
             yield Rows("deleted_records", rows)
         state[entity] = sorted((marked | missing) - back)
-        unknown[entity] = sorted(present[entity] - set(known.get(entity, [])) - marked)
+        # Read again in full: records never held, and restored ones (a restore keeps the old
+        # DATE_MODIFY and LAST_UPDATED, so a change made just before the delete, after the last
+        # pass, would otherwise never load).
+        unknown[entity] = sorted(
+            (present[entity] - set(known.get(entity, [])) - marked) | back
+        )
     yield from _unknown_records(client, unknown)
     yield from product_pages(client, unknown["deals"])
 

@@ -1,11 +1,13 @@
 """A stateful property test: random sequences of REST writes (leads, deals with and without a
-lead, stage and funnel moves, amount changes, reassignments, deletions, restores) at advancing
-portal times, with incremental syncs in between. At the end of every sequence:
+lead, stage and funnel moves, amount changes, product rows, calls answering leads,
+reassignments, deletions, restores) at advancing portal times, with incremental syncs in
+between. At the end of every sequence:
 
 (a) the incrementally built warehouse equals a `--full-refresh` build of it, row for row, in
     every mart and incremental model;
 (b) the key totals equal an independent computation from the emulator's final state: live leads,
-    won revenue, revenue by ad (the attribution rule), revenue and leads per credited manager.
+    won revenue, revenue by ad (the attribution rule), revenue and leads per credited manager,
+    revenue by product from the won deals' product rows, and who first answered each lead.
 
 Seeded (`derandomize`) and bounded: a handful of sequences, at most three syncs each, no
 shrinking (a failure prints its whole sequence of steps).
@@ -49,6 +51,8 @@ OP = st.one_of(
               st.sampled_from([*OPEN_STAGES, "WON", "WON", "LOSE"]), MANAGER),
     st.tuples(st.just("to_wholesale"), MINUTES, INDEX),
     st.tuples(st.just("amount"), MINUTES, INDEX, AMOUNTS),
+    st.tuples(st.just("products"), MINUTES, INDEX, st.lists(AMOUNTS, max_size=2)),
+    st.tuples(st.just("answer"), MINUTES, INDEX, MANAGER),
     st.tuples(st.just("delete"), MINUTES, st.sampled_from(["lead", "deal"]), INDEX),
     st.tuples(st.just("restore"), MINUTES, INDEX),
 )
@@ -162,6 +166,20 @@ class PortalHistory(RuleBasedStateMachine):
         if self.deals:
             self.portal.update_deal(self._pick(self.deals, index), OPPORTUNITY=amount)
 
+    def _products(self, index, prices):
+        """A deal's product rows replaced (maybe by none); its amount follows them."""
+        if self.deals:
+            rows = [{"PRODUCT_ID": 100 + i, "PRODUCT_NAME": f"Товар {i}", "PRICE": price}
+                    for i, price in enumerate(prices)]
+            self.portal.call("crm.deal.productrows.set",
+                             {"id": self._pick(self.deals, index), "rows": rows})
+
+    def _answer(self, index, manager):
+        if self.leads:
+            self.portal.call("crm.activity.add", {"fields": {
+                "OWNER_TYPE_ID": 1, "OWNER_ID": self._pick(self.leads, index), "TYPE_ID": 2,
+                "SUBJECT": "Звонок", "RESPONSIBLE_ID": self.managers[manager]}})
+
     def _delete(self, entity, index):
         pool = self.leads if entity == "lead" else self.deals
         if pool:
@@ -232,6 +250,15 @@ class PortalHistory(RuleBasedStateMachine):
                 by_ad[tags["UTM_SOURCE"]] += Decimal(deal["OPPORTUNITY"])
             by_manager[int(deal["ASSIGNED_BY_ID"])] += Decimal(deal["OPPORTUNITY"])
         taken = Counter(self.first_manager[i] for i in leads)
+        by_product: Counter = Counter()
+        for deal_id in won:
+            for row in self.emulator.call("crm.deal.productrows.get", {"id": deal_id})["result"]:
+                by_product[row["PRODUCT_ID"]] += Decimal(str(row["PRICE"])) * Decimal(
+                    str(row["QUANTITY"]))
+        answered = {}
+        for call in sorted(self.emulator.records("activity"), key=lambda a: int(a["ID"])):
+            if call["OWNER_TYPE_ID"] == "1" and int(call["OWNER_ID"]) in leads:
+                answered.setdefault(int(call["OWNER_ID"]), int(call["RESPONSIBLE_ID"]))
 
         def rows(sql):
             with duckdb.connect(str(warehouse), read_only=True) as con:
@@ -253,6 +280,10 @@ class PortalHistory(RuleBasedStateMachine):
             managers[manager] = [leads_taken, manager_revenue]
         for manager in set(taken) | set(by_manager) | set(managers):
             assert managers[manager] == [taken[manager], by_manager[manager]], manager
+        assert dict(rows("select product_id, sum(revenue) from marts.mart_product_sales"
+                         " group by 1")) == {k: v for k, v in by_product.items() if v}
+        assert dict(rows("select lead_id, answered_by_manager_id from marts.fct_leads"
+                         " where answered_by_manager_id is not null")) == answered
 
 
 @pytest.mark.slow
