@@ -98,6 +98,14 @@ _UTM = [
     _f("UTM_TERM", TEXT, "string", "Условие поиска кампании"),
 ]
 
+# A person's or company's means of contact (crm_multifield: {ID, VALUE_TYPE, VALUE, TYPE_ID}).
+_MULTIFIELDS = [
+    _f("PHONE", JSON, "crm_multifield", "Телефон", multiple=True),
+    _f("EMAIL", JSON, "crm_multifield", "E-mail", multiple=True),
+    _f("WEB", JSON, "crm_multifield", "Сайт", multiple=True),
+    _f("IM", JSON, "crm_multifield", "Мессенджер", multiple=True),
+]
+
 _AUDIT = [
     _f("ASSIGNED_BY_ID", INT, "user", "Ответственный"),
     _f("CREATED_BY_ID", INT, "user", "Кем создан", read_only=True),
@@ -151,10 +159,7 @@ LEAD_FIELDS: tuple[Field, ...] = (
     _f("ORIGINATOR_ID", TEXT, "string", "Внешний источник"),
     _f("ORIGIN_ID", TEXT, "string", "Идентификатор элемента во внешнем источнике"),
     *_UTM,
-    _f("PHONE", JSON, "crm_multifield", "Телефон", multiple=True),
-    _f("EMAIL", JSON, "crm_multifield", "E-mail", multiple=True),
-    _f("WEB", JSON, "crm_multifield", "Сайт", multiple=True),
-    _f("IM", JSON, "crm_multifield", "Мессенджер", multiple=True),
+    *_MULTIFIELDS,
     _f("LINK", JSON, "crm_multifield", "LINK", multiple=True),
 )
 
@@ -276,10 +281,7 @@ _PARTY_AUDIT = [
     _f("ORIGINATOR_ID", TEXT, "string", "Внешний источник"),
     _f("ORIGIN_ID", TEXT, "string", "Идентификатор элемента во внешнем источнике"),
     *_UTM,
-    _f("PHONE", JSON, "crm_multifield", "Телефон", multiple=True),
-    _f("EMAIL", JSON, "crm_multifield", "E-mail", multiple=True),
-    _f("WEB", JSON, "crm_multifield", "Сайт", multiple=True),
-    _f("IM", JSON, "crm_multifield", "Мессенджер", multiple=True),
+    *_MULTIFIELDS,
 ]
 
 # `crm/contacts/crm-contact-fields.md`: a person; a repeat customer is one contact with several

@@ -36,14 +36,14 @@ from .store import NotFound
 _FUNNELLED = ("lead", "deal")
 
 
-def _crm_list(kind: str):
+def _crm_list(kind: str, default_order: Mapping | None):
     def handler(call: Call, params: Mapping) -> Reply:
         rows, total, nxt = list_page(
             call,
             f"crm.{kind}.list",
             call.store.entity(kind),
             array_param(params, "filter"),
-            array_param(params, "order"),
+            array_param(params, "order") or default_order,
             param(params, "select"),
             start_of(params),
         )
@@ -52,7 +52,7 @@ def _crm_list(kind: str):
     return handler
 
 
-def _record_id(params: Mapping) -> int:
+def record_id(params: Mapping) -> int:
     rid = int_param(params, "id")
     if rid is None or rid <= 0:
         raise RestError("", "ID is not defined or invalid")
@@ -61,7 +61,7 @@ def _record_id(params: Mapping) -> int:
 
 def _crm_get(kind: str):
     def handler(call: Call, params: Mapping) -> Reply:
-        rid = _record_id(params)
+        rid = record_id(params)
         entity = call.store.entity(kind)
         columns = resolve_select(entity, [f.name for f in entity.fields] + ["UF_*"])
         cols_sql, encode = row_encoder(columns, call.store.clock)
@@ -122,7 +122,7 @@ def _crm_add(kind: str):
 
 def _crm_update(kind: str):
     def handler(call: Call, params: Mapping) -> Reply:
-        rid = _record_id(params)
+        rid = record_id(params)
         fields = _write_fields(params)
         update = call.store.update_crm if kind in _FUNNELLED else call.store.update_record
         try:
@@ -138,7 +138,7 @@ def _crm_update(kind: str):
 
 def _crm_delete(kind: str):
     def handler(call: Call, params: Mapping) -> Reply:
-        rid = _record_id(params)
+        rid = record_id(params)
         delete = call.store.delete_crm if kind in _FUNNELLED else call.store.delete_record
         try:
             delete(kind, rid)
@@ -268,10 +268,20 @@ METHODS: dict[str, Callable[[Call, Mapping], Reply]] = {
     "crm.category.list": category_list,
     "crm.category.add": category_add,
 }
+
+
+def crud_methods(kind: str, default_order: Mapping | None = None) -> dict:
+    """`crm.<kind>.list/get/fields/add/update/delete`, the legacy CRUD, over the store's
+    `kind` (`default_order`: the list's order when the call gives none; else by ID)."""
+    return {
+        f"crm.{kind}.list": _crm_list(kind, default_order),
+        f"crm.{kind}.get": _crm_get(kind),
+        f"crm.{kind}.fields": _crm_fields(kind),
+        f"crm.{kind}.add": _crm_add(kind),
+        f"crm.{kind}.update": _crm_update(kind),
+        f"crm.{kind}.delete": _crm_delete(kind),
+    }
+
+
 for _kind in ("lead", "deal", "contact", "company"):
-    METHODS[f"crm.{_kind}.list"] = _crm_list(_kind)
-    METHODS[f"crm.{_kind}.get"] = _crm_get(_kind)
-    METHODS[f"crm.{_kind}.fields"] = _crm_fields(_kind)
-    METHODS[f"crm.{_kind}.add"] = _crm_add(_kind)
-    METHODS[f"crm.{_kind}.update"] = _crm_update(_kind)
-    METHODS[f"crm.{_kind}.delete"] = _crm_delete(_kind)
+    METHODS.update(crud_methods(_kind))

@@ -1,6 +1,6 @@
 """REST methods for what hangs on leads and deals: a deal's contacts, activities (calls, chats,
-e-mails) and product rows. `crm.contact.*` / `crm.company.*` are the legacy CRUD of
-`emulator.methods`, over the store's `Relations`.
+e-mails) and product rows. `crm.contact.*`, `crm.company.*` and `crm.activity.*` are the legacy
+CRUD of `emulator.methods`, over the store's `Relations`.
 
 API facts relied on (b24restdocs `api-reference/crm/`):
 - `crm.deal.contact.items.get {id}` → `[{CONTACT_ID, SORT, ROLE_ID, IS_PRIMARY}]` with native
@@ -22,23 +22,14 @@ import orjson
 from .calls import Call, Reply, RestError, array_param, list_page, param, start_of
 from .encoding import resolve_select, row_encoder
 from .items import camel
+from .methods import crud_methods, record_id
 from .query import split_key
 from .store import NotFound
 
 
-def _id(params: Mapping) -> int:
-    try:
-        record_id = int(str(param(params, "id")))
-    except (TypeError, ValueError):
-        record_id = 0
-    if record_id <= 0:
-        raise RestError("", "ID is not defined or invalid")
-    return record_id
-
-
 def deal_contact_items_get(call: Call, params: Mapping) -> Reply:
     try:
-        deal = call.store.get_crm("deal", _id(params))
+        deal = call.store.get_crm("deal", record_id(params))
     except NotFound:
         raise RestError("", "Not found") from None
     ids = orjson.loads(deal.get("CONTACT_IDS") or "[]")
@@ -51,74 +42,12 @@ def deal_contact_items_get(call: Call, params: Mapping) -> Reply:
     )
 
 
-# -- activities ---------------------------------------------------------------------------------
-
-
-def activity_list(call: Call, params: Mapping) -> Reply:
-    rows, total, nxt = list_page(
-        call,
-        "crm.activity.list",
-        call.store.entity("activity"),
-        array_param(params, "filter"),
-        array_param(params, "order") or {"START_TIME": "ASC"},
-        param(params, "select"),
-        start_of(params),
-        default_select=("*",),
-    )
-    return Reply(rows, total, nxt)
-
-
-def activity_get(call: Call, params: Mapping) -> Reply:
-    rows, _, _ = list_page(
-        call, "crm.activity.get", call.store.entity("activity"), {"ID": _id(params)}, None,
-        None, -1, default_select=("*",),
-    )
-    if not rows:
-        raise RestError("", "Not found")
-    return Reply(rows[0])
-
-
-def activity_fields(call: Call, params: Mapping) -> Reply:
-    return Reply({f.name: f.describe() for f in call.store.entity("activity").fields})
-
-
-def activity_add(call: Call, params: Mapping) -> Reply:
-    fields = array_param(params, "fields")
-    if fields is None:
-        raise RestError("", "Parameter 'fields' must be array.")
-    try:
-        return Reply(call.store.add_record("activity", fields, call.user_id))
-    except ValueError as exc:
-        raise RestError("", str(exc)) from None
-
-
-def activity_update(call: Call, params: Mapping) -> Reply:
-    fields = array_param(params, "fields")
-    if fields is None:
-        raise RestError("", "Parameter 'fields' must be array.")
-    try:
-        call.store.update_record("activity", _id(params), fields, call.user_id)
-    except NotFound:
-        raise RestError("", "Not found") from None
-    except ValueError as exc:
-        raise RestError("", str(exc)) from None
-    return Reply(True)
-
-
-def activity_delete(call: Call, params: Mapping) -> Reply:
-    try:
-        call.store.delete_record("activity", _id(params))
-    except NotFound:
-        raise RestError("", "Not found") from None
-    return Reply(True)
-
-
 # -- product rows -------------------------------------------------------------------------------
 
 
 def _productrows_get(owner_type: str, kind: str):
     def handler(call: Call, params: Mapping) -> Reply:
-        owner_id = _id(params)
+        owner_id = record_id(params)
         if not call.store.exists(kind, owner_id):
             raise RestError("", "Not found")
         entity = call.store.entity("product_row")
@@ -137,7 +66,7 @@ def _productrows_set(owner_type: str):
         rows = array_param(params, "rows")
         try:
             call.store.set_product_rows(
-                owner_type, _id(params), list((rows or {}).values()), call.user_id
+                owner_type, record_id(params), list((rows or {}).values()), call.user_id
             )
         except NotFound:
             raise RestError("", "Not found") from None
@@ -175,13 +104,8 @@ def item_productrow_list(call: Call, params: Mapping) -> Reply:
 
 
 METHODS: dict[str, Callable[[Call, Mapping], Reply]] = {
+    **crud_methods("activity", default_order={"START_TIME": "ASC"}),
     "crm.deal.contact.items.get": deal_contact_items_get,
-    "crm.activity.list": activity_list,
-    "crm.activity.get": activity_get,
-    "crm.activity.fields": activity_fields,
-    "crm.activity.add": activity_add,
-    "crm.activity.update": activity_update,
-    "crm.activity.delete": activity_delete,
     "crm.deal.productrows.get": _productrows_get("D", "deal"),
     "crm.deal.productrows.set": _productrows_set("D"),
     "crm.lead.productrows.get": _productrows_get("L", "lead"),
