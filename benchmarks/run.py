@@ -158,10 +158,13 @@ def emulator_section(smoke: bool) -> list[str]:
     return lines
 
 
+SOURCE_SCALES = [1.0, 10.0]
+
+
 def source_section(smoke: bool) -> list[str]:
     from benchmarks.source import run
 
-    return run((0.02,) if smoke else (1.0, 10.0), 50 if smoke else 1_000)
+    return run((0.02,) if smoke else tuple(SOURCE_SCALES), 50 if smoke else 1_000)
 
 
 TRANSFORM_SCALES = [1.0, 10.0]
@@ -214,16 +217,28 @@ def main(argv=None) -> int:
         help="demo scales of the peers' full exports (the first gets every part)",
     )
     parser.add_argument(
+        "--source-scales",
+        default=",".join(f"{s:g}" for s in SOURCE_SCALES),
+        help="demo scales of the source section",
+    )
+    parser.add_argument(
         "--transform-scales",
         default=",".join(f"{s:g}" for s in TRANSFORM_SCALES),
         help="demo scales of the transform section",
     )
     args = parser.parse_args(argv)
+    given = sys.argv[1:] if argv is None else list(argv)
+    command = (
+        f"make {'bench-smoke' if args.smoke else 'bench'}"
+        if given in ([], ["--smoke"])
+        else " ".join([".venv/bin/python -m benchmarks.run", *given])
+    )
     PEER_SCALES[:] = [float(s) for s in args.peer_scales.split(",")]
     TRANSFORM_SCALES[:] = [float(s) for s in args.transform_scales.split(",")]
+    SOURCE_SCALES[:] = [float(s) for s in args.source_scales.split(",")]
     for name in args.only or list(SECTIONS):
         header = [
-            f"Command: `make {'bench-smoke' if args.smoke else 'bench'}` (section `{name}`)",
+            f"Command: `{command}` (section `{name}`)",
             f"Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
             f"Machine: {machine()}",
             "",
