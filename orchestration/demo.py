@@ -22,6 +22,11 @@ SUMMARY = {
     "Top ads by revenue": """
         select ad_id, ad_group, leads, deals_won, revenue, revenue_per_lead
         from marts.mart_ad_performance order by revenue_rank, ad_id limit 5""",
+    "Top parts by revenue": """
+        select product_name, sum(deals_won) as deals, sum(quantity) as quantity,
+               sum(revenue) as revenue
+        from marts.mart_product_sales group by product_key, product_name
+        order by revenue desc limit 5""",
     "Lead funnel, last complete month": """
         select stage_name, entered, reached, round(conversion_from_previous, 3) as conversion
         from marts.mart_funnel_conversion

@@ -13,9 +13,10 @@ def test_demo_runs_end_to_end_and_shows_what_the_marts_say(tmp_path):
     result = subprocess.run([sys.executable, "-m", "orchestration.cli", "demo", "--scale", "0.02"],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
-    for title in ("Leads by source", "Top ads by revenue", "Lead funnel", "Data quality",
-                  "Freshness"):
+    for title in ("Leads by source", "Top ads by revenue", "Top parts by revenue", "Lead funnel",
+                  "Data quality", "Freshness"):
         assert title in result.stdout
     assert "UC_AVITO" in result.stdout and "Качественный лид" in result.stdout
+    assert "product_name" in result.stdout  # the parts that sell
     assert (tmp_path / "demo" / "warehouse.duckdb").exists()
     assert "/rest/1/" not in result.stdout + result.stderr  # the emulator's secret stays inside
