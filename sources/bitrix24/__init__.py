@@ -228,21 +228,26 @@ def portal_pages(client: BitrixClient, overlap_seconds: int, related: bool) -> I
     streams = read_streams(client, streams_for(state, overlap_seconds, related))
     watermark = streams.server_time
     horizon = watermark - overlap_seconds
+    # Lists read on a modification time (stream → its field): rows re-read inside the overlap
+    # exactly as loaded before are dropped, so an idle pass loads nothing.
+    tracked = {name: "DATE_MODIFY" for name in CRM}
+    if related:
+        tracked.update({name: cursor for name, (_, cursor, _) in RELATED.items()})
     seen = {
-        name: {int(k): v for k, v in state.get(name, {}).get("seen", {}).items()} for name in CRM
+        name: {int(k): v for k, v in state.get(name, {}).get("seen", {}).items()}
+        for name in tracked
     }
-    fresh: dict[str, dict[int, float]] = {name: {} for name in CRM}
+    fresh: dict[str, dict[int, float]] = {name: {} for name in tracked}
     snapshots: dict[str, list] = {name: [] for name in DICTIONARY_KEYS}
     loaded_deals: list[int] = []
     for page in streams:
-        if page.stream in CRM:
-            rows, hashes = unseen(page.rows, seen[page.stream], fresh[page.stream], horizon)
+        if page.stream in tracked:
+            rows, hashes = unseen(page.rows, seen[page.stream], fresh[page.stream], horizon,
+                                  tracked[page.stream])
             if rows:
                 yield Rows(page.stream, rows, page.observed_at, hashes)
             if page.stream == "deals":
                 loaded_deals += [int(row["ID"]) for row in rows]
-        elif page.stream in RELATED:
-            yield Rows(page.stream, page.rows, page.observed_at)
         elif page.stream in HISTORY:
             yield Rows(page.stream, page.rows, page.observed_at)
             state.setdefault(page.stream, {})["last_id"] = int(page.rows[-1]["ID"])
@@ -261,14 +266,12 @@ def portal_pages(client: BitrixClient, overlap_seconds: int, related: bool) -> I
             loaded_deals = loaded_deals if first_pass else _every_deal(client)
         yield from product_pages(client, loaded_deals)
         state["products_complete"] = True
-        for name in RELATED:
-            state.setdefault(name, {})["watermark"] = watermark
     if state.get("tables_created") != TABLES_VERSION:
         # Every table is created, rows or not, on a first pass and when a release adds tables,
         # so an empty portal still gives dbt and BI tools the tables they read.
         yield Rows(ALL_TABLES)
         state["tables_created"] = TABLES_VERSION
-    for name in CRM:
+    for name in tracked:
         entry = state.setdefault(name, {})
         kept = {k: v for k, v in seen[name].items() if v[0] >= horizon}
         kept.update(fresh[name])

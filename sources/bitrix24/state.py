@@ -31,18 +31,21 @@ def data_as_of(pipeline: dlt.Pipeline) -> datetime | None:
     return datetime.fromtimestamp(watermark, UTC) if watermark else None
 
 
-def unseen(rows: list, seen: dict, fresh: dict, horizon: float) -> tuple[list, list]:
+def unseen(
+    rows: list, seen: dict, fresh: dict, horizon: float, modified_field: str = "DATE_MODIFY"
+) -> tuple[list, list]:
     """Drop rows an earlier pass already loaded exactly as they are now; remember the new ones
     that the next pass's overlap will read again. Returns the rows and their content hashes.
 
-    DATE_MODIFY alone cannot tell versions apart: it has one-second resolution, and two edits
-    within a second share it. A re-read is recognised by (ID, DATE_MODIFY, content hash)."""
+    DATE_MODIFY (an activity's LAST_UPDATED) alone cannot tell versions apart: it has one-second
+    resolution, and two edits within a second share it. A re-read is recognised by (ID,
+    modification time, content hash)."""
     out, hashes = [], []
     for row in rows:
         digest = row_hash(row)
         try:
             record_id = int(row["ID"])
-            modified = parse_datetime(row.get("DATE_MODIFY"))
+            modified = parse_datetime(row.get(modified_field))
         except (KeyError, TypeError, ValueError):
             out.append(row)  # loads flagged; it cannot be tracked by DATE_MODIFY
             hashes.append(digest)

@@ -54,6 +54,8 @@ def test_changes_to_rows_activities_and_contacts_arrive_on_the_next_pass(warehou
         (task, 2, "Y")]
     assert [r["last_name"] for r in table(warehouse, "contacts")] == ["Смирнова"]
     assert emulator.stats()["http_requests"] == 2  # the pass, then the changed deal's rows
+    # Read again inside the overlap, unchanged: nothing loads twice.
+    assert not any(sync(warehouse).values())
 
 
 def test_an_idle_pass_costs_one_request_with_the_new_lists_too(warehouse, demo):
