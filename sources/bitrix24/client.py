@@ -22,7 +22,7 @@ Retries use tenacity.
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 
 import requests
@@ -234,9 +234,14 @@ class BitrixClient:
         return max(1.0, reset_at - portal_now + 1)
 
     # -- batch -------------------------------------------------------------------------------
-    def batch(self, commands: Mapping[str, str]) -> dict:
+    def batch(self, commands: Mapping[str, str], chained: Collection[str] = ()) -> dict:
         """One `batch` request. Retries the whole batch when a command failed for a retryable
-        reason (all commands are reads); raises for the others. Returns the `result` maps."""
+        reason (all commands are reads); raises for the others. Returns the `result` maps.
+
+        `chained`: commands that name an earlier command's rows (`$result[prev][49][ID]`). When
+        that earlier page came back short the reference names nothing and a portal may refuse
+        the command (`INVALID_ARG_VALUE` from an ORM list): such a refusal is left in
+        `result_error` for the caller, which knows whether the chain had ended."""
 
         def attempt() -> dict:
             body = self._request("batch", {"halt": 0, "cmd": dict(commands)})
@@ -254,11 +259,14 @@ class BitrixClient:
             for key, err in errors.items():
                 cmd_method = str(commands.get(key, "")).split("?", 1)[0]
                 exc = self._error(cmd_method, err if isinstance(err, Mapping) else {}, 400)
+                if str(key) in chained and type(exc) is BitrixError:
+                    continue
                 exc.args = (
                     f"{exc} (batch command {key}: {self.webhook.redact(commands.get(key, ''))})",
                 )
                 raise exc
             result = dict(result)
+            result["result_error"] = {str(k): v for k, v in errors.items()}
             result["time"] = body.get("time") or {}
             return result
 

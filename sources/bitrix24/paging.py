@@ -137,10 +137,16 @@ def _pages(client: BitrixClient, streams: list[Stream], result: dict) -> Iterato
                 keys.append(key)
             chains.append((s, keys))
             slots -= n
-        result = client.batch(commands)
+        chained = {key for _, keys in chains for key in keys[1:]}
+        result = client.batch(commands, chained=chained)
         observed = _observed(result)
         for s, keys in chains:
             for key in keys:
+                if key in result["result_error"]:
+                    # a link refused while its chain was still open names a real failure
+                    raise BitrixError(
+                        f"{s.method}: {result['result_error'][key]}", code="BATCH", method=s.method
+                    )
                 rows = s.rows_of(result["result"].get(key, []))
                 yield from _advance(s, rows, observed)
                 if s.done:

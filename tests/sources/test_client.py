@@ -102,6 +102,23 @@ def test_reads_every_stream_with_chained_keyset_pages_in_few_requests(emulator):
     assert emulator.stats()["http_requests"] == 2  # first pages + counts, then the rest
 
 
+def test_a_chain_broken_by_deletions_ends_its_stream_though_the_portal_refuses_its_links(
+    emulator,
+):
+    """Regression: records deleted while a pass pages leave a short page inside a chain; the
+    next links name `$result[prev][items][49][ID]`, which no row has, and an ORM list such as
+    crm.stagehistory.list refuses them (INVALID_ARG_VALUE). That refusal failed the pass."""
+    leads = [emulator.call("crm.lead.add", {"fields": {"TITLE": f"L{i}"}})["result"]
+             for i in range(170)]
+    client = BitrixClient(emulator.webhook, rate=0)
+    stream = Stream("history", "crm.stagehistory.list", {"entityTypeId": 1}, wrapper="items")
+    read = read_streams(client, [stream])  # the first page and the count: 170 rows
+    for lead in leads[60:]:
+        emulator.call("crm.lead.delete", {"id": lead})  # their history goes with them
+    owners = [row["OWNER_ID"] for page in read for row in page.rows]
+    assert owners == leads[:60]
+
+
 def test_bad_credentials_are_not_retried_and_the_secret_is_not_shown(emulator):
     bad = emulator.webhook.replace(emulator.secret, "wrong-secret-123")
     client = BitrixClient(bad, rate=0, sleep=lambda s: None)
