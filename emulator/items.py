@@ -121,7 +121,8 @@ def _select(entity: Entity, select) -> list[str]:
     return [s if s in ("*", "UF_*") else names.get(str(s), str(s)) for s in wanted]
 
 
-def _filter(entity: Entity, flt) -> dict:
+def camel_filter(entity: Entity, flt) -> dict:
+    """A camelCase filter → legacy field names; an unknown field is `INVALID_ARG_VALUE`."""
     if not isinstance(flt, Mapping):
         return {}
     names = _names(entity)
@@ -137,7 +138,8 @@ def _filter(entity: Entity, flt) -> dict:
     return out
 
 
-def _order(entity: Entity, order) -> dict:
+def camel_order(entity: Entity, order) -> dict:
+    """A camelCase order → legacy field names; a direction other than ASC/DESC is refused."""
     if not isinstance(order, Mapping):
         return {}
     names = _names(entity)
@@ -165,8 +167,8 @@ def item_list(call: Call, params: Mapping) -> Reply:
         call,
         "crm.item.list",
         entity,
-        _filter(entity, param(params, "filter")),
-        _order(entity, param(params, "order")),
+        camel_filter(entity, param(params, "filter")),
+        camel_order(entity, param(params, "order")),
         _select(entity, param(params, "select")),
         start_of(params),
         encode_row=_encoder(entity),

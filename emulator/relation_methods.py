@@ -21,9 +21,8 @@ import orjson
 
 from .calls import Call, Reply, RestError, array_param, list_page, param, start_of
 from .encoding import resolve_select, row_encoder
-from .items import camel
+from .items import camel, camel_filter, camel_order
 from .methods import crud_methods, record_id
-from .query import split_key
 from .store import NotFound
 
 
@@ -82,16 +81,8 @@ def item_productrow_list(call: Call, params: Mapping) -> Reply:
     if not isinstance(flt, Mapping) or not {"=ownerType", "=ownerId"} <= set(map(str, flt)):
         raise RestError("100", "Required parameters not provided")
     entity = call.store.entity("product_row")
-    names = {camel(f.name): f.name for f in entity.fields}
-    legacy: dict = {}
-    for key, value in flt.items():
-        _, name = split_key(str(key))
-        if name not in names:
-            raise RestError("INVALID_ARG_VALUE", f"Invalid filter: field '{name}' is not allowed")
-        legacy[str(key)[: len(str(key)) - len(name)] + names[name]] = value
-    order = param(params, "order")
-    order = {names.get(str(k), str(k)): v for k, v in order.items()} if isinstance(
-        order, Mapping) else None
+    legacy = camel_filter(entity, flt)
+    order = camel_order(entity, param(params, "order")) or None
 
     def encode_row(row: dict) -> dict:
         return {camel(k): (int(v) if k in ("ID", "OWNER_ID") else v) for k, v in row.items()}
