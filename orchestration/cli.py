@@ -179,5 +179,18 @@ def dev(port: int, scale: float, webhook_from_env: bool) -> None:
         _fail(exc)
 
 
+@main.command()
+@click.option("--port", default=8088, show_default=True, type=click.IntRange(1, 65535))
+def bi(port: int) -> None:
+    """Superset with the shipped dashboards on the BI copy (`make bi` installs it first)."""
+    from orchestration import settings
+    from orchestration import superset as superset_run
+
+    try:
+        superset_run.run(settings.load(), port=port, echo=click.echo)
+    except superset_run.SupersetError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 if __name__ == "__main__":
     main()

@@ -51,11 +51,16 @@ def summary(settings: Settings) -> str:
     return "\n".join(lines)
 
 
-def run(settings: Settings, scale: float, echo) -> None:
+def demo_settings(settings: Settings) -> Settings:
+    """The demo's own warehouse and BI copy, in `data/demo/` beside the configured ones."""
     root = settings.warehouse_path.parent / "demo"
-    demo = replace(settings, warehouse_path=root / "warehouse.duckdb", dlt_dir=root / "dlt",
+    return replace(settings, warehouse_path=root / "warehouse.duckdb", dlt_dir=root / "dlt",
                    bi_path=root / "bi.duckdb")
-    shutil.rmtree(root, ignore_errors=True)
+
+
+def run(settings: Settings, scale: float, echo) -> None:
+    demo = demo_settings(settings)
+    shutil.rmtree(demo.warehouse_path.parent, ignore_errors=True)
     echo(f"Starting the emulator with the demo company (scale {scale:g})…")
     emulator = launcher.start("--dataset", "demo", "--scale", str(scale))
     try:
@@ -79,6 +84,8 @@ Done in {time.monotonic() - started:.0f} s ({split}).
 
 Point a BI tool (Superset, DataLens, Metabase, DBeaver) or Python at the published copy:
   {demo.bi_path.resolve()}   (DuckDB, read-only, schema marts; storage v1.4 for older drivers)
+Open the ready dashboards (leads and sources, ads, funnel, managers, deals) in Superset:
+  make bi   (then open the address it prints; it serves this demo's copy until BI_PATH exists)
 Export a mart for Excel (with BI_PATH={demo.bi_path}):
   bitrix-warehouse export mart_lead_sources_daily --format xlsx --out leads.xlsx
 Watch the pipeline run itself every minute, against the emulator in live mode, in the Dagster UI:

@@ -1,0 +1,87 @@
+"""Sets up Superset for the bitrix-warehouse dashboards; runs in Superset's own env (bi/.venv).
+
+`bitrix-warehouse bi` (orchestration/superset.py) calls it with the environment that
+`superset_config.py` reads (SUPERSET_HOME, SUPERSET_SECRET_KEY, SUPERSET_CONFIG_PATH):
+
+    admin.py setup --bi-path PATH    (admin password on stdin)
+
+in one process (each `superset` CLI call would pay Superset's ~10 s start again): upgrades the
+metadata database, syncs the roles (`superset init`), creates or updates the admin user,
+imports the dashboards kept as code in `dashboards/` (Superset's own export format) with the
+database pointed at PATH read-only, and reads every dataset's columns from the file, so the
+YAML need not list them and a new mart column shows up after the next `make bi`. The import
+is Superset's "assets" import, made for assets kept under source control: every start
+overwrites the shipped database, datasets, charts and dashboards with the repository's
+(edit them in the repository, or save a copy under another name in Superset); what a user
+made beside them stays.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+BUNDLE = HERE / "dashboards"
+ADMIN = "admin"
+# the database YAML names the BI copy by this placeholder; the real path is machine-specific
+BI_PATH_PLACEHOLDER = "__BI_PATH__"
+
+
+def bundle_contents(bi_path: Path) -> dict[str, str]:
+    """The export bundle as Superset's importer takes it: relative path → YAML text."""
+    uri = f"duckdb:///{bi_path.resolve()}"
+    return {
+        str(path.relative_to(BUNDLE)): path.read_text().replace(BI_PATH_PLACEHOLDER, uri)
+        for path in sorted(BUNDLE.rglob("*.yaml"))
+    }
+
+
+def setup(bi_path: Path, password: str) -> None:
+    from flask_migrate import upgrade
+    from superset.app import create_app
+
+    app = create_app()
+    with app.app_context():
+        upgrade()
+        from superset import appbuilder, db, security_manager
+        from superset.commands.importers.v1.assets import ImportAssetsCommand
+        from superset.connectors.sqla.models import SqlaTable
+        from superset.utils.core import override_user
+
+        appbuilder.add_permissions(update_perms=True)
+        security_manager.sync_role_definitions()
+        user = security_manager.find_user(username=ADMIN)
+        if user is None:
+            user = security_manager.add_user(
+                ADMIN, "Admin", "User", "admin@localhost",
+                security_manager.find_role("Admin"), password=password,
+            )
+        else:
+            security_manager.reset_password(user.id, password)
+        contents = bundle_contents(bi_path)
+        shipped = [
+            yaml.safe_load(text)["uuid"] for name, text in contents.items()
+            if name.startswith("datasets/")
+        ]
+        with override_user(user):
+            ImportAssetsCommand(contents).run()
+            for dataset in db.session.query(SqlaTable).filter(SqlaTable.uuid.in_(shipped)):
+                dataset.fetch_metadata()
+        db.session.commit()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    command = commands.add_parser("setup", help="migrate, create the admin, import dashboards")
+    command.add_argument("--bi-path", type=Path, required=True)
+    args = parser.parse_args()
+    if not args.bi_path.exists():
+        sys.exit(f"The BI copy {args.bi_path} does not exist yet: run `make demo` or a sync.")
+    setup(args.bi_path, sys.stdin.readline().strip())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,174 @@
+"""The shipped dashboards in a real Superset on a real BI copy, opened in headless Chromium
+(Debian's package, driven by Playwright): every chart loads without an error, the figures on
+the page are the marts' figures, a manager filter never shows a rate above 100 %, and a sync
+published while Superset runs shows on the next refresh. Screenshots go to test-artifacts/bi/.
+
+`pytest -m bi` runs these alone."""
+
+import re
+import time
+from urllib.parse import quote
+
+import duckdb
+import pytest
+from playwright.sync_api import Page, Response, sync_playwright
+
+from orchestration import operations, superset
+from tests.bi.bundle import DASHBOARDS, chart_uuids
+from tests.support import ROOT, free_port
+
+pytestmark = [pytest.mark.bi, pytest.mark.slow]
+
+CHROMIUM = "/usr/bin/chromium"
+# as root on a closed network: no sandbox, and none of Chromium's calls home
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARTIFACTS = ROOT / "test-artifacts" / "bi"
+CHART = '[data-test="chart-grid-component"]'
+LOAD_TIMEOUT = 120  # seconds for a dashboard's charts; each is one query on a small file
+
+
+def _query(settings, sql: str):
+    with duckdb.connect(str(settings.bi_path), read_only=True) as con:
+        return con.execute(sql).fetchall()[0][0]
+
+
+def _log_in(page: Page, running: superset.Superset) -> None:
+    page.goto(f"{running.url}/login/")
+    page.fill("#username", superset.ADMIN)
+    page.fill("#password", running.password)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/superset/welcome/**")
+
+
+def _chart_count(slug: str) -> int:
+    (body,) = (body for body in DASHBOARDS.values() if body["slug"] == slug)
+    return len(chart_uuids(body))
+
+
+def _open(page: Page, url: str, charts: int) -> list[Response]:
+    """Open a dashboard and wait until every chart has its data and is drawn; the chart-data
+    answers."""
+    answers: list[Response] = []
+
+    def keep(response: Response) -> None:
+        if "/api/v1/chart/data" in response.url:
+            answers.append(response)
+
+    page.on("response", keep)
+    try:
+        page.goto(url)
+        deadline = time.monotonic() + LOAD_TIMEOUT
+        while time.monotonic() < deadline:
+            drawn = page.locator(f"{CHART} .dashboard-chart").count()
+            loading = page.locator(f'{CHART} [data-test="loading-indicator"]').count()
+            if len(answers) >= charts and drawn >= charts and loading == 0:
+                page.wait_for_load_state("networkidle")
+                return answers
+            page.wait_for_timeout(250)
+        raise AssertionError(f"{url}: {len(answers)} of {charts} charts answered in time")
+    finally:
+        page.remove_listener("response", keep)
+
+
+def _assert_no_chart_error(page: Page, slug: str, answers: list[Response]) -> None:
+    failed = [(answer.status, answer.text()[:300]) for answer in answers if answer.status >= 400]
+    assert failed == [], slug
+    alerts = page.locator(f'{CHART} [role="alert"]')
+    assert alerts.count() == 0, f"{slug}: {alerts.first.inner_text()[:300]}"
+    assert page.locator(f"{CHART}:has-text('No results were returned')").count() == 0, slug
+
+
+def _chart(page: Page, title: str):
+    return page.locator(CHART, has=page.locator('[data-test="slice-header"]', has_text=title))
+
+
+def _big_number(page: Page, title: str) -> str:
+    return _chart(page, title).locator(".header-line").inner_text().strip()
+
+
+def _first_cell(page: Page, title: str, column: str) -> str:
+    cell = _chart(page, title).locator(f'tbody td[aria-labelledby="header-{column}"]').first
+    return cell.inner_text().strip()
+
+
+def _manager_filter(manager: str) -> str:
+    """The dashboard URL's native-filter state (rison) selecting one credited manager."""
+    value = "!('" + manager.replace("'", "!'") + "')"
+    state = (f"(NATIVE_FILTER-manager:(extraFormData:(filters:!((col:manager_name,op:IN,"
+             f"val:{value}))),filterState:(value:{value}),id:NATIVE_FILTER-manager))")
+    return "?native_filters=" + quote(state, safe="(),:!'")
+
+
+@pytest.mark.timeout(900)  # Superset's set-up ~30 s, its start ~20 s, five dashboards twice
+def test_every_dashboard_draws_every_chart_with_the_marts_figures_and_follows_a_new_sync(
+    warehouse, demo, tmp_path
+):
+    operations.run(warehouse, operations.Sync(), rate_per_second=0)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with (superset.running(warehouse, port=free_port(), folder=tmp_path / "superset") as running,
+          sync_playwright() as playwright):
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1600, "height": 2600}, timezone_id="UTC")
+        _log_in(page, running)
+
+        for slug in superset.DASHBOARDS:
+            answers = _open(page, running.dashboard_url(slug), _chart_count(slug))
+            page.screenshot(path=ARTIFACTS / f"{slug}.png")
+            _assert_no_chart_error(page, slug, answers)
+            as_of = _query(warehouse, "select strftime(min(data_as_of), '%Y-%m-%d %H:%M') "
+                                      "from marts.mart_pipeline_freshness")
+            assert as_of in _chart(page, "Data as of").inner_text(), slug
+
+            if slug == "leads":
+                leads = _query(warehouse, "select count(*) from marts.fct_leads")
+                assert _big_number(page, "Leads received") == f"{leads:,}"
+                revenue = _query(warehouse,
+                                 "select sum(revenue) from marts.mart_lead_sources_daily")
+                assert _big_number(page, "Revenue of the leads") == f"{revenue:,.0f}"
+            if slug == "ads":
+                sold = _query(warehouse,
+                              "select count(*) from marts.mart_ad_performance where revenue > 0")
+                assert _big_number(page, "Ads that sold") == f"{sold:,}"
+                top = _query(warehouse, "select ad_id from marts.mart_ad_performance "
+                                        "order by revenue_rank, ad_id limit 1")
+                assert _first_cell(page, "Ads by revenue", "ad_id") == top
+            if slug == "funnel":
+                empty = _query(warehouse, "select failing_rows from marts.mart_data_quality "
+                                          "where check_name = 'empty_lead_status'")
+                assert _big_number(page, "Leads with an empty status") == f"{empty:,}"
+            if slug == "managers":
+                best = _query(warehouse, "select manager_name from marts.mart_manager_performance "
+                                         "group by manager_name order by sum(revenue) desc limit 1")
+                assert _first_cell(page, "Managers", "manager_name") == best
+            if slug == "deals":
+                share = _query(warehouse, "select count(*) filter (where product_lines > 1) "
+                                          "/ count(*) from marts.mart_cross_sell")
+                assert _big_number(page, "Won deals with a cross-sell") == f"{share:.1%}"
+
+        # The funnel filtered to the manager credited with the most leads: that manager's own
+        # figures, and no rate above 100 %.
+        manager, cohort = _query(warehouse, """
+            select [manager_name, sum(cohort_size)::varchar] from marts.mart_funnel_by_manager
+            where entity = 'lead' and stage_position = 1 and manager_name is not null
+            group by manager_name order by sum(cohort_size) desc limit 1""")
+        answers = _open(page, running.dashboard_url("funnel") + _manager_filter(manager),
+                        _chart_count("funnel"))
+        page.screenshot(path=ARTIFACTS / "funnel-one-manager.png")
+        _assert_no_chart_error(page, "funnel", answers)
+        lead_funnel = _chart(page, "Lead funnel")
+        assert _first_cell(page, "Lead funnel", "cohort").replace(",", "") == cohort
+        rates = [float(text.rstrip("%")) for text in
+                 re.findall(r"\d+(?:\.\d+)?%", lead_funnel.locator("tbody").inner_text())]
+        assert rates and max(rates) <= 100
+
+        # A change on the portal, synced and published while Superset runs: the next refresh
+        # opens the new file.
+        before = _query(warehouse, "select count(*) from marts.fct_leads")
+        for n in range(3):
+            demo.call("crm.lead.add", {"fields": {"TITLE": f"new lead {n}", "SOURCE_ID": "WEB"}})
+        operations.run(warehouse, operations.Sync(), rate_per_second=0)
+        _open(page, running.dashboard_url("leads"), _chart_count("leads"))
+        assert _big_number(page, "Leads received") == f"{before + 3:,}"
+        browser.close()
+
