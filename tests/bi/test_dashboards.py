@@ -1,15 +1,19 @@
 """The shipped dashboards in a real Superset on a real BI copy, opened in headless Chromium
 (Debian's package, driven by Playwright): every chart loads without an error, the figures on
-the page are the marts' figures, a manager filter never shows a rate above 100 %, and a sync
-published while Superset runs shows on the next refresh. Screenshots go to test-artifacts/bi/.
+the page are the marts' figures, a table's CSV and Excel exports hold all its rows, a manager
+filter never shows a rate above 100 %, and a sync published while Superset runs shows on the
+next refresh. Screenshots go to test-artifacts/bi/.
 
 `pytest -m bi` runs these alone."""
 
+import csv
 import re
 import time
+from pathlib import Path
 from urllib.parse import quote
 
 import duckdb
+import openpyxl
 import pytest
 from playwright.sync_api import Page, Response, sync_playwright
 
@@ -92,6 +96,17 @@ def _first_cell(page: Page, title: str, column: str) -> str:
     return cell.inner_text().strip()
 
 
+def _download(page: Page, title: str, item: str, folder: Path) -> Path:
+    """A chart's own export (its menu → Download → `item`), saved in `folder`."""
+    with page.expect_download() as started:
+        _chart(page, title).locator('[aria-label="More Options"]').click()
+        page.get_by_text("Download", exact=True).hover()
+        page.get_by_text(item, exact=True).click()
+    path = folder / started.value.suggested_filename
+    started.value.save_as(path)
+    return path
+
+
 def _manager_filter(manager: str) -> str:
     """The dashboard URL's native-filter state (rison) selecting one credited manager."""
     value = "!('" + manager.replace("'", "!'") + "')"
@@ -109,7 +124,8 @@ def test_every_dashboard_draws_every_chart_with_the_marts_figures_and_follows_a_
     with (superset.running(warehouse, port=free_port(), folder=tmp_path / "superset") as running,
           sync_playwright() as playwright):
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1600, "height": 2600}, timezone_id="UTC")
+        page = browser.new_page(viewport={"width": 1600, "height": 2600}, timezone_id="UTC",
+                                accept_downloads=True)
         _log_in(page, running)
 
         for slug in superset.DASHBOARDS:
@@ -133,6 +149,15 @@ def test_every_dashboard_draws_every_chart_with_the_marts_figures_and_follows_a_
                 top = _query(warehouse, "select ad_id from marts.mart_ad_performance "
                                         "order by revenue_rank, ad_id limit 1")
                 assert _first_cell(page, "Ads by revenue", "ad_id") == top
+                # the table pages on the server, yet its exports hold every ad
+                ads = _query(warehouse, "select count(*) from marts.mart_ad_performance")
+                csv_file = _download(page, "Ads by revenue", "Export to .CSV", tmp_path)
+                with csv_file.open(newline="") as f:
+                    rows = list(csv.DictReader(f))
+                assert len(rows) == ads and rows[0]["ad_id"] == top
+                xlsx_file = _download(page, "Ads by revenue", "Export to Excel", tmp_path)
+                sheet = openpyxl.load_workbook(xlsx_file, read_only=True).active
+                assert sheet.max_row == ads + 1
             if slug == "funnel":
                 empty = _query(warehouse, "select failing_rows from marts.mart_data_quality "
                                           "where check_name = 'empty_lead_status'")
