@@ -5,15 +5,16 @@
 
     admin.py setup --bi-path PATH    (admin password on stdin)
 
-in one process (each `superset` CLI call would pay Superset's ~10 s start again): upgrades the
-metadata database, syncs the roles (`superset init`), creates or updates the admin user,
-imports the dashboards kept as code in `dashboards/` (Superset's own export format) with the
-database pointed at PATH read-only, and reads every dataset's columns from the file, so the
-YAML need not list them and a new mart column shows up after the next `make bi`. The import
-is Superset's "assets" import, made for assets kept under source control: every start
-overwrites the shipped database, datasets, charts and dashboards with the repository's
-(edit them in the repository, or save a copy under another name in Superset); what a user
-made beside them stays.
+in one process (each `superset` CLI call would pay Superset's ~10 s start again):
+- upgrades the metadata database and syncs the roles (`superset init`);
+- creates the admin user, or resets its password to the one given;
+- imports the dashboards kept as code in `dashboards/` (Superset's own export format), the
+  database pointed at PATH read-only. This is Superset's "assets" import, made for assets kept
+  under source control: every start overwrites the shipped database, datasets, charts and
+  dashboards with the repository's (edit them there, or save a copy under another name in
+  Superset); what a user made beside them stays;
+- reads every dataset's columns and their types from the file, so the YAML lists only the
+  columns it names for the UI, and a new mart column shows up after the next start.
 """
 
 import argparse
@@ -69,6 +70,8 @@ def setup(bi_path: Path, password: str) -> None:
             ImportAssetsCommand(contents).run()
             for dataset in db.session.query(SqlaTable).filter(SqlaTable.uuid.in_(shipped)):
                 dataset.fetch_metadata()
+                for column in dataset.columns:  # fetch_metadata types only the columns it adds
+                    column.is_dttm = column.is_temporal
         db.session.commit()
 
 

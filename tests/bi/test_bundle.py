@@ -6,7 +6,10 @@ import yaml
 
 from orchestration import superset
 from tests.bi.bundle import BANNER, BUNDLE, CHARTS, DASHBOARDS, DATABASES, DATASETS, chart_uuids
+from tests.support import ROOT
 from tests.warehouse import MARTS
+
+MARTS_YML = ROOT / "dbt_project" / "models" / "marts" / "_marts__models.yml"
 
 
 def _saved_metrics(params: dict) -> list[str]:
@@ -14,6 +17,24 @@ def _saved_metrics(params: dict) -> list[str]:
     named = [*params.get("metrics", []), params.get("metric"),
              params.get("timeseries_limit_metric")]
     return [metric for metric in named if isinstance(metric, str)]
+
+
+def _chart_columns(params: dict) -> set[str]:
+    """Columns a chart names: grouped by, shown raw, on the x axis, or filtered on."""
+    named = [*params.get("groupby", []), *params.get("all_columns", []),
+             *params.get("groupbyRows", []), *params.get("groupbyColumns", []),
+             params.get("x_axis"),
+             *(where.get("subject") for where in params.get("adhoc_filters", []))]
+    return {column for column in named if isinstance(column, str)}
+
+
+def _dataset_columns(dataset: dict) -> set[str]:
+    """A mart's columns as its dbt contract declares them; a virtual dataset's as it lists."""
+    if dataset["sql"]:
+        return {column["column_name"] for column in dataset["columns"]}
+    models = yaml.safe_load(MARTS_YML.read_text())["models"]
+    (model,) = (model for model in models if model["name"] == dataset["table_name"])
+    return {column["name"] for column in model["columns"]}
 
 
 def test_every_uuid_in_the_bundle_is_unique():
@@ -36,13 +57,21 @@ def test_physical_datasets_are_marts_of_the_bi_contract():
     assert all(body["schema"] == "marts" for body in DATASETS.values())
 
 
+@pytest.mark.parametrize("name", sorted(DATASETS))
+def test_a_dataset_names_only_columns_its_mart_has(name):
+    dataset = DATASETS[name]
+    assert {column["column_name"] for column in dataset["columns"]} <= _dataset_columns(dataset)
+
+
 @pytest.mark.parametrize("name", sorted(CHARTS))
-def test_a_chart_reads_a_shipped_dataset_and_names_only_its_saved_metrics(name):
+def test_a_chart_reads_a_shipped_dataset_and_names_only_its_columns_and_saved_metrics(name):
     chart = CHARTS[name]
     datasets = {body["uuid"]: body for body in DATASETS.values()}
     assert chart["dataset_uuid"] in datasets
+    dataset = datasets[chart["dataset_uuid"]]
     assert chart["viz_type"] == chart["params"]["viz_type"]
-    saved = {metric["metric_name"] for metric in datasets[chart["dataset_uuid"]]["metrics"]}
+    assert _chart_columns(chart["params"]) <= _dataset_columns(dataset)
+    saved = {metric["metric_name"] for metric in dataset["metrics"]}
     assert set(_saved_metrics(chart["params"])) <= saved
 
 
