@@ -1,8 +1,10 @@
 """Benchmarks, one command: `make bench` (full) or `make bench-smoke` (tiny, runs in the tests).
 
 Sections: `emulator` (below), `source` (benchmarks/source.py: full and incremental loads),
-`transform` (benchmarks/transform.py: dbt build, full and after changes) and `freshness`
-(benchmarks/freshness.py: change → BI_PATH under the 1-minute schedule, and the cycle's split).
+`transform` (benchmarks/transform.py: dbt build, full and after changes), `freshness`
+(benchmarks/freshness.py: change → BI_PATH under the 1-minute schedule, and the cycle's split),
+`peers` (benchmarks/peers.py) and `dashboards` (benchmarks/dashboards.py: the Superset
+dashboards in headless Chromium).
 
 Emulator benchmarks (issue: the emulator must never be what limits a 2 req/s client):
 1. time and peak memory to generate the demo portal at scale 1 and 10, each in a fresh process;
@@ -193,12 +195,22 @@ def peers_section(smoke: bool) -> list[str]:
                deadline=PEER_DEADLINE_MINUTES * 60)
 
 
+DASHBOARD_SCALES = [1.0, 10.0]
+
+
+def dashboards_section(smoke: bool) -> list[str]:
+    from benchmarks.dashboards import run
+
+    return run((0.02,) if smoke else tuple(DASHBOARD_SCALES), 1 if smoke else 5)
+
+
 SECTIONS = {
     "emulator": emulator_section,
     "source": source_section,
     "transform": transform_section,
     "freshness": freshness_section,
     "peers": peers_section,
+    "dashboards": dashboards_section,
 }
 
 

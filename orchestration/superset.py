@@ -144,10 +144,12 @@ def run(settings: Settings, *, port: int, echo) -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     echo(f"Setting up Superset on {settings.bi_path} (~30 s)…")
     with running(settings, port=port, folder=home(settings)) as superset:
+        dashboards = "\n".join(f"  {superset.dashboard_url(slug)}" for slug in DASHBOARDS)
         echo(f"""
 Superset: {superset.url}   user {ADMIN}, password {superset.password}
   (kept in {superset.home / 'admin_password'})
-Dashboards: {', '.join(superset.dashboard_url(slug) for slug in DASHBOARDS)}
+Dashboards:
+{dashboards}
 They read {settings.bi_path.resolve()} and show each sync once it is published. Ctrl-C stops.""")
         try:
             while True:

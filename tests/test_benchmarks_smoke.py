@@ -20,6 +20,9 @@ EXPECTED = {
     # our export: requests at 1-2× the minimum; under churn nothing missed or duplicated
     "peers": [r"\| ours \| \d+ \| 1\.\d\d \|", r"\| ours \| \d+ \| 0 \| 0 \|",
               r"\| b24pysdk \|", r"\| mart_attribution \| [\d.]+ \| [\d.]+ \|"],
+    # every dashboard opened and drawn, cold and warm
+    "dashboards": [rf"\| 0\.02 \| [\d,]+ \| [\d,]+ \| \d+ \| {slug} \| \d+ \| [\d.]+ \|"
+                   for slug in ("leads", "ads", "funnel", "managers", "deals")],
 }
 
 

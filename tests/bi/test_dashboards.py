@@ -8,7 +8,6 @@ next refresh. Screenshots go to test-artifacts/bi/.
 
 import csv
 import re
-import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -18,61 +17,17 @@ import pytest
 from playwright.sync_api import Page, Response, sync_playwright
 
 from orchestration import operations, superset
-from tests.bi.bundle import DASHBOARDS, chart_uuids
+from tests.bi.browser import CHART, chart_count, launch, log_in, open_dashboard
 from tests.support import ROOT, free_port
 
 pytestmark = [pytest.mark.bi, pytest.mark.slow]
 
-CHROMIUM = "/usr/bin/chromium"
-# as root on a closed network: no sandbox, and none of Chromium's calls home
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = ROOT / "test-artifacts" / "bi"
-CHART = '[data-test="chart-grid-component"]'
-LOAD_TIMEOUT = 120  # seconds for a dashboard's charts; each is one query on a small file
 
 
 def _query(settings, sql: str):
     with duckdb.connect(str(settings.bi_path), read_only=True) as con:
         return con.execute(sql).fetchall()[0][0]
-
-
-def _log_in(page: Page, running: superset.Superset) -> None:
-    page.goto(f"{running.url}/login/")
-    page.fill("#username", superset.ADMIN)
-    page.fill("#password", running.password)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/superset/welcome/**")
-
-
-def _chart_count(slug: str) -> int:
-    (body,) = (body for body in DASHBOARDS.values() if body["slug"] == slug)
-    return len(chart_uuids(body))
-
-
-def _open(page: Page, url: str, charts: int) -> list[Response]:
-    """Open a dashboard and wait until every chart has its data and is drawn; the chart-data
-    answers."""
-    answers: list[Response] = []
-
-    def keep(response: Response) -> None:
-        if "/api/v1/chart/data" in response.url:
-            answers.append(response)
-
-    page.on("response", keep)
-    try:
-        page.goto(url)
-        deadline = time.monotonic() + LOAD_TIMEOUT
-        while time.monotonic() < deadline:
-            drawn = page.locator(f"{CHART} .dashboard-chart").count()
-            loading = page.locator(f'{CHART} [data-test="loading-indicator"]').count()
-            if len(answers) >= charts and drawn >= charts and loading == 0:
-                page.wait_for_load_state("networkidle")
-                return answers
-            page.wait_for_timeout(250)
-        raise AssertionError(f"{url}: {len(answers)} of {charts} charts answered in time")
-    finally:
-        page.remove_listener("response", keep)
 
 
 def _assert_no_chart_error(page: Page, slug: str, answers: list[Response]) -> None:
@@ -123,15 +78,15 @@ def test_every_dashboard_draws_every_chart_with_the_marts_figures_and_follows_a_
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with (superset.running(warehouse, port=free_port(), folder=tmp_path / "superset") as running,
           sync_playwright() as playwright):
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch(playwright)
         page = browser.new_page(viewport={"width": 1600, "height": 2600}, timezone_id="UTC",
                                 accept_downloads=True)
-        _log_in(page, running)
+        log_in(page, running)
 
         for slug in superset.DASHBOARDS:
-            answers = _open(page, running.dashboard_url(slug), _chart_count(slug))
+            opened = open_dashboard(page, running.dashboard_url(slug), chart_count(slug))
             page.screenshot(path=ARTIFACTS / f"{slug}.png")
-            _assert_no_chart_error(page, slug, answers)
+            _assert_no_chart_error(page, slug, opened.answers)
             as_of = _query(warehouse, "select strftime(min(data_as_of), '%Y-%m-%d %H:%M') "
                                       "from marts.mart_pipeline_freshness")
             assert as_of in _chart(page, "Data as of").inner_text(), slug
@@ -177,10 +132,10 @@ def test_every_dashboard_draws_every_chart_with_the_marts_figures_and_follows_a_
             select [manager_name, sum(cohort_size)::varchar] from marts.mart_funnel_by_manager
             where entity = 'lead' and stage_position = 1 and manager_name is not null
             group by manager_name order by sum(cohort_size) desc limit 1""")
-        answers = _open(page, running.dashboard_url("funnel") + _manager_filter(manager),
-                        _chart_count("funnel"))
+        opened = open_dashboard(page, running.dashboard_url("funnel") + _manager_filter(manager),
+                                chart_count("funnel"))
         page.screenshot(path=ARTIFACTS / "funnel-one-manager.png")
-        _assert_no_chart_error(page, "funnel", answers)
+        _assert_no_chart_error(page, "funnel", opened.answers)
         lead_funnel = _chart(page, "Lead funnel")
         assert _first_cell(page, "Lead funnel", "cohort").replace(",", "") == cohort
         rates = [float(text.rstrip("%")) for text in
@@ -193,7 +148,7 @@ def test_every_dashboard_draws_every_chart_with_the_marts_figures_and_follows_a_
         for n in range(3):
             demo.call("crm.lead.add", {"fields": {"TITLE": f"new lead {n}", "SOURCE_ID": "WEB"}})
         operations.run(warehouse, operations.Sync(), rate_per_second=0)
-        _open(page, running.dashboard_url("leads"), _chart_count("leads"))
+        open_dashboard(page, running.dashboard_url("leads"), chart_count("leads"))
         assert _big_number(page, "Leads received") == f"{before + 3:,}"
         browser.close()
 
