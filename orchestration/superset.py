@@ -61,9 +61,12 @@ def _kept_secret(path: Path) -> str:
     return path.read_text().strip()
 
 
-def _environment(folder: Path) -> dict[str, str]:
+def environment(folder: Path) -> dict[str, str]:
+    """Superset's environment: the caller's without the portal's settings (the webhook URL
+    holds a secret Superset has no use for), plus where its metadata and key live."""
     return {
-        **os.environ,
+        **{name: value for name, value in os.environ.items()
+           if not name.startswith("SOURCES__")},
         "SUPERSET_HOME": str(folder.resolve()),
         "SUPERSET_CONFIG_PATH": str(BI_DIR / "superset_config.py"),
         "SUPERSET_SECRET_KEY": _kept_secret(folder / "secret_key"),
@@ -84,7 +87,7 @@ def setup(settings: Settings, folder: Path) -> str:
     done = subprocess.run(
         [str(BIN / "python"), str(BI_DIR / "admin.py"), "setup",
          "--bi-path", str(settings.bi_path.resolve())],
-        input=password + "\n", env=_environment(folder), capture_output=True, text=True,
+        input=password + "\n", env=environment(folder), capture_output=True, text=True,
     )
     if done.returncode != 0:
         raise SupersetError("Superset's setup failed:\n" + done.stderr[-3000:])
@@ -100,7 +103,7 @@ def running(settings: Settings, *, port: int, folder: Path) -> Iterator[Superset
         [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "1",
          "--worker-class", "gthread", "--threads", "8", "--timeout", "120",
          "superset.app:create_app()"],
-        env=_environment(folder), stdout=log, stderr=subprocess.STDOUT,
+        env=environment(folder), stdout=log, stderr=subprocess.STDOUT,
     )
     try:
         url = f"http://127.0.0.1:{port}"
