@@ -49,7 +49,7 @@ def setup(bi_path: Path, password: str) -> None:
         from superset import appbuilder, db, security_manager
         from superset.commands.importers.v1.assets import ImportAssetsCommand
         from superset.connectors.sqla.models import SqlaTable
-        from superset.utils.core import override_user
+        from superset.utils.core import GenericDataType, override_user
 
         appbuilder.add_permissions(update_perms=True)
         security_manager.sync_role_definitions()
@@ -70,8 +70,10 @@ def setup(bi_path: Path, password: str) -> None:
             ImportAssetsCommand(contents).run()
             for dataset in db.session.query(SqlaTable).filter(SqlaTable.uuid.in_(shipped)):
                 dataset.fetch_metadata()
-                for column in dataset.columns:  # fetch_metadata types only the columns it adds
-                    column.is_dttm = column.is_temporal
+                # fetch_metadata marks dates only in the columns it adds, not in those the
+                # YAML names (imported as not temporal)
+                for column in dataset.columns:
+                    column.is_dttm = column.type_generic == GenericDataType.TEMPORAL
         db.session.commit()
 
 

@@ -38,6 +38,13 @@ def _assert_no_chart_error(page: Page, slug: str, answers: list[Response]) -> No
     assert page.locator(f"{CHART}:has-text('No results were returned')").count() == 0, slug
 
 
+def _rows(answers: list[Response], *columns: str) -> list[dict]:
+    """The rows of the one chart-data answer that has all of `columns`."""
+    (rows,) = [result["data"] for answer in answers for result in answer.json()["result"]
+               if set(columns) <= set(result.get("colnames", []))]
+    return rows
+
+
 def _chart(page: Page, title: str):
     return page.locator(CHART, has=page.locator('[data-test="slice-header"]', has_text=title))
 
@@ -97,6 +104,10 @@ def test_every_dashboard_draws_every_chart_with_the_marts_figures_and_follows_a_
                 revenue = _query(warehouse,
                                  "select sum(revenue) from marts.mart_lead_sources_daily")
                 assert _big_number(page, "Revenue of the leads") == f"{revenue:,.0f}"
+                months = _query(warehouse, "select count(distinct date_trunc('month', lead_date))"
+                                           " from marts.mart_lead_sources_daily")
+                pivot = _rows(opened.answers, "lead_date", "source_id", "utm_campaign")
+                assert len({row["lead_date"] for row in pivot}) == months  # grouped by month
             if slug == "ads":
                 sold = _query(warehouse,
                               "select count(*) from marts.mart_ad_performance where revenue > 0")
@@ -125,6 +136,9 @@ def test_every_dashboard_draws_every_chart_with_the_marts_figures_and_follows_a_
                 share = _query(warehouse, "select count(*) filter (where product_lines > 1) "
                                           "/ count(*) from marts.mart_cross_sell")
                 assert _big_number(page, "Won deals with a cross-sell") == f"{share:.1%}"
+                months = _query(warehouse, "select count(distinct date_trunc('month', closed_date))"
+                                           " from marts.mart_cross_sell")
+                assert len(_rows(opened.answers, "closed_date", "won_deals")) == months  # bars
 
         # The funnel filtered to the manager credited with the most leads: that manager's own
         # figures, and no rate above 100 %.
