@@ -83,8 +83,6 @@ def main() -> None:
     command = commands.add_parser("setup", help="migrate, create the admin, import dashboards")
     command.add_argument("--bi-path", type=Path, required=True)
     args = parser.parse_args()
-    if not args.bi_path.exists():
-        sys.exit(f"The BI copy {args.bi_path} does not exist yet: run `make demo` or a sync.")
     setup(args.bi_path, sys.stdin.readline().strip())
 
 

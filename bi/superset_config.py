@@ -1,9 +1,9 @@
 """Superset's configuration for the bitrix-warehouse dashboards (read by Superset itself).
 
-`bi/admin.py` sets the environment: SUPERSET_HOME (Superset's own metadata, SQLite) and
-SUPERSET_SECRET_KEY (made once per home and kept there). Data comes from the BI copy only,
-through one read-only DuckDB connection per query (no pool, no cache), so a dashboard always
-reads the newest published file and never holds it open between refreshes.
+`orchestration/superset.py` sets the environment: SUPERSET_HOME (Superset's own metadata,
+SQLite) and SUPERSET_SECRET_KEY (made once per home and kept there). Data comes from the BI
+copy only, through one read-only DuckDB connection per query (no pool, no cache), so a
+dashboard always reads the newest published file and never holds it open between refreshes.
 """
 
 import os
@@ -25,11 +25,9 @@ TALISMAN_ENABLED = False
 SESSION_COOKIE_SECURE = False
 
 FEATURE_FLAGS = {
-    "DASHBOARD_NATIVE_FILTERS": True,
-    "ENABLE_TEMPLATE_PROCESSING": False,
+    "DASHBOARD_VIRTUALIZATION": False,  # draw every chart at once: the dashboards are small
 }
-# the users read Russian; Superset ships its Russian translation
+# the users read Russian: Superset's own Russian translation is one click away (the flag menu)
 BABEL_DEFAULT_LOCALE = "en"
 LANGUAGES = {"en": {"flag": "us", "name": "English"}, "ru": {"flag": "ru", "name": "Russian"}}
 ROW_LIMIT = 200_000  # the ads table ranks ~150,000 ads
-FEATURE_FLAGS["DASHBOARD_VIRTUALIZATION"] = False  # render every chart at once: small dashboards

@@ -81,7 +81,7 @@ def setup(settings: Settings, folder: Path) -> str:
     if not settings.bi_path.exists():
         raise SupersetError(
             f"The BI copy {settings.bi_path} does not exist yet: run `bitrix-warehouse sync` "
-            "(or `make demo` and BI_PATH=data/demo/bi.duckdb) first."
+            "first, or `make demo` (its copy is served while BI_PATH does not exist)."
         )
     password = _kept_secret(folder / "admin_password")
     done = subprocess.run(
