@@ -8,6 +8,9 @@ dashboard always reads the newest published file and never holds it open between
 
 import os
 
+import duckdb
+from duckdb_engine import ConnectionWrapper
+
 _HOME = os.environ["SUPERSET_HOME"]
 
 SECRET_KEY = os.environ["SUPERSET_SECRET_KEY"]
@@ -31,3 +34,23 @@ FEATURE_FLAGS = {
 BABEL_DEFAULT_LOCALE = "en"
 LANGUAGES = {"en": {"flag": "us", "name": "English"}, "ru": {"flag": "ru", "name": "Russian"}}
 ROW_LIMIT = 200_000  # the ads table ranks ~150,000 ads
+
+
+def _attached_read_only(path: str) -> ConnectionWrapper:
+    conn = duckdb.connect()  # in memory: a DuckDB instance of its own
+    conn.execute(f"attach '{path}' as bi (read_only)")
+    conn.execute("use bi")
+    return ConnectionWrapper(conn)
+
+
+def DB_CONNECTION_MUTATOR(uri, params, username, security_manager, source):
+    """A DuckDB file opens as an attachment to a new in-memory database. DuckDB keeps one
+    instance per file in a process while any connection to it is open, and a connection opened
+    meanwhile reads the file that instance opened: with charts querying at once, a dashboard
+    could go on reading a BI copy the pipeline replaced minutes ago. An attachment opens the
+    file the path names now (the old one, if a query still reads it, stays open for that
+    query alone)."""
+    if uri.drivername == "duckdb" and uri.database not in (None, "", ":memory:"):
+        path = uri.database
+        params["creator"] = lambda: _attached_read_only(path)
+    return uri, params

@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+import duckdb
+
 from orchestration import superset
 from tests.support import ROOT
 
@@ -26,3 +28,44 @@ def test_superset_never_gets_the_portals_webhook(tmp_path, monkeypatch):
     assert env["SUPERSET_SECRET_KEY"] == superset.environment(tmp_path / "superset")[
         "SUPERSET_SECRET_KEY"]  # made once, then kept
     assert (tmp_path / "superset" / "secret_key").stat().st_mode & 0o077 == 0
+
+
+CONNECTION_AFTER_A_PUBLISH = """
+import os, sys
+import superset_config
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+copy, newer = sys.argv[1:]
+url, params = superset_config.DB_CONNECTION_MUTATOR(
+    make_url(f"duckdb:///{copy}"), {"poolclass": NullPool}, None, None, None)
+engine = create_engine(url, **params)
+reading = engine.connect()  # a chart's query still running on the old copy
+before = reading.execute(text("select count(*) from marts.fct_leads")).scalar()
+os.replace(newer, copy)  # the pipeline publishes
+with engine.connect() as con:
+    after = con.execute(text("select count(*) from marts.fct_leads")).scalar()
+    try:
+        con.execute(text("delete from marts.fct_leads"))
+        writable = True
+    except Exception:
+        writable = False
+print(before, after, reading.execute(text("select count(*) from marts.fct_leads")).scalar(),
+      writable)
+"""
+
+
+def test_superset_reads_the_newest_copy_while_a_query_still_reads_the_old_one(tmp_path):
+    """DuckDB shares one instance per open file within a process; Superset's connections
+    attach the copy instead, so a publish shows at the next query, busy or not."""
+    for name, leads in (("bi.duckdb", 3), ("new.duckdb", 5)):
+        with duckdb.connect(str(tmp_path / name)) as con:
+            con.execute("create schema marts")
+            con.execute(f"create table marts.fct_leads as select * from range({leads})")
+    env = {**superset.environment(tmp_path / "superset"), "PYTHONPATH": str(superset.BI_DIR)}
+    result = subprocess.run(
+        [str(superset.BIN / "python"), "-c", CONNECTION_AFTER_A_PUBLISH,
+         str(tmp_path / "bi.duckdb"), str(tmp_path / "new.duckdb")],
+        env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["3", "5", "3", "False"]  # old query undisturbed; read-only
