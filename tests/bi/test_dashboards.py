@@ -14,7 +14,7 @@ from urllib.parse import quote
 import duckdb
 import openpyxl
 import pytest
-from playwright.sync_api import Page, Response, sync_playwright
+from playwright.sync_api import Page, Response, expect, sync_playwright
 
 from orchestration import operations, superset
 from tests.bi.browser import CHART, chart_count, launch, log_in, open_dashboard
@@ -124,6 +124,13 @@ def test_every_dashboard_draws_every_chart_with_the_marts_figures_and_follows_a_
                 xlsx_file = _download(page, "Ads by revenue", "Export to Excel", tmp_path)
                 sheet = openpyxl.load_workbook(xlsx_file, read_only=True).active
                 assert sheet.max_row == ads + 1
+                # and its search finds an ad beyond the first page
+                deep = _query(warehouse, "select ad_id from marts.mart_ad_performance "
+                                         "order by revenue_rank, ad_id limit 1 offset 60")
+                table = _chart(page, "Ads by revenue")
+                table.locator('input[placeholder$="records..."]').fill(deep)
+                expect(table.locator("tbody tr")).to_have_count(1)
+                assert _first_cell(page, "Ads by revenue", "ad_id") == deep
             if slug == "funnel":
                 empty = _query(warehouse, "select failing_rows from marts.mart_data_quality "
                                           "where check_name = 'empty_lead_status'")
