@@ -13,11 +13,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import duckdb
 from playwright.sync_api import sync_playwright
 
 from benchmarks.run import percentile
-from orchestration import operations, superset
+from orchestration import bi, operations, superset
 from orchestration.settings import Settings
 from tests.bi.browser import chart_count, launch, log_in, open_dashboard
 from tests.support import free_port, start_emulator
@@ -44,7 +43,7 @@ def _slowest_answer_ms(answers) -> float:
 def measure(scale: float, rounds: int) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         settings = _bi_copy(scale, Path(tmp))
-        with duckdb.connect(str(settings.bi_path), read_only=True) as con:
+        with bi.connect(settings) as con:
             ads, leads = con.execute("select (select count(*) from marts.mart_ad_performance), "
                                      "(select count(*) from marts.fct_leads)").fetchall()[0]
         started = time.perf_counter()
@@ -56,13 +55,13 @@ def measure(scale: float, rounds: int) -> list[dict]:
             log_in(page, ss)
             rows = []
             for slug in superset.DASHBOARDS:
-                seconds, slowest = [], []
+                seconds, slowest, charts = [], [], chart_count(slug)
                 for _ in range(1 + rounds):
-                    opened = open_dashboard(page, ss.dashboard_url(slug), chart_count(slug))
+                    opened = open_dashboard(page, ss.dashboard_url(slug), charts)
                     seconds.append(opened.seconds)
                     slowest.append(_slowest_answer_ms(opened.answers))
                 rows.append({"scale": scale, "leads": leads, "ads": ads, "setup": setup,
-                             "dashboard": slug, "charts": chart_count(slug),
+                             "dashboard": slug, "charts": charts,
                              "cold": seconds[0], "warm": seconds[1:], "slowest_ms": slowest})
             browser.close()
     return rows

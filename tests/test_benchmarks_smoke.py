@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from orchestration import superset
 from tests.support import ROOT
 
 EXPECTED = {
@@ -22,7 +23,7 @@ EXPECTED = {
               r"\| b24pysdk \|", r"\| mart_attribution \| [\d.]+ \| [\d.]+ \|"],
     # every dashboard opened and drawn, cold and warm
     "dashboards": [rf"\| 0\.02 \| [\d,]+ \| [\d,]+ \| \d+ \| {slug} \| \d+ \| [\d.]+ \|"
-                   for slug in ("leads", "ads", "funnel", "managers", "deals")],
+                   for slug in superset.DASHBOARDS],
 }
 
 

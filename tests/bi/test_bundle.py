@@ -10,6 +10,8 @@ from tests.support import ROOT
 from tests.warehouse import MARTS
 
 MARTS_YML = ROOT / "dbt_project" / "models" / "marts" / "_marts__models.yml"
+MART_COLUMNS = {model["name"]: {column["name"] for column in model["columns"]}
+                for model in yaml.safe_load(MARTS_YML.read_text())["models"]}
 
 
 def _saved_metrics(params: dict) -> list[str]:
@@ -32,9 +34,7 @@ def _dataset_columns(dataset: dict) -> set[str]:
     """A mart's columns as its dbt contract declares them; a virtual dataset's as it lists."""
     if dataset["sql"]:
         return {column["column_name"] for column in dataset["columns"]}
-    models = yaml.safe_load(MARTS_YML.read_text())["models"]
-    (model,) = (model for model in models if model["name"] == dataset["table_name"])
-    return {column["name"] for column in model["columns"]}
+    return MART_COLUMNS[dataset["table_name"]]
 
 
 def test_every_uuid_in_the_bundle_is_unique():

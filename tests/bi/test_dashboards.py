@@ -11,12 +11,11 @@ import re
 from pathlib import Path
 from urllib.parse import quote
 
-import duckdb
 import openpyxl
 import pytest
 from playwright.sync_api import Page, Response, expect, sync_playwright
 
-from orchestration import operations, superset
+from orchestration import bi, operations, superset
 from tests.bi.browser import CHART, chart_count, launch, log_in, open_dashboard
 from tests.support import ROOT, free_port
 
@@ -26,7 +25,7 @@ ARTIFACTS = ROOT / "test-artifacts" / "bi"
 
 
 def _query(settings, sql: str):
-    with duckdb.connect(str(settings.bi_path), read_only=True) as con:
+    with bi.connect(settings) as con:
         return con.execute(sql).fetchall()[0][0]
 
 
