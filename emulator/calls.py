@@ -4,15 +4,24 @@ rows every list method answers with (reference §2)."""
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .encoding import resolve_select, row_encoder
 from .query import Entity, FilterError, build_order, build_where
 from .store import Store
 
+if TYPE_CHECKING:
+    from .events import Events
+
 PAGE = 50
 # The CRM object types a portal knows (`crm/data-types.md#object_type`), by their type names.
 ENTITY_TYPE_NAMES = {
-    1: "LEAD", 2: "DEAL", 3: "CONTACT", 4: "COMPANY", 7: "QUOTE", 31: "SMART_INVOICE"
+    1: "LEAD",
+    2: "DEAL",
+    3: "CONTACT",
+    4: "COMPANY",
+    7: "QUOTE",
+    31: "SMART_INVOICE",
 }
 
 
@@ -40,6 +49,7 @@ class Call:
     user_id: int
     options: dict
     rows_returned: Callable[[str, int], None] = field(default=lambda method, n: None)
+    events: "Events | None" = None
 
 
 def param(params: Mapping, name: str, default=None):

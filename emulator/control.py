@@ -1,6 +1,6 @@
 """The `/_emulator/` control routes: the clock, dataset resets, faults, stats, limits, live
-activity, ground-truth records, repairs behind the API and the recycle bin. Tests and benchmarks
-drive the portal's world through them; a real portal has none of them."""
+activity, outbound events, ground-truth records, repairs behind the API and the recycle bin.
+Tests and benchmarks drive the portal's world through them; a real portal has none of them."""
 
 import orjson
 from starlette.requests import Request
@@ -31,8 +31,18 @@ async def _body_of(request: Request) -> dict:
 
 
 # What /records and /health show: every table of the portal's CRM and its dictionaries.
-_LISTED = ("lead", "deal", "lead_history", "deal_history", "user", "status", "contact",
-           "company", "activity", "product_row")
+_LISTED = (
+    "lead",
+    "deal",
+    "lead_history",
+    "deal_history",
+    "user",
+    "status",
+    "contact",
+    "company",
+    "activity",
+    "product_row",
+)
 
 
 class Control:
@@ -58,6 +68,7 @@ class Control:
                 ("stats", self.stats, ["GET", "DELETE"]),
                 ("config", self.config, ["GET", "POST"]),
                 ("live", self.live_activity, ["GET", "POST"]),
+                ("events", self.events, ["GET"]),
                 ("health", self.health, ["GET"]),
                 ("records/{entity}", self.records, ["GET"]),
                 ("repair/{entity}/{id:int}", self.repair, ["POST"]),
@@ -111,6 +122,10 @@ class Control:
         if request.method == "DELETE":
             self.portal.stats = type(self.portal.stats)()
         return self.portal.stats.as_dict()
+
+    async def events(self, request: Request) -> dict:
+        """The bindings, the application token a handler verifies, and delivery counts."""
+        return self.portal.events.describe()
 
     async def config(self, request: Request) -> dict:
         if request.method == "POST":
@@ -169,10 +184,7 @@ class Control:
         return {
             "ok": True,
             "dataset": self.portal.dataset,
-            "counts": {
-                name: self.portal.store.table_count(name)
-                for name in _LISTED
-            },
+            "counts": {name: self.portal.store.table_count(name) for name in _LISTED},
         }
 
 

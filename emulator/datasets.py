@@ -32,6 +32,7 @@ def load_dataset(portal: Portal, dataset: str, scale: float = 1.0, seed: int = 4
     if not 0 < scale <= 100:
         raise ValueError("scale must be within (0, 100]")
     store = portal.store
+    portal.events.clear()  # a new portal: no handlers bound, nothing announced while loading
     store.create_schema()
     store.begin()
     try:

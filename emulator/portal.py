@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from .calls import Call, Reply, RestError
 from .clock import PortalClock
+from .events import EVENT_METHODS, Events
 from .faults import Faults
 from .items import METHODS as ITEM_METHODS
 from .limits import LeakyBucket, OperatingBudget
@@ -46,7 +47,7 @@ _REF = re.compile(r"\$(result|next|total|time|error)(\S*)", re.IGNORECASE)
 _REF_PATH = re.compile(r"\[([^\]]+)\]")
 
 
-HANDLERS = {**METHODS, **ITEM_METHODS, **REFERENCE_METHODS, **RELATION_METHODS}
+HANDLERS = {**METHODS, **ITEM_METHODS, **REFERENCE_METHODS, **RELATION_METHODS, **EVENT_METHODS}
 
 
 def php_array(mapping: dict):
@@ -88,6 +89,8 @@ class Portal:
         self.user_id = user_id
         self.clock = PortalClock(timezone)
         self.store = Store(self.clock)
+        self.events = Events()
+        self.store.on_change = self.events.fire
         self.bucket = LeakyBucket()
         self.budget = OperatingBudget()
         self.faults = Faults()
@@ -135,7 +138,9 @@ class Portal:
             raise RestError(
                 "OPERATION_TIME_LIMIT", "Method is blocked due to operation time limit.", 429
             )
-        reply = handler(Call(self.store, self.user_id, self.options, self._count_rows), params)
+        reply = handler(
+            Call(self.store, self.user_id, self.options, self._count_rows, self.events), params
+        )
         processing = time.perf_counter() - perf_start
         self.budget.charge(key, processing, started, self.clock.now())
         return reply, self.time_block(

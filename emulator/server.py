@@ -96,7 +96,8 @@ def serve(options: ServerOptions) -> None:
             print(f"Webhook URL: {url}", flush=True)
             print(
                 f"Control: {url.split('/rest/')[0]}/_emulator/"
-                " (clock, reset, faults, stats, config, live, health, records); Ctrl+C stops",
+                " (clock, reset, faults, stats, config, live, events, health, records);"
+                " Ctrl+C stops",
                 flush=True,
             )
         await serving

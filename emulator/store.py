@@ -18,7 +18,7 @@ which SQLite does in microseconds, and it ships with Python.
 """
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from .clock import PortalClock
 from .fields import (
@@ -60,6 +60,8 @@ _RECYCLED = ("leads", "deals", "lead_history", "deal_history", "activities", "pr
 class Store(Records, Relations, Dictionaries):
     def __init__(self, clock: PortalClock, path: str = ":memory:") -> None:
         self.clock = clock
+        # told of every lead/deal add, update and delete: (entity, ADD|UPDATE|DELETE, ID)
+        self.on_change: Callable[[str, str, int], None] = lambda entity, action, rid: None
         self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self.db.execute(
             "PRAGMA journal_mode=OFF" if path == ":memory:" else "PRAGMA journal_mode=WAL"

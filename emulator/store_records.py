@@ -15,8 +15,8 @@ class NotFound(Exception):
 
 class Records:
     """Mixed into `Store`: needs its `db`, `clock`, `entities`, `get_crm()`, `exists()`,
-    `_insert()` and the dictionaries' `first_stage()`, `semantic()`, `status_exists()` and
-    `category_exists()`."""
+    `_insert()`, `on_change` and the dictionaries' `first_stage()`, `semantic()`,
+    `status_exists()` and `category_exists()`."""
 
     def stage_dictionary(self, entity_name: str, category_id: int | None) -> str:
         if entity_name == "lead":
@@ -73,6 +73,7 @@ class Records:
         self.add_history(
             entity_name, new_id, HISTORY_CREATED, ts, row[stage_field], semantic, category
         )
+        self.on_change(entity_name, "ADD", new_id)
         return new_id
 
     def _stage_state(
@@ -163,10 +164,13 @@ class Records:
         self.db.execute(
             f'UPDATE "{e.table}" SET {sets} WHERE "ID" = ?', [*changes.values(), record_id]
         )
+        if touch:  # a portal announces changes made through it, not repairs behind it
+            self.on_change(entity_name, "UPDATE", record_id)
 
     def delete_crm(self, entity_name: str, record_id: int) -> None:
         """Into the recycle bin: gone from every list, restorable by `restore_crm`."""
         self._move(entity_name, record_id, "", "recycle_")
+        self.on_change(entity_name, "DELETE", record_id)
 
     def restore_crm(self, entity_name: str, record_id: int) -> None:
         """Out of the recycle bin, as it was deleted: same ID, fields and stage history."""

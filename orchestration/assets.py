@@ -159,7 +159,8 @@ def marts_assets(policy: dg.FreshnessPolicy, project: DbtProject) -> dg.AssetsDe
         args = transform.arguments(settings, transform.Build().command())
         # one fixed folder per warehouse (dagster-dbt's default is a new one per run: 1,440 a day)
         target = transform.target_of(settings, "dagster")
-        yield from dbt.cli(args, context=context, target_path=target).stream()
+        with operations.writing(settings):
+            yield from dbt.cli(args, context=context, target_path=target).stream()
 
     return bitrix_dbt
 

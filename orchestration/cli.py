@@ -180,6 +180,27 @@ def dev(port: int, scale: float, webhook_from_env: bool) -> None:
 
 
 @main.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Where the event receiver listens (0.0.0.0 behind a public proxy).")
+@click.option("--port", default=8089, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--poll-seconds", type=click.FloatRange(1, 3600), default=5.0, show_default=True,
+              help="A pass this often whatever the events (an idle pass costs one request).")
+@click.option("--test-every", "test_every", type=click.FloatRange(10), default=300.0,
+              show_default=True, help="Seconds between runs of the dbt data tests.")
+def worker(host: str, port: int, poll_seconds: float, test_every: float) -> None:
+    """Keep BI_PATH seconds behind the portal: a long-lived process that syncs, builds and
+    publishes on each portal event (and polls as their safety net); Dagster shows its work."""
+    from orchestration import settings
+    from orchestration import worker as worker_run
+
+    timing = worker_run.Timing(poll_seconds=poll_seconds, test_every_seconds=test_every)
+    try:
+        worker_run.run(settings.load(), host, port, timing, click.echo)
+    except Exception as exc:
+        _fail(exc)
+
+
+@main.command()
 @click.option("--port", default=8088, show_default=True, type=click.IntRange(1, 65535))
 def bi(port: int) -> None:
     """Superset with the shipped dashboards on the BI copy (`make bi` installs it first)."""

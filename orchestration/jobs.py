@@ -1,8 +1,13 @@
 """Jobs and schedules. Every job runs in one process (a process per step costs seconds on two
 cores) and writes through the `duckdb_writer` pool; the minute schedule skips a tick while any
-writing run is still going, so runs never queue up without end."""
+writing run is still going, so runs never queue up without end, and while the event worker
+(`orchestration.worker`) is keeping the warehouse fresh."""
+
+import time
 
 import dagster as dg
+
+from orchestration.assets import BI_KEY
 
 WRITER_JOBS = ("sync_minutely_job", "reconcile_hourly_job", "backfill_job")
 EVERYTHING = dg.AssetSelection.all()
@@ -49,6 +54,20 @@ def writer_running(instance: dg.DagsterInstance) -> dg.DagsterRun | None:
     return next((r for r in runs if r.job_name in WRITER_JOBS), None)
 
 
+WORKER_ALIVE_SECONDS = 150  # the worker refreshes the copy at least every minute
+
+
+def worker_active(instance: dg.DagsterInstance) -> bool:
+    """The event worker published the BI copy lately: it keeps the warehouse fresher than the
+    minute job would, which would only queue behind it for the writer lock."""
+    event = instance.get_latest_materialization_event(BI_KEY)
+    if event is None or time.time() - event.timestamp > WORKER_ALIVE_SECONDS:
+        return False
+    materialization = event.asset_materialization
+    reported = materialization.metadata.get("reported_by") if materialization else None
+    return reported is not None and reported.value == "worker"
+
+
 def skip_while_writing(context: dg.ScheduleEvaluationContext):
     running = writer_running(context.instance)
     if running is not None:
@@ -56,17 +75,25 @@ def skip_while_writing(context: dg.ScheduleEvaluationContext):
     return dg.RunRequest()
 
 
-def _schedule(name: str, cron: str, job) -> dg.ScheduleDefinition:
+def skip_while_worker_or_writing(context: dg.ScheduleEvaluationContext):
+    if worker_active(context.instance):
+        return dg.SkipReason("the event worker keeps the warehouse fresh")
+    return skip_while_writing(context)
+
+
+def _schedule(name: str, cron: str, job, execution_fn=skip_while_writing) -> dg.ScheduleDefinition:
     return dg.ScheduleDefinition(
         name=name,
         cron_schedule=cron,
         job=job,
-        execution_fn=skip_while_writing,
+        execution_fn=execution_fn,
         default_status=dg.DefaultScheduleStatus.RUNNING,
     )
 
 
-sync_minutely_schedule = _schedule("sync_minutely_schedule", "* * * * *", sync_minutely_job)
+sync_minutely_schedule = _schedule(
+    "sync_minutely_schedule", "* * * * *", sync_minutely_job, skip_while_worker_or_writing
+)
 reconcile_hourly_schedule = _schedule(
     "reconcile_hourly_schedule", "17 * * * *", reconcile_hourly_job
 )

@@ -10,15 +10,22 @@ drivers that call these and hold no logic of their own.
 - `publish(settings)`: the marts copied to the BI file and swapped in atomically.
 - `run(settings, what)`: load → build → publish, each step timed. Every load is followed by both:
   a deletion mark or a repaired UTM only reaches a BI user once the marts are rebuilt.
+
+Each step holds the warehouse's writer lock (`writing`): the event worker, a Dagster run and a
+CLI command may be started side by side, and DuckDB would fail the second writer with a lock
+error; with the lock it waits its turn.
 """
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import ClassVar, Literal, get_args
 
 import dlt
+from filelock import FileLock
 
 from orchestration import bi, ingest, transform
 from orchestration.settings import Settings
@@ -76,12 +83,17 @@ def _day(name: str, value: str | None) -> date:
 @dataclass(frozen=True)
 class Sync:
     """The incremental pass: what changed since the cursor, the new stage history, the
-    dictionaries."""
+    dictionaries; `deleted`: (entity, ID) pairs whose deletion an event announced, checked and
+    marked in the same pass."""
 
+    deleted: frozenset[tuple[str, int]] = frozenset()
     kind: ClassVar[str] = "sync"
 
     def source(self, pipeline: dlt.Pipeline, **options):
-        return bitrix24_source(**options)
+        deleted: dict[str, set[int]] = {}
+        for entity, record_id in self.deleted:
+            deleted.setdefault(entity, set()).add(record_id)
+        return bitrix24_source(deleted=deleted, **options)
 
 
 @dataclass(frozen=True)
@@ -128,24 +140,44 @@ def request(
     raise InvalidRequest(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
 
 
+_LOCKS: dict[Path, FileLock] = {}
+
+
+@contextmanager
+def writing(settings: Settings) -> Iterator[None]:
+    """Hold the warehouse's one writer lock (a file beside it; reentrant in a thread)."""
+    path = settings.warehouse_path.resolve().with_name(settings.warehouse_path.name + ".lock")
+    if path not in _LOCKS:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _LOCKS[path] = FileLock(path)
+    with _LOCKS[path]:
+        yield
+
+
 def load(
     settings: Settings, what: Load, *, progress: bool = False, **source_options
 ) -> ingest.RunResult:
     """Extract and load; `source_options` go to the dlt source (webhook_url, rate_per_second…)."""
-    return ingest.load(
-        settings, what.kind, lambda pipeline: what.source(pipeline, **source_options), progress
-    )
+    with writing(settings):
+        return ingest.load(
+            settings, what.kind, lambda pipeline: what.source(pipeline, **source_options), progress
+        )
 
 
-def build(settings: Settings, *, full_refresh: bool = False) -> float:
-    """The routine `dbt build`; returns its seconds."""
+ROUTINE = transform.Build()  # every model and data test
+
+
+def build(settings: Settings, what: transform.Build = ROUTINE) -> float:
+    """The routine `dbt build` (or what `what` says); returns its seconds."""
     started = time.perf_counter()
-    transform.build(settings, transform.Build(full_refresh=full_refresh))
+    with writing(settings):
+        transform.build(settings, what)
     return time.perf_counter() - started
 
 
 def publish(settings: Settings) -> bi.Published:
-    return bi.publish(settings)
+    with writing(settings):
+        return bi.publish(settings)
 
 
 @dataclass

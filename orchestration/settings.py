@@ -14,6 +14,7 @@ class Settings:
     dlt_dir: Path
     portal_timezone: str | None
     alert_webhook_url: str | None
+    dagster_home: Path | None = None  # the instance the event worker reports its cycles to
     duckdb_memory_limit: str = "2GB"
     stale_after_minutes: float = 5.0
 
@@ -29,6 +30,7 @@ def load() -> Settings:
         dlt_dir=Path(env.get("DLT_PIPELINES_DIR") or warehouse.parent / "dlt"),
         portal_timezone=env.get("PORTAL_TIMEZONE") or None,
         alert_webhook_url=env.get("ALERT_WEBHOOK_URL") or None,
+        dagster_home=Path(env["DAGSTER_HOME"]) if env.get("DAGSTER_HOME") else None,
         duckdb_memory_limit=env.get("DUCKDB_MEMORY_LIMIT") or Settings.duckdb_memory_limit,
         stale_after_minutes=float(env.get("STALE_AFTER_MINUTES") or Settings.stale_after_minutes),
     )

@@ -24,26 +24,38 @@ DBT = str(Path(sys.executable).with_name("dbt"))  # the venv's dbt, for dagster-
 
 
 class BuildFailed(Exception):
-    """`dbt build` failed: a model error or an error-severity data test."""
+    """`dbt build` failed: a model error or an error-severity data test; `results` are dbt's
+    node results (empty when dbt did not get to run a node)."""
+
+    def __init__(self, message: str, results: list | None = None) -> None:
+        super().__init__(message)
+        self.results = results or []
 
 
 @dataclass(frozen=True)
 class Build:
     """What a dbt build runs. The routine build after a load: every model and data test. Unit
     tests check the SQL, not the data, so the every-minute build leaves them to CI (`make test`
-    runs them); `data_tests=False` builds the models alone (`dbt run`); `full_refresh`
-    rebuilds the incremental models from scratch."""
+    runs them); `data_tests=False` builds the models alone (`dbt run`), `models=False` runs the
+    data tests alone (`dbt test`); `full_refresh` rebuilds the incremental models from scratch;
+    `select` limits the build to those dbt selectors."""
 
     unit_tests: bool = False
     data_tests: bool = True
+    models: bool = True
     full_refresh: bool = False
+    select: tuple[str, ...] = ()
 
     def command(self) -> list[str]:
         args = ["build"] if self.data_tests else ["run"]
+        if not self.models:
+            args = ["test"]
         if self.data_tests and not self.unit_tests:
             args += ["--exclude-resource-type", "unit_test"]
         if self.full_refresh:
             args.append("--full-refresh")
+        if self.select:
+            args += ["--select", *self.select]
         return args
 
 
@@ -137,18 +149,22 @@ def invoke(settings: Settings, command: list[str]):
         return dbtRunner(manifest=_MANIFESTS[key]).invoke(arguments(settings, command, target))
 
 
-def build(settings: Settings, what: Build = Build()) -> None:
+def build(settings: Settings, what: Build = Build()) -> list:
+    """Run the build; returns dbt's node results, or raises BuildFailed saying what failed."""
     result = invoke(settings, what.command())
+    results = list(getattr(result.result, "results", None) or [])
     if result.success:
-        return
+        return results
     failures = []
-    for node in getattr(result.result, "results", None) or []:
+    for node in results:
         if str(node.status) in ("error", "fail", "runtime error"):
             message = (node.message or "").strip().splitlines()
             failures.append(f"{node.node.name}: {message[0] if message else node.status}")
     if result.exception is not None:
         failures.append(str(result.exception).strip().splitlines()[0])
-    raise BuildFailed("dbt build failed: " + ("; ".join(failures[-3:]) or "see dbt.log"))
+    raise BuildFailed(
+        f"dbt {what.command()[0]} failed: " + ("; ".join(failures[-3:]) or "see dbt.log"), results
+    )
 
 
 def ensure_manifest(settings: Settings, target: Path) -> Path:

@@ -32,7 +32,7 @@ text goes to `bad_values` (JSON, NULL when the record is clean); the rest of the
 Recurring-deal templates (`IS_RECURRING = Y`) load with `is_recurring_template = true`.
 """
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 
 import dlt
@@ -43,6 +43,7 @@ from .client import BitrixClient
 from .helpers import row_hash, version_key
 from .paging import Stream, read_streams
 from .products import product_pages
+from .reconcile import announced_deletions
 from .state import dictionary_changes, unseen
 from .tables import (
     ALL_TABLES,
@@ -145,13 +146,15 @@ def bitrix24_source(
     burst: int = settings.BURST,
     max_attempts: int = settings.MAX_ATTEMPTS,
     related: bool = True,
+    deleted: Mapping[str, Collection[int]] | None = None,
 ) -> list[DltResource]:
     """Every CRM table of the portal, incrementally. `rate_per_second` 0 turns the client-side
     bucket off (for a portal without limits, such as the emulator in tests); `related` False
     leaves out contacts, activities and product rows (a benchmark comparing the export of
-    leads, deals and their history with other clients)."""
+    leads, deals and their history with other clients); `deleted`: lead and deal IDs whose
+    deletion an event announced, checked and marked in this pass (see `reconcile.py`)."""
     client = BitrixClient(webhook_url, rate=rate_per_second, burst=burst, max_attempts=max_attempts)
-    pages = portal_pages(client, overlap_seconds, related)
+    pages = portal_pages(client, overlap_seconds, related, deleted or {})
     return [
         pages,
         pages | leads,
@@ -222,7 +225,12 @@ def backfill_pages(
 
 
 @dlt.resource(name="portal_pages", selected=False)
-def portal_pages(client: BitrixClient, overlap_seconds: int, related: bool) -> Iterator[Rows]:
+def portal_pages(
+    client: BitrixClient,
+    overlap_seconds: int,
+    related: bool,
+    deleted: Mapping[str, Collection[int]],
+) -> Iterator[Rows]:
     """Every page one pass reads, tagged with its stream; the tables below pick theirs."""
     state = dlt.current.resource_state()
     streams = read_streams(client, streams_for(state, overlap_seconds, related))
@@ -266,6 +274,8 @@ def portal_pages(client: BitrixClient, overlap_seconds: int, related: bool) -> I
             loaded_deals = loaded_deals if first_pass else _every_deal(client)
         yield from product_pages(client, loaded_deals)
         state["products_complete"] = True
+    if any(deleted.values()):
+        yield from announced_deletions(client, deleted, watermark)
     if state.get("tables_created") != TABLES_VERSION:
         # Every table is created, rows or not, on a first pass and when a release adds tables,
         # so an empty portal still gives dbt and BI tools the tables they read.

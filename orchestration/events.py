@@ -1,0 +1,81 @@
+"""The event receiver: the URL a portal's outbound events are POSTed to (an outgoing webhook set
+up in the portal's UI, or an application's `event.bind`), which wakes the worker.
+
+A portal POSTs `application/x-www-form-urlencoded`: `event` (`ONCRMLEADADD`, …),
+`data[FIELDS][ID]`, `ts` and `auth[...]`, whose `application_token` is the token the portal
+showed for the webhook (reference §8). The receiver compares it with
+`SOURCES__BITRIX24__APPLICATION_TOKEN` in constant time and refuses anything else with 403: the
+URL is public, so anyone can POST to it. An accepted event is answered at once (the portal's
+queue lowers the priority of slow handlers and never retries); the worker does the rest.
+
+An event says only that a record changed; the pass that follows reads what changed. A delete
+event also names the record, which the pass checks and marks deleted.
+"""
+
+import hmac
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import parse_qs
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+log = logging.getLogger("bitrix_warehouse.events")
+
+PATH = "/bitrix24/events"
+ENTITIES = {"LEAD": "leads", "DEAL": "deals"}
+ACTIONS = ("ADD", "UPDATE", "DELETE")
+MAX_BODY_BYTES = 64 * 1024  # an event is a few hundred bytes
+
+
+class Refused(Exception):
+    """An event that is not taken; `status` is the HTTP answer."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Event:
+    entity: str  # leads | deals
+    action: str  # ADD | UPDATE | DELETE
+    record_id: int
+
+
+def parse(body: bytes, token: str) -> Event:
+    """The event in a portal's POST body, once its application token is verified."""
+    form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+    sent = form.get("auth[application_token]", "")
+    if not hmac.compare_digest(sent.encode(), token.encode()):
+        raise Refused(403, "wrong or missing application token")
+    name = form.get("event", "").upper()
+    for code, entity in ENTITIES.items():
+        for action in ACTIONS:
+            if name == f"ONCRM{code}{action}":
+                raw_id = form.get("data[FIELDS][ID]", "")
+                if not raw_id.isdigit():
+                    raise Refused(400, f"{name} without a record ID")
+                return Event(entity, action, int(raw_id))
+    raise Refused(400, f"not a lead or deal event: {name[:40]!r}")
+
+
+def create_app(token: str, on_event: Callable[[Event], None]) -> Starlette:
+    """`on_event` is called for each verified event; it must not block."""
+
+    async def receive(request: Request) -> PlainTextResponse:
+        body = await request.body()
+        try:
+            if len(body) > MAX_BODY_BYTES:
+                raise Refused(413, "body too large for an event")
+            event = parse(body, token)
+        except Refused as exc:
+            log.warning("event refused (%s): %s", exc.status, exc)
+            return PlainTextResponse(str(exc), status_code=exc.status)
+        on_event(event)
+        return PlainTextResponse("ok")
+
+    return Starlette(routes=[Route(PATH, receive, methods=["POST"])])

@@ -1,0 +1,238 @@
+"""The event worker (`bitrix-warehouse worker`): one long-lived process that keeps `BI_PATH`
+seconds behind the portal, where the minute schedule keeps it about a minute behind.
+
+A cycle is a sync pass, then `dbt run` of every model, then the BI copy, all in this process:
+dbt's programmatic runner with the project parsed once, so a cycle pays no start-up (the
+scheduled job spends ~13 s launching a run and ~10 s starting and parsing dbt). A cycle starts:
+
+- on an event: the receiver (`orchestration.events`) verified a portal's POST and woke us;
+- on a poll, every `poll_seconds`: a pass with nothing new costs one request (a `batch` of the
+  first page of every list), and then stops there: no dbt, no copy. Events have no retries on
+  a portal, so the poll stays on as their safety net, and it is the trigger on a portal that
+  sends none.
+
+Events that arrive while a cycle runs wake one more cycle after it: a burst of a thousand costs
+the cycle under way and one more, not a thousand. A delete event's record is checked and marked
+deleted in the next pass (the hourly reconcile stays the safety net for missed events).
+
+While nothing changes, the freshness mart and the copy are still refreshed every
+`refresh_seconds`, so the dashboards' "data as of" and Dagster's freshness keep moving.
+
+`dbt run` leaves the data tests out: they run every `test_every_seconds` after a good cycle,
+and a round that could not run is retried after the next cycle, so none is ever skipped for
+good. A failing data test is reported to Dagster as a failed asset check and alerted.
+
+Nothing is lost: each step is idempotent (dlt finishes a killed pass's packages before the next
+pass reads; `dbt run` rebuilds; the copy is swapped in whole), announced deletes stay queued
+until a pass that checked them succeeds, and every step holds the warehouse's writer lock, so a
+scheduled Dagster run and this worker take turns. A failed cycle is logged, recorded in
+`ops.sync_runs`, alerted once, and tried again after a back-off.
+"""
+
+import logging
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from orchestration import alerts, events, operations, transform
+from orchestration.reporting import DagsterReport
+from orchestration.settings import Settings
+from sources.bitrix24.errors import redact_webhooks
+
+log = logging.getLogger("bitrix_warehouse.worker")
+
+MODELS_ONLY = transform.Build(data_tests=False)
+DATA_TESTS = transform.Build(models=False)
+FRESHNESS_ONLY = transform.Build(data_tests=False, select=("mart_pipeline_freshness",))
+
+
+@dataclass
+class Timing:
+    poll_seconds: float = 5.0
+    refresh_seconds: float = 60.0
+    test_every_seconds: float = 300.0
+    max_backoff_seconds: float = 300.0
+
+
+@dataclass
+class CycleResult:
+    """What one cycle did: `trigger` event | poll | refresh; `seconds` per step."""
+
+    trigger: str
+    rows: int = 0
+    published: bool = False
+    seconds: dict[str, float] = field(default_factory=dict)
+    finished_at: float = 0.0
+
+
+class Worker:
+    def __init__(
+        self,
+        settings: Settings,
+        timing: Timing = Timing(),  # noqa: B008 - a frozen-in-use default
+        report: DagsterReport | None = None,
+        **source_options,
+    ) -> None:
+        self.settings, self.timing, self.report = settings, timing, report
+        self.source_options = source_options
+        self.cycles: list[CycleResult] = []
+        self.failures = 0
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self._deleted: set[tuple[str, int]] = set()
+        self._woken_by_event = False
+        self._last_publish = 0.0
+        self._next_tests = time.monotonic() + timing.test_every_seconds
+        self._tests_pending = False
+
+    # -- the receiver's side -----------------------------------------------------------------
+    def notify(self, event: events.Event) -> None:
+        """Called by the receiver for each verified event; never blocks."""
+        with self._lock:
+            if event.action == "DELETE":
+                self._deleted.add((event.entity, event.record_id))
+            self._woken_by_event = True
+        self._wake.set()
+
+    # -- the loop ----------------------------------------------------------------------------
+    def serve(self, stop: threading.Event) -> None:
+        """Cycle until `stop` is set: on a wake, on the poll interval, and back off on errors."""
+        next_poll = 0.0  # a first pass at once: catch up with what happened while we were down
+        backoff = 0.0
+        while not stop.is_set():
+            wait = max(0.0, next_poll - time.monotonic())
+            if self._wake.wait(wait) and stop.is_set():
+                break
+            if stop.is_set():
+                break
+            try:
+                self.cycle()
+            except Exception as exc:  # the worker outlives a failed cycle
+                backoff = min(max(backoff * 2, self.timing.poll_seconds),
+                              self.timing.max_backoff_seconds)
+                self._failed(exc, backoff)
+                stop.wait(backoff)
+                next_poll = time.monotonic()
+                continue
+            if self.failures:
+                self._recovered()
+            backoff = 0.0
+            next_poll = time.monotonic() + self.timing.poll_seconds
+
+    def cycle(self) -> CycleResult:
+        """One cycle: the pass, and when it loaded anything (or the copy is older than
+        `refresh_seconds`), dbt and the copy; the data tests when they are due."""
+        self._wake.clear()  # an event from here on wakes the next cycle
+        with self._lock:
+            deleted, self._deleted = frozenset(self._deleted), set()
+            trigger = "event" if self._woken_by_event else "poll"
+            self._woken_by_event = False
+        started = time.perf_counter()
+        try:
+            run = operations.load(self.settings, operations.Sync(deleted), **self.source_options)
+        except BaseException:
+            with self._lock:  # checked and marked by the next pass instead
+                self._deleted |= deleted
+            raise
+        result = CycleResult(trigger, rows=sum(run.rows.values()))
+        result.seconds.update(run.seconds)
+        result.seconds["pass"] = time.perf_counter() - started
+        if self.report:
+            self.report.loaded(run)
+        stale = time.monotonic() - self._last_publish >= self.timing.refresh_seconds
+        if result.rows or stale:
+            build = MODELS_ONLY if result.rows else FRESHNESS_ONLY
+            result.trigger = result.trigger if result.rows else "refresh"
+            step = time.perf_counter()
+            with operations.writing(self.settings):
+                built = transform.build(self.settings, build)
+            result.seconds["transform"] = time.perf_counter() - step
+            published = operations.publish(self.settings)
+            result.seconds["publish"] = published.seconds
+            result.published = True
+            self._last_publish = time.monotonic()
+            if self.report:
+                self.report.built(built)
+                self.report.published(published, str(self.settings.bi_path))
+        result.finished_at = time.time()
+        self.cycles.append(result)
+        if self._tests_pending or time.monotonic() >= self._next_tests:
+            self.run_data_tests()
+        return result
+
+    def run_data_tests(self) -> bool:
+        """`dbt test` of every data test; True when all pass. Left pending on an error that
+        kept them from running, so the next cycle tries again."""
+        self._tests_pending = True
+        try:
+            with operations.writing(self.settings):
+                results = transform.build(self.settings, DATA_TESTS)
+            passed = True
+        except transform.BuildFailed as exc:
+            results, passed = exc.results, False
+            if not results:
+                raise
+            alerts.send(self.settings, alerts.Alert(
+                "run_failed", "data tests", datetime.now(UTC), alerts.first_line(str(exc))))
+        if self.report:
+            self.report.tested(results)
+        self._tests_pending = False
+        self._next_tests = time.monotonic() + self.timing.test_every_seconds
+        return passed
+
+    # -- failures ----------------------------------------------------------------------------
+    def _failed(self, exc: BaseException, backoff: float) -> None:
+        self.failures += 1
+        error = alerts.first_line(redact_webhooks(f"{type(exc).__name__}: {exc}"))
+        log.error("cycle failed (%d in a row), next try in %.0f s: %s", self.failures, backoff,
+                  error)
+        if self.failures == 1:
+            alerts.send(self.settings, alerts.Alert("run_failed", "worker", datetime.now(UTC),
+                                                    error))
+
+    def _recovered(self) -> None:
+        log.warning("cycle succeeded again after %d failures", self.failures)
+        self.failures = 0
+
+
+def application_token() -> str | None:
+    """The token the portal shows for its outgoing webhook (a secret, read through dlt's config
+    like the webhook URL: `SOURCES__BITRIX24__APPLICATION_TOKEN` or `.dlt/secrets.toml`)."""
+    import dlt
+
+    token = dlt.secrets.get("sources.bitrix24.application_token")
+    return str(token) if token else None
+
+
+def run(
+    settings: Settings, host: str, port: int, timing: Timing, echo, **source_options
+) -> None:
+    """Serve the receiver (when a token is set) and cycle until SIGINT or SIGTERM."""
+    import uvicorn
+
+    stop = threading.Event()
+    worker = Worker(settings, timing, DagsterReport.open(settings), **source_options)
+    token, server = application_token(), None
+    if token:
+        app = events.create_app(token, worker.notify)
+        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
+                                               access_log=False, lifespan="off"))
+        server.install_signal_handlers = lambda: None  # ours below stop both
+        threading.Thread(target=server.run, name="event-receiver", daemon=True).start()
+        echo(f"Events: POST http://{host}:{port}{events.PATH} (point the portal's outgoing "
+             "webhook here)")
+    else:
+        echo("Events: off (SOURCES__BITRIX24__APPLICATION_TOKEN is not set); polling only")
+    echo(f"Polling every {timing.poll_seconds:g} s; data tests every "
+         f"{timing.test_every_seconds:g} s; BI tools read {settings.bi_path}")
+    if worker.report is None:
+        echo("Dagster: not reporting (DAGSTER_HOME is not set)")
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: (stop.set(), worker._wake.set()))
+    try:
+        worker.serve(stop)
+    finally:
+        if server is not None:
+            server.should_exit = True
