@@ -35,32 +35,35 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 class Poller(threading.Thread):
-    """Watches BI_PATH for leads, as a BI tool would: a new read-only connection each time."""
+    """Watches BI_PATH as a BI tool would: a new read-only connection each time, and for each
+    expected change a query that returns a row once the change is visible."""
 
     def __init__(self, bi_path: Path) -> None:
         super().__init__(daemon=True)
         self.bi_path, self.pending, self.seen = bi_path, {}, {}
         self.lock, self.stopped, self.errors = threading.Lock(), threading.Event(), []
 
-    def expect(self, lead_id: int, written_at: float) -> None:
+    def expect(self, key, written_at: float, probe: str) -> None:
         with self.lock:
-            self.pending[lead_id] = written_at
+            self.pending[key] = (written_at, probe)
+
+    def expect_lead(self, lead_id: int, written_at: float) -> None:
+        self.expect(lead_id, written_at,
+                    f"select 1 from marts.fct_leads where lead_id = {int(lead_id)}")
 
     def run(self) -> None:
         while not self.stopped.is_set():
             with self.lock:
-                wanted = list(self.pending)
+                wanted = dict(self.pending)
             if wanted and self.bi_path.exists():
                 try:
                     with duckdb.connect(str(self.bi_path), read_only=True) as con:
-                        found = con.execute(
-                            "select lead_id from marts.fct_leads where lead_id in "
-                            f"({', '.join(map(str, wanted))})"
-                        ).fetchall()
+                        found = [k for k, (_, probe) in wanted.items()
+                                 if con.execute(probe).fetchone()]
                     now = time.time()
                     with self.lock:
-                        for (lead_id,) in found:
-                            self.seen[lead_id] = now - self.pending.pop(lead_id)
+                        for key in found:
+                            self.seen[key] = now - self.pending.pop(key)[0]
                 except duckdb.Error as exc:  # a BI reader must never see one
                     self.errors.append(f"{type(exc).__name__}: {exc}")
             time.sleep(0.5)
@@ -124,7 +127,7 @@ def _under_the_schedule(env: dict, emu, poller: Poller, changes: int, interval: 
                 raise RuntimeError("the scheduled full load did not publish BI_PATH")
             time.sleep(2)
         for i in range(changes):
-            poller.expect(_add_lead(emu, i), time.time())
+            poller.expect_lead(_add_lead(emu, i), time.time())
             time.sleep(interval)
         deadline = time.time() + 600
         while poller.pending and time.time() < deadline:
@@ -146,7 +149,7 @@ def _in_process(env: dict, emu, poller: Poller) -> dict[str, list[float]]:
     job = defs.resolve_job_def("sync_minutely_job")
     with dg.instance_for_test() as instance:
         assert job.execute_in_process(instance=instance).success
-        poller.expect(_add_lead(emu, 0), time.time())
+        poller.expect_lead(_add_lead(emu, 0), time.time())
         assert job.execute_in_process(instance=instance).success
         deadline = time.time() + 30
         while poller.pending and time.time() < deadline:

@@ -3,6 +3,7 @@
 Sections: `emulator` (below), `source` (benchmarks/source.py: full and incremental loads),
 `transform` (benchmarks/transform.py: dbt build, full and after changes), `freshness`
 (benchmarks/freshness.py: change → BI_PATH under the 1-minute schedule, and the cycle's split),
+`events` (benchmarks/events.py: change → BI_PATH with the event worker, and its cycle split),
 `peers` (benchmarks/peers.py) and `dashboards` (benchmarks/dashboards.py: the Superset
 dashboards in headless Chromium).
 
@@ -184,6 +185,15 @@ def freshness_section(smoke: bool) -> list[str]:
     return run(0.02 if smoke else 1.0, 1 if smoke else 20, 31.0, smoke)
 
 
+EVENT_SCALES = [1.0, 10.0]
+
+
+def events_section(smoke: bool) -> list[str]:
+    from benchmarks.events import run
+
+    return run((0.02,) if smoke else tuple(EVENT_SCALES), 2 if smoke else 30, 4.3, smoke)
+
+
 PEER_SCALES = [1.0, 10.0]
 PEER_DEADLINE_MINUTES = 25  # a peer's export at the larger scales (b24pysdk needs ~21 at 10)
 
@@ -209,6 +219,7 @@ SECTIONS = {
     "source": source_section,
     "transform": transform_section,
     "freshness": freshness_section,
+    "events": events_section,
     "peers": peers_section,
     "dashboards": dashboards_section,
 }

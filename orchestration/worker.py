@@ -158,6 +158,10 @@ class Worker:
                 self.report.published(published, str(self.settings.bi_path))
         result.finished_at = time.time()
         self.cycles.append(result)
+        level = logging.INFO if result.rows or result.published else logging.DEBUG
+        log.log(level, "%s: %s rows%s; %s", result.trigger, f"{result.rows:,}",
+                 ", published" if result.published else "",
+                 ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items()))
         if self._tests_pending or time.monotonic() >= self._next_tests:
             self.run_data_tests()
         return result
@@ -212,6 +216,8 @@ def run(
     """Serve the receiver (when a token is set) and cycle until SIGINT or SIGTERM."""
     import uvicorn
 
+    logging.basicConfig(format="%(asctime)s %(name)s %(message)s")
+    log.setLevel(logging.INFO)
     stop = threading.Event()
     worker = Worker(settings, timing, DagsterReport.open(settings), **source_options)
     token, server = application_token(), None

@@ -18,6 +18,8 @@ EXPECTED = {
                   r"\| 0\.02 \| after 50 changes \| [\d.]+ \| [\d.]+ \|"],
     # one change seen in BI_PATH, none missed, no reader error; the cycle's parts
     "freshness": [r"\| 1 \| 0 \| [\d.]+ \| [\d.]+ \| [\d.]+ \| 0 \|", r"\| Dagster overhead \|"],
+    # both changes seen through the event worker, none missed, no reader error; its cycle
+    "events": [r"\| 0\.02 \| 2 \| 0 \| [\d.]+ \| [\d.]+ \| [\d.]+ \| 0 \|", r"\| transform \|"],
     # our export: requests at 1-2× the minimum; under churn nothing missed or duplicated
     "peers": [r"\| ours \| \d+ \| 1\.\d\d \|", r"\| ours \| \d+ \| 0 \| 0 \|",
               r"\| b24pysdk \|", r"\| mart_attribution \| [\d.]+ \| [\d.]+ \|"],
