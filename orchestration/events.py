@@ -14,10 +14,13 @@ event also names the record, which the pass checks and marks deleted.
 
 import hmac
 import logging
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
+import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
@@ -79,3 +82,18 @@ def create_app(token: str, on_event: Callable[[Event], None]) -> Starlette:
         return PlainTextResponse("ok")
 
     return Starlette(routes=[Route(PATH, receive, methods=["POST"])])
+
+
+def serve(token: str, on_event: Callable[[Event], None], host: str, port: int) -> uvicorn.Server:
+    """The receiver on a thread of its own (set `should_exit` to stop it), once it listens."""
+    server = uvicorn.Server(uvicorn.Config(
+        create_app(token, on_event), host=host, port=port, log_level="warning",
+        access_log=False, lifespan="off",
+    ))
+    thread = threading.Thread(target=server.run, name="event-receiver", daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise OSError(f"the event receiver could not listen on {host}:{port}")
+        time.sleep(0.02)
+    return server

@@ -69,31 +69,25 @@ def worker_active(instance: dg.DagsterInstance) -> bool:
 
 
 def skip_while_writing(context: dg.ScheduleEvaluationContext):
+    if worker_active(context.instance):  # it syncs and reconciles on its own
+        return dg.SkipReason("the event worker keeps the warehouse fresh")
     running = writer_running(context.instance)
     if running is not None:
         return dg.SkipReason(f"{running.job_name} run {running.run_id[:8]} is still going")
     return dg.RunRequest()
 
 
-def skip_while_worker_or_writing(context: dg.ScheduleEvaluationContext):
-    if worker_active(context.instance):
-        return dg.SkipReason("the event worker keeps the warehouse fresh")
-    return skip_while_writing(context)
-
-
-def _schedule(name: str, cron: str, job, execution_fn=skip_while_writing) -> dg.ScheduleDefinition:
+def _schedule(name: str, cron: str, job) -> dg.ScheduleDefinition:
     return dg.ScheduleDefinition(
         name=name,
         cron_schedule=cron,
         job=job,
-        execution_fn=execution_fn,
+        execution_fn=skip_while_writing,
         default_status=dg.DefaultScheduleStatus.RUNNING,
     )
 
 
-sync_minutely_schedule = _schedule(
-    "sync_minutely_schedule", "* * * * *", sync_minutely_job, skip_while_worker_or_writing
-)
+sync_minutely_schedule = _schedule("sync_minutely_schedule", "* * * * *", sync_minutely_job)
 reconcile_hourly_schedule = _schedule(
     "reconcile_hourly_schedule", "17 * * * *", reconcile_hourly_job
 )

@@ -11,6 +11,10 @@ scheduled job spends ~13 s launching a run and ~10 s starting and parsing dbt). 
   a portal, so the poll stays on as their safety net, and it is the trigger on a portal that
   sends none.
 
+Events the worker cannot hear (it was down, or the portal's one delivery failed) are not sent
+again, so changes are read by the pass whatever woke it, and deletes are caught by a reconcile
+(ID lists compared) in the first cycle after a start and every `reconcile_every_seconds` after.
+
 Events that arrive while a cycle runs wake one more cycle after it: a burst of a thousand costs
 the cycle under way and one more, not a thousand. A delete event's record is checked and marked
 deleted in the next pass (the hourly reconcile stays the safety net for missed events).
@@ -24,9 +28,9 @@ good. A failing data test is reported to Dagster as a failed asset check and ale
 
 Nothing is lost: each step is idempotent (dlt finishes a killed pass's packages before the next
 pass reads; `dbt run` rebuilds; the copy is swapped in whole), announced deletes stay queued
-until a pass that checked them succeeds, and every step holds the warehouse's writer lock, so a
-scheduled Dagster run and this worker take turns. A failed cycle is logged, recorded in
-`ops.sync_runs`, alerted once, and tried again after a back-off.
+(in a file beside the warehouse) until a pass that checked them succeeds, and every step holds
+the warehouse's writer lock, so a scheduled Dagster run and this worker take turns. A failed
+cycle is logged, recorded in `ops.sync_runs`, alerted once, and tried again after a back-off.
 """
 
 import logging
@@ -53,6 +57,7 @@ class Timing:
     poll_seconds: float = 5.0
     refresh_seconds: float = 60.0
     test_every_seconds: float = 300.0
+    reconcile_every_seconds: float = 3600.0
     max_backoff_seconds: float = 300.0
 
 
@@ -79,12 +84,18 @@ class Worker:
         self.source_options = source_options
         self.cycles: list[CycleResult] = []
         self.failures = 0
-        self._wake = threading.Event()
+        self._wake, self._stop = threading.Event(), threading.Event()
         self._lock = threading.Lock()
-        self._deleted: set[tuple[str, int]] = set()
+        # announced deletes survive a kill: appended to a file beside the warehouse on arrival,
+        # the file rewritten with what is still unchecked after each pass
+        self._deletes_file = settings.warehouse_path.with_name(
+            settings.warehouse_path.name + ".deletes"
+        )
+        self._deleted: set[tuple[str, int]] = self._read_deletes()
         self._woken_by_event = False
         self._last_publish = 0.0
         self._next_tests = time.monotonic() + timing.test_every_seconds
+        self._next_reconcile = 0.0  # at start: deletes made while no one listened
         self._tests_pending = False
 
     # -- the receiver's side -----------------------------------------------------------------
@@ -93,18 +104,35 @@ class Worker:
         with self._lock:
             if event.action == "DELETE":
                 self._deleted.add((event.entity, event.record_id))
+                with self._deletes_file.open("a") as out:
+                    out.write(f"{event.entity} {event.record_id}\n")
             self._woken_by_event = True
         self._wake.set()
 
+    def _read_deletes(self) -> set[tuple[str, int]]:
+        if not self._deletes_file.exists():
+            return set()
+        pairs = (line.split() for line in self._deletes_file.read_text().splitlines())
+        return {(entity, int(rid)) for entity, rid in pairs}
+
+    def _write_deletes(self) -> None:
+        tmp = self._deletes_file.with_suffix(".tmp")
+        tmp.write_text("".join(f"{entity} {rid}\n" for entity, rid in sorted(self._deleted)))
+        tmp.replace(self._deletes_file)
+
     # -- the loop ----------------------------------------------------------------------------
-    def serve(self, stop: threading.Event) -> None:
-        """Cycle until `stop` is set: on a wake, on the poll interval, and back off on errors."""
+    def stop(self) -> None:
+        """End `serve` after the cycle under way (safe from a signal handler)."""
+        self._stop.set()
+        self._wake.set()
+
+    def serve(self) -> None:
+        """Cycle until `stop()`: on a wake, on the poll interval, and back off on errors."""
+        stop = self._stop
         next_poll = 0.0  # a first pass at once: catch up with what happened while we were down
         backoff = 0.0
         while not stop.is_set():
-            wait = max(0.0, next_poll - time.monotonic())
-            if self._wake.wait(wait) and stop.is_set():
-                break
+            self._wake.wait(max(0.0, next_poll - time.monotonic()))
             if stop.is_set():
                 break
             try:
@@ -126,21 +154,29 @@ class Worker:
         `refresh_seconds`), dbt and the copy; the data tests when they are due."""
         self._wake.clear()  # an event from here on wakes the next cycle
         with self._lock:
-            deleted, self._deleted = frozenset(self._deleted), set()
+            deleted = frozenset(self._deleted)
             trigger = "event" if self._woken_by_event else "poll"
             self._woken_by_event = False
         started = time.perf_counter()
-        try:
-            run = operations.load(self.settings, operations.Sync(deleted), **self.source_options)
-        except BaseException:
-            with self._lock:  # checked and marked by the next pass instead
-                self._deleted |= deleted
-            raise
+        run = operations.load(self.settings, operations.Sync(deleted), **self.source_options)
+        if deleted:
+            with self._lock:  # those that came during the pass wait for the next one
+                self._deleted -= deleted
+                self._write_deletes()
         result = CycleResult(trigger, rows=sum(run.rows.values()))
         result.seconds.update(run.seconds)
         result.seconds["pass"] = time.perf_counter() - started
         if self.report:
             self.report.loaded(run)
+        if time.monotonic() >= self._next_reconcile:
+            # after the pass, so records it just loaded are known and not re-read by ID
+            step = time.perf_counter()
+            checked = operations.load(self.settings, operations.Reconcile(), **self.source_options)
+            self._next_reconcile = time.monotonic() + self.timing.reconcile_every_seconds
+            result.rows += sum(checked.rows.values())
+            result.seconds["reconcile"] = time.perf_counter() - step
+            if self.report:
+                self.report.loaded(checked)
         stale = time.monotonic() - self._last_publish >= self.timing.refresh_seconds
         if result.rows or stale:
             build = MODELS_ONLY if result.rows else FRESHNESS_ONLY
@@ -214,19 +250,12 @@ def run(
     settings: Settings, host: str, port: int, timing: Timing, echo, **source_options
 ) -> None:
     """Serve the receiver (when a token is set) and cycle until SIGINT or SIGTERM."""
-    import uvicorn
-
     logging.basicConfig(format="%(asctime)s %(name)s %(message)s")
     log.setLevel(logging.INFO)
-    stop = threading.Event()
     worker = Worker(settings, timing, DagsterReport.open(settings), **source_options)
     token, server = application_token(), None
     if token:
-        app = events.create_app(token, worker.notify)
-        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
-                                               access_log=False, lifespan="off"))
-        server.install_signal_handlers = lambda: None  # ours below stop both
-        threading.Thread(target=server.run, name="event-receiver", daemon=True).start()
+        server = events.serve(token, worker.notify, host, port)
         echo(f"Events: POST http://{host}:{port}{events.PATH} (point the portal's outgoing "
              "webhook here)")
     else:
@@ -236,9 +265,9 @@ def run(
     if worker.report is None:
         echo("Dagster: not reporting (DAGSTER_HOME is not set)")
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: (stop.set(), worker._wake.set()))
+        signal.signal(signum, lambda *_: worker.stop())
     try:
-        worker.serve(stop)
+        worker.serve()
     finally:
         if server is not None:
             server.should_exit = True

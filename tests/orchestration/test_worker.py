@@ -1,0 +1,241 @@
+"""The event worker against the real emulator (its outbound events over HTTP), a real DuckDB
+warehouse, real dbt and a real Dagster instance: an event publishes a change with no schedule
+tick, a forged event is refused, a burst coalesces, a kill loses nothing, and Dagster shows the
+worker's cycles on the job's own assets and checks."""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+import requests
+
+from orchestration import events, jobs
+from orchestration.assets import BI_KEY
+from orchestration.reporting import DagsterReport
+from orchestration.worker import Timing, Worker
+from tests.support import free_port
+from tests.warehouse import reconcile, sync
+
+pytestmark = pytest.mark.timeout(600)
+
+ONLY_EVENTS = Timing(poll_seconds=3600, refresh_seconds=3600, test_every_seconds=3600)
+ALL_EVENTS = [f"ONCRM{e}{a}" for e in ("LEAD", "DEAL") for a in ("ADD", "UPDATE", "DELETE")]
+
+
+@contextmanager
+def running(settings, emulator, timing=ONLY_EVENTS, report=None):
+    """The worker and its receiver in this process, bound to the portal's six events; yields
+    once the catch-up cycle has published."""
+    worker = Worker(settings, timing, report, rate_per_second=0)
+    port = free_port()
+    token = emulator.control("GET", "events")["application_token"]
+    server = events.serve(token, worker.notify, "127.0.0.1", port)
+    url = f"http://127.0.0.1:{port}{events.PATH}"
+    for event in ALL_EVENTS:
+        emulator.call("event.bind", {"event": event, "handler": url})
+    thread = threading.Thread(target=worker.serve, daemon=True)
+    thread.start()
+    try:
+        _until(lambda: worker.cycles and worker.cycles[0].published, "the catch-up cycle")
+        yield worker, url
+    finally:
+        worker.stop()
+        thread.join(300)
+        server.should_exit = True
+
+
+def _until(condition, what: str, seconds: float = 120):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _bi(settings, sql: str) -> list[tuple]:
+    if not settings.bi_path.exists():
+        return []
+    with duckdb.connect(str(settings.bi_path), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def _add_lead(emulator, title: str) -> int:
+    return int(emulator.call("crm.lead.add", {"fields": {"TITLE": title}})["result"])
+
+
+def test_an_event_publishes_the_change_without_a_schedule_tick_or_a_poll(settings, emulator):
+    with running(settings, emulator) as (worker, _):
+        lead = _add_lead(emulator, "seen through an event")
+        _until(lambda: _bi(settings, f"select 1 from marts.fct_leads where lead_id = {lead}"),
+               "the new lead in BI_PATH", 60)
+        assert [c.trigger for c in worker.cycles[1:]] == ["event"]
+        assert worker.cycles[1].rows > 0 and worker.cycles[1].published
+
+
+def test_a_delete_event_marks_the_record_deleted_in_the_next_pass_without_a_reconcile(
+    settings, emulator
+):
+    kept, gone = _add_lead(emulator, "kept"), _add_lead(emulator, "deleted")
+    with running(settings, emulator):
+        emulator.call("crm.lead.delete", {"id": gone})
+        _until(lambda: _bi(settings, "select record_id from marts.fct_deleted_records"),
+               "the deletion mark", 60)
+        assert _bi(settings, "select lead_id from marts.fct_leads") == [(kept,)]
+        assert _bi(settings, "select entity, record_id from marts.fct_deleted_records") == [
+            ("lead", gone)]
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        runs = con.execute("select kind, started_at from ops.sync_runs order by started_at")
+        kinds = [kind for kind, _ in runs.fetchall()]
+    assert kinds.count("reconcile") == 1 == kinds.index("reconcile")  # at start only
+    marks = settings.warehouse_path.with_name(settings.warehouse_path.name + ".deletes")
+    assert marks.read_text() == ""  # checked and marked: nothing left to remember
+
+
+@pytest.mark.parametrize("token", [None, "forged-0123456789abcdef"])
+def test_an_event_with_a_forged_or_missing_token_is_refused_and_wakes_nothing(
+    settings, emulator, token
+):
+    lead = _add_lead(emulator, "a")
+    with running(settings, emulator) as (worker, url):
+        body = {"event": "ONCRMLEADDELETE", "data[FIELDS][ID]": str(lead)}
+        if token:
+            body["auth[application_token]"] = token
+        answer = requests.post(url, data=body, timeout=10)
+        assert answer.status_code == 403
+        time.sleep(1.5)
+        assert len(worker.cycles) == 1
+    assert _bi(settings, "select lead_id from marts.fct_leads") == [(lead,)]
+
+
+def test_a_burst_of_1000_events_costs_a_bounded_number_of_cycles(settings, emulator):
+    with running(settings, emulator) as (worker, _):
+        for start in range(0, 1000, 50):
+            emulator.call("batch", {"halt": 0, "cmd": {
+                f"a{i}": f"crm.lead.add?fields[TITLE]=burst+{i}" for i in range(start, start + 50)
+            }})
+        _until(lambda: _bi(settings, "select count(*) from marts.fct_leads") == [(1000,)],
+               "the 1,000 leads in BI_PATH", 300)
+        _until(lambda: emulator.control("GET", "events")["delivered"] == 1000, "delivery", 30)
+        time.sleep(1)  # any cycle the last events woke has started by now
+        burst_cycles = [c for c in worker.cycles[1:] if c.trigger == "event"]
+        # events that arrive during a cycle wake one more cycle, not one each: the burst is
+        # the 20 requests' time plus a few cycles, whatever the number of events
+        assert 1 <= len(burst_cycles) <= 5, [c.trigger for c in worker.cycles]
+    assert _bi(settings, "select count(distinct lead_id) from marts.fct_leads") == [(1000,)]
+
+
+def test_worker_cycles_show_on_the_jobs_assets_and_checks_in_dagster(
+    settings, emulator, defs, instance
+):
+    report = DagsterReport(settings, instance)
+    worker = Worker(settings, ONLY_EVENTS, report, rate_per_second=0)
+    lead = _add_lead(emulator, "reported")
+    cycle = worker.cycle()
+    assert cycle.published and cycle.rows > 0
+    assert worker.run_data_tests()
+    graph = defs.resolve_asset_graph()
+    leads = instance.get_latest_materialization_event(dg.AssetKey(["bitrix", "leads"]))
+    assert leads.asset_materialization.metadata["rows_loaded"].value >= 1
+    assert leads.asset_materialization.metadata["reported_by"].value == "worker"
+    reported = [key for key in graph.get_all_asset_keys()
+                if instance.get_latest_materialization_event(key) is not None]
+    marts = [key for key in graph.get_all_asset_keys() if key.path[0] == "marts"]
+    assert set(marts) <= set(reported) and BI_KEY in reported
+    checks = list(graph.asset_check_keys)
+    assert checks, "the job's dbt step defines the data tests as asset checks"
+    for key in checks:
+        record = instance.get_latest_asset_check_evaluation_record(key)
+        assert record is not None, f"{key} not reported"
+        assert record.evaluation.passed, key
+    assert _bi(settings, f"select 1 from marts.fct_leads where lead_id = {lead}")
+    # the schedules stand aside while the worker keeps the copy fresh
+    context = dg.build_schedule_context(instance=instance)
+    assert isinstance(jobs.skip_while_writing(context), dg.SkipReason)
+
+
+def _worker_process(settings, emulator, port: int, log: Path) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "WAREHOUSE_PATH": str(settings.warehouse_path),
+        "BI_PATH": str(settings.bi_path),
+        "DLT_PIPELINES_DIR": str(settings.dlt_dir),
+        "SOURCES__BITRIX24__APPLICATION_TOKEN":
+            emulator.control("GET", "events")["application_token"],
+    }
+    env.pop("DAGSTER_HOME", None)
+    return subprocess.Popen(
+        [str(Path(sys.executable).with_name("bitrix-warehouse")), "worker", "--port",
+         str(port), "--poll-seconds", "2"],
+        env=env, stdout=log.open("a"), stderr=subprocess.STDOUT,
+    )
+
+
+def _listening(port: int) -> bool:
+    try:
+        return requests.get(f"http://127.0.0.1:{port}{events.PATH}", timeout=1).status_code == 405
+    except requests.ConnectionError:
+        return False
+
+
+def test_a_worker_killed_mid_cycle_loses_nothing_and_the_next_one_completes_the_work(
+    settings, emulator, tmp_path
+):
+    port = free_port()
+    for event in ALL_EVENTS:
+        emulator.call("event.bind", {"event": event,
+                                     "handler": f"http://127.0.0.1:{port}{events.PATH}"})
+    log = tmp_path / "worker.log"
+    leads = [_add_lead(emulator, f"before {i}") for i in range(5)]
+    sync(settings)  # held by the warehouse, so their deletes show in fct_deleted_records
+    deleted = []
+    # killed while a pass waits on a slow portal, then at two moments of a cycle an event woke
+    for kill_after in (None, 0.7, 3.0):
+        worker = _worker_process(settings, emulator, port, log)
+        _until(lambda: _listening(port), "the receiver", 120)
+        if kill_after is None:
+            emulator.control("POST", "faults", {"kind": "slow", "method": "batch",
+                                                "delay_seconds": 30, "count": 1})
+        emulator.call("crm.lead.delete", {"id": leads[len(deleted)]})
+        deleted.append(leads[len(deleted)])
+        leads += [_add_lead(emulator, f"killed after {kill_after}: {i}") for i in range(3)]
+        time.sleep(kill_after or 2.5)
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(30)
+        emulator.control("DELETE", "faults")
+    worker = _worker_process(settings, emulator, port, log)
+    try:
+        live = sorted(set(leads) - set(deleted))
+        _until(lambda: [r[0] for r in _bi(settings, "select lead_id from marts.fct_leads "
+                                                    "order by 1")] == live,
+               "every live lead once in BI_PATH", 240)
+        _until(lambda: sorted(r[0] for r in _bi(
+            settings, "select record_id from marts.fct_deleted_records")) == sorted(deleted),
+            "every announced delete marked", 60)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(120) == 0, log.read_text()[-3000:]
+    # the killed runs' warehouse holds what a clean run of the same portal holds
+    clean = type(settings)(**{**settings.__dict__,
+                              "warehouse_path": tmp_path / "clean" / "warehouse.duckdb",
+                              "bi_path": tmp_path / "clean" / "bi.duckdb",
+                              "dlt_dir": tmp_path / "clean" / "dlt"})
+    sync(clean)
+    reconcile(clean)
+    query = ("select id, date_modify, title from bitrix_raw.leads "
+             "where id not in (select id from bitrix_raw.deleted_records where is_deleted) "
+             "order by id")
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        ours = con.execute(query).fetchall()
+    with duckdb.connect(str(clean.warehouse_path), read_only=True) as con:
+        expected = con.execute(query).fetchall()
+    assert ours == expected
+    assert "Traceback" not in log.read_text()
