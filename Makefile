@@ -44,6 +44,9 @@ dev: setup
 bi: bi-setup
 	$(VENV)/bin/bitrix-warehouse bi
 
+worker: setup
+	$(VENV)/bin/bitrix-warehouse worker
+
 # One worker per core (each with its own emulator): the suite waits on dbt and Dagster
 # subprocesses, not on one another; the slowest tests are listed at the end.
 test: bi-setup $(CHROMIUM)
