@@ -249,6 +249,11 @@ def main(argv=None) -> int:
         default=",".join(f"{s:g}" for s in TRANSFORM_SCALES),
         help="demo scales of the transform section",
     )
+    parser.add_argument(
+        "--event-scales",
+        default=",".join(f"{s:g}" for s in EVENT_SCALES),
+        help="demo scales of the events section",
+    )
     args = parser.parse_args(argv)
     given = sys.argv[1:] if argv is None else list(argv)
     command = (
@@ -259,6 +264,7 @@ def main(argv=None) -> int:
     PEER_SCALES[:] = [float(s) for s in args.peer_scales.split(",")]
     TRANSFORM_SCALES[:] = [float(s) for s in args.transform_scales.split(",")]
     SOURCE_SCALES[:] = [float(s) for s in args.source_scales.split(",")]
+    EVENT_SCALES[:] = [float(s) for s in args.event_scales.split(",")]
     for name in args.only or list(SECTIONS):
         header = [
             f"Command: `{command}` (section `{name}`)",

@@ -96,7 +96,8 @@ def target_of(settings: Settings, runner: str = "") -> Path:
     return settings.warehouse_path.parent.resolve() / "dbt_target" / runner
 
 
-def _project_mtime() -> float:
+def project_mtime() -> float:
+    """The newest change to the project's models, macros and `dbt_project.yml`."""
     sources = [PROJECT_DIR / "dbt_project.yml"]
     for folder in ("models", "macros"):
         sources += [p for p in (PROJECT_DIR / folder).rglob("*") if p.is_file()]
@@ -124,7 +125,7 @@ _MANIFESTS: dict[tuple, object] = {}
 def _manifest_key(settings: Settings) -> tuple:
     # dbt-duckdb names the database after the file's stem; the rest of its path reaches only the
     # profile, so a manifest serves every warehouse of that name
-    return (settings.warehouse_path.stem, settings.portal_timezone, _project_mtime())
+    return (settings.warehouse_path.stem, settings.portal_timezone, project_mtime())
 
 
 def _parse(settings: Settings, target: Path):
@@ -172,7 +173,7 @@ def ensure_manifest(settings: Settings, target: Path) -> Path:
     missing or older than any model, macro or project file (a stale manifest would silently
     describe yesterday's models)."""
     manifest = target / "manifest.json"
-    if manifest.exists() and manifest.stat().st_mtime >= _project_mtime():
+    if manifest.exists() and manifest.stat().st_mtime >= project_mtime():
         return manifest
     # Parsed aside, then swapped in whole: another process loading the definitions (a second
     # code server, a parallel test worker) must never read a half-written manifest.

@@ -47,7 +47,12 @@ from sources.bitrix24.errors import redact_webhooks
 
 log = logging.getLogger("bitrix_warehouse.worker")
 
-MODELS_ONLY = transform.Build(data_tests=False)
+# Views read the raw tables as they are; only tables and incremental models hold data to
+# rebuild. Every model runs when the project's files are new to this process (views included).
+EVERY_MODEL = transform.Build(data_tests=False)
+DATA_MODELS = transform.Build(
+    data_tests=False, select=("config.materialized:table", "config.materialized:incremental")
+)
 DATA_TESTS = transform.Build(models=False)
 FRESHNESS_ONLY = transform.Build(data_tests=False, select=("mart_pipeline_freshness",))
 
@@ -94,6 +99,7 @@ class Worker:
         self._deleted: set[tuple[str, int]] = self._read_deletes()
         self._woken_by_event = False
         self._last_publish = 0.0
+        self._project_built = 0.0  # the project files' mtime when every model last ran
         self._next_tests = time.monotonic() + timing.test_every_seconds
         self._next_reconcile = 0.0  # at start: deletes made while no one listened
         self._tests_pending = False
@@ -179,11 +185,17 @@ class Worker:
                 self.report.loaded(checked)
         stale = time.monotonic() - self._last_publish >= self.timing.refresh_seconds
         if result.rows or stale:
-            build = MODELS_ONLY if result.rows else FRESHNESS_ONLY
-            result.trigger = result.trigger if result.rows else "refresh"
+            if not result.rows:
+                result.trigger = "refresh"
             step = time.perf_counter()
+            project = transform.project_mtime()
+            build = DATA_MODELS if result.rows else FRESHNESS_ONLY
+            if project != self._project_built:
+                build = EVERY_MODEL
             with operations.writing(self.settings):
                 built = transform.build(self.settings, build)
+            if build is EVERY_MODEL:
+                self._project_built = project
             result.seconds["transform"] = time.perf_counter() - step
             published = operations.publish(self.settings)
             result.seconds["publish"] = published.seconds
