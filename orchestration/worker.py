@@ -57,13 +57,16 @@ DATA_TESTS = transform.Build(models=False)
 FRESHNESS_ONLY = transform.Build(data_tests=False, select=("mart_pipeline_freshness",))
 
 
-@dataclass
+@dataclass(frozen=True)
 class Timing:
     poll_seconds: float = 5.0
     refresh_seconds: float = 60.0
     test_every_seconds: float = 300.0
     reconcile_every_seconds: float = 3600.0
     max_backoff_seconds: float = 300.0
+
+
+DEFAULT_TIMING = Timing()
 
 
 @dataclass
@@ -74,14 +77,13 @@ class CycleResult:
     rows: int = 0
     published: bool = False
     seconds: dict[str, float] = field(default_factory=dict)
-    finished_at: float = 0.0
 
 
 class Worker:
     def __init__(
         self,
         settings: Settings,
-        timing: Timing = Timing(),  # noqa: B008 - a frozen-in-use default
+        timing: Timing = DEFAULT_TIMING,
         report: DagsterReport | None = None,
         **source_options,
     ) -> None:
@@ -99,6 +101,7 @@ class Worker:
         self._deleted: set[tuple[str, int]] = self._read_deletes()
         self._woken_by_event = False
         self._last_publish = 0.0
+        self._unbuilt = True  # rows loaded that no build has published yet (at start: unknown)
         self._project_built = 0.0  # the project files' mtime when every model last ran
         self._next_tests = time.monotonic() + timing.test_every_seconds
         self._next_reconcile = 0.0  # at start: deletes made while no one listened
@@ -122,7 +125,7 @@ class Worker:
         return {(entity, int(rid)) for entity, rid in pairs}
 
     def _write_deletes(self) -> None:
-        tmp = self._deletes_file.with_suffix(".tmp")
+        tmp = self._deletes_file.with_name(self._deletes_file.name + ".tmp")
         tmp.write_text("".join(f"{entity} {rid}\n" for entity, rid in sorted(self._deleted)))
         tmp.replace(self._deletes_file)
 
@@ -156,8 +159,8 @@ class Worker:
             next_poll = time.monotonic() + self.timing.poll_seconds
 
     def cycle(self) -> CycleResult:
-        """One cycle: the pass, and when it loaded anything (or the copy is older than
-        `refresh_seconds`), dbt and the copy; the data tests when they are due."""
+        """One cycle: the pass, and when it or a failed cycle before it loaded anything (or the
+        copy is older than `refresh_seconds`), dbt and the copy; the data tests when due."""
         self._wake.clear()  # an event from here on wakes the next cycle
         with self._lock:
             deleted = frozenset(self._deleted)
@@ -170,6 +173,7 @@ class Worker:
                 self._deleted -= deleted
                 self._write_deletes()
         result = CycleResult(trigger, rows=sum(run.rows.values()))
+        self._unbuilt = self._unbuilt or result.rows > 0
         result.seconds.update(run.seconds)
         result.seconds["pass"] = time.perf_counter() - started
         if self.report:
@@ -180,16 +184,17 @@ class Worker:
             checked = operations.load(self.settings, operations.Reconcile(), **self.source_options)
             self._next_reconcile = time.monotonic() + self.timing.reconcile_every_seconds
             result.rows += sum(checked.rows.values())
+            self._unbuilt = self._unbuilt or result.rows > 0
             result.seconds["reconcile"] = time.perf_counter() - step
             if self.report:
                 self.report.loaded(checked)
         stale = time.monotonic() - self._last_publish >= self.timing.refresh_seconds
-        if result.rows or stale:
-            if not result.rows:
+        if self._unbuilt or stale:
+            if not self._unbuilt:
                 result.trigger = "refresh"
             step = time.perf_counter()
             project = transform.project_mtime()
-            build = DATA_MODELS if result.rows else FRESHNESS_ONLY
+            build = DATA_MODELS if self._unbuilt else FRESHNESS_ONLY
             if project != self._project_built:
                 build = EVERY_MODEL
             with operations.writing(self.settings):
@@ -199,12 +204,11 @@ class Worker:
             result.seconds["transform"] = time.perf_counter() - step
             published = operations.publish(self.settings)
             result.seconds["publish"] = published.seconds
-            result.published = True
+            result.published, self._unbuilt = True, False
             self._last_publish = time.monotonic()
             if self.report:
                 self.report.built(built)
                 self.report.published(published, str(self.settings.bi_path))
-        result.finished_at = time.time()
         self.cycles.append(result)
         level = logging.INFO if result.rows or result.published else logging.DEBUG
         log.log(level, "%s: %s rows%s; %s", result.trigger, f"{result.rows:,}",

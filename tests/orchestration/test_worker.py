@@ -17,7 +17,7 @@ import duckdb
 import pytest
 import requests
 
-from orchestration import events, jobs
+from orchestration import events, jobs, transform
 from orchestration.assets import BI_KEY
 from orchestration.reporting import DagsterReport
 from orchestration.worker import Timing, Worker
@@ -239,3 +239,45 @@ def test_a_worker_killed_mid_cycle_loses_nothing_and_the_next_one_completes_the_
         expected = con.execute(query).fetchall()
     assert ours == expected
     assert "Traceback" not in log.read_text()
+
+
+def test_rows_loaded_by_a_cycle_whose_build_failed_are_published_by_the_next_one(
+    settings, emulator, monkeypatch
+):
+    worker = Worker(settings, ONLY_EVENTS, rate_per_second=0)
+    worker.cycle()
+    lead = _add_lead(emulator, "loaded, then dbt failed")
+    real_build = transform.build
+    failures = iter([transform.BuildFailed("dbt run failed: injected")])
+
+    def build_failing_once(*args, **kwargs):
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        return real_build(*args, **kwargs)
+
+    monkeypatch.setattr(transform, "build", build_failing_once)
+    with pytest.raises(transform.BuildFailed):
+        worker.cycle()
+    again = worker.cycle()  # nothing new to load: the rows of the failed cycle are built
+    assert again.rows == 0 and again.published and again.trigger == "poll"
+    assert _bi(settings, f"select 1 from marts.fct_leads where lead_id = {lead}")
+
+
+def test_a_failing_portal_is_alerted_once_and_the_worker_recovers_by_itself(
+    settings, emulator, alert_receiver
+):
+    timing = Timing(poll_seconds=1, refresh_seconds=3600, test_every_seconds=3600,
+                    max_backoff_seconds=2)
+    with running(settings, emulator, timing) as (worker, _):
+        emulator.control("POST", "faults", {"kind": "error", "method": "batch", "count": 40,
+                                            "error": "ACCESS_DENIED", "status": 403})
+        _until(lambda: worker.failures >= 2, "two failed cycles", 120)
+        emulator.control("DELETE", "faults")
+        lead = _add_lead(emulator, "after the outage")
+        _until(lambda: _bi(settings, f"select 1 from marts.fct_leads where lead_id = {lead}"),
+               "the lead after the outage", 120)
+        assert worker.failures == 0
+    alerts = [r["json"] for r in alert_receiver.received if r["json"]["subject"] == "worker"]
+    assert len(alerts) == 1 and alerts[0]["event"] == "run_failed"
+    assert emulator.webhook.split("/rest/")[1] not in str(alerts)
