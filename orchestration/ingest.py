@@ -109,16 +109,20 @@ def load(
     return result
 
 
+def error_line(error: BaseException) -> str:
+    """What went wrong, in one line: the innermost cause (dlt wraps the source's error in its
+    own), the webhook secret redacted."""
+    cause = error
+    while cause.__cause__ is not None:
+        cause = cause.__cause__
+    first = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+    return redact_webhooks(f"{type(cause).__name__}: {first}")[:500]
+
+
 def record_run(settings: Settings, result: RunResult, error: BaseException | None = None) -> None:
     """Append the run to `ops.sync_runs`. A failure to record a failed run (the warehouse
     locked, say) must not hide the run's own error, so it is swallowed in that case."""
-    message = None
-    if error is not None:
-        cause = error
-        while cause.__cause__ is not None:  # dlt wraps the source's error in its own
-            cause = cause.__cause__
-        first = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
-        message = redact_webhooks(f"{type(cause).__name__}: {first}")[:500]
+    message = error_line(error) if error is not None else None
     row = [
         result.run_id,
         result.kind,

@@ -8,7 +8,9 @@ wrote the warehouse.
 - `dbt run`: a materialization of each model that ran;
 - the BI copy: a materialization of `bi/bi_copy`;
 - `dbt test`: an asset check evaluation per data test, keyed as dagster-dbt keys the checks
-  of the job's dbt step, with its failing rows.
+  of the job's dbt step, with its failing rows;
+- a failed cycle: an observation of `ops/sync_runs` with the error's first line (the webhook
+  secret redacted), so the failure shows in the asset's history beside the runs'.
 """
 
 import json
@@ -127,3 +129,9 @@ class DagsterReport:
                 )
             )
         self._emit(evaluations)
+
+    def failed(self, error: str) -> None:
+        self._emit([dg.AssetObservation(
+            assets.SYNC_RUNS_KEY,
+            metadata={"status": "failed", "error": error, "reported_by": "worker"},
+        )])

@@ -40,10 +40,9 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from orchestration import alerts, events, operations, transform
+from orchestration import alerts, events, ingest, operations, transform
 from orchestration.reporting import DagsterReport
 from orchestration.settings import Settings
-from sources.bitrix24.errors import redact_webhooks
 
 log = logging.getLogger("bitrix_warehouse.worker")
 
@@ -241,9 +240,11 @@ class Worker:
     # -- failures ----------------------------------------------------------------------------
     def _failed(self, exc: BaseException, backoff: float) -> None:
         self.failures += 1
-        error = alerts.first_line(redact_webhooks(f"{type(exc).__name__}: {exc}"))
+        error = ingest.error_line(exc)
         log.error("cycle failed (%d in a row), next try in %.0f s: %s", self.failures, backoff,
                   error)
+        if self.report:
+            self.report.failed(error)
         if self.failures == 1:
             alerts.send(self.settings, alerts.Alert("run_failed", "worker", datetime.now(UTC),
                                                     error))

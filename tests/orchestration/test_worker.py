@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from orchestration import events, jobs, transform
-from orchestration.assets import BI_KEY
+from orchestration.assets import BI_KEY, SYNC_RUNS_KEY
 from orchestration.reporting import DagsterReport
 from orchestration.worker import Timing, Worker
 from tests.support import free_port
@@ -266,12 +266,13 @@ def test_rows_loaded_by_a_cycle_whose_build_failed_are_published_by_the_next_one
     assert _bi(settings, f"select 1 from marts.fct_leads where lead_id = {lead}")
 
 
-def test_a_failing_portal_is_alerted_once_and_the_worker_recovers_by_itself(
-    settings, emulator, alert_receiver
+def test_a_failing_portal_is_alerted_once_shown_in_dagster_and_the_worker_recovers(
+    settings, emulator, alert_receiver, instance
 ):
     timing = Timing(poll_seconds=1, refresh_seconds=3600, test_every_seconds=3600,
                     max_backoff_seconds=2)
-    with running(settings, emulator, timing) as (worker, _):
+    report = DagsterReport(settings, instance)
+    with running(settings, emulator, timing, report) as (worker, _):
         emulator.control("POST", "faults", {"kind": "error", "method": "batch", "count": 40,
                                             "error": "ACCESS_DENIED", "status": 403})
         _until(lambda: worker.failures >= 2, "two failed cycles", 120)
@@ -279,7 +280,12 @@ def test_a_failing_portal_is_alerted_once_and_the_worker_recovers_by_itself(
         lead = _add_lead(emulator, "after the outage")
         _until(lambda: _bi(settings, f"select 1 from marts.fct_leads where lead_id = {lead}"),
                "the lead after the outage", 120)
-        assert worker.failures == 0
+    assert worker.failures == 0
     alerts = [r["json"] for r in alert_receiver.received if r["json"]["subject"] == "worker"]
     assert len(alerts) == 1 and alerts[0]["event"] == "run_failed"
-    assert emulator.webhook.split("/rest/")[1] not in str(alerts)
+    observed = [r.asset_observation.metadata for r in instance.fetch_observations(
+        SYNC_RUNS_KEY, limit=50).records]
+    failed = [m for m in observed if m["status"].value == "failed"]
+    assert len(failed) >= 2 and all("ACCESS_DENIED" in m["error"].value for m in failed)
+    secret = emulator.webhook.split("/rest/")[1]
+    assert secret not in str(alerts) and secret not in str(observed)
