@@ -26,11 +26,11 @@ from benchmarks.freshness import Poller
 from benchmarks.run import percentile
 from benchmarks.source import pipeline_env
 from emulator.launcher import free_port
+from orchestration import events
 from tests.support import start_emulator
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-EVENTS = [f"ONCRM{e}{a}" for e in ("LEAD", "DEAL") for a in ("ADD", "UPDATE", "DELETE")]
 CYCLE = re.compile(r"(event|poll|refresh): ([\d,]+) rows, published; (.*)$")
 PARTS = ("extract", "normalize", "load", "pass", "transform", "publish")
 
@@ -81,7 +81,7 @@ def measure(scale: float, changes: int, interval: float, smoke: bool) -> list[st
                 emu.configure(rate_limit={"enabled": True, "rate": 2, "burst": 50})
             port = free_port()
             token = emu.control("GET", "events")["application_token"]
-            for event in EVENTS:
+            for event in events.NAMES:
                 emu.call("event.bind", {"event": event,
                                         "handler": f"http://127.0.0.1:{port}/bitrix24/events"})
             worker_env = {**env, "SOURCES__BITRIX24__APPLICATION_TOKEN": token}

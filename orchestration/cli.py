@@ -165,14 +165,17 @@ def export(mart: str, fmt: str, out: str) -> None:
               show_default=True, help="Size of the demo company the emulator starts with.")
 @click.option("--webhook-from-env", is_flag=True,
               help="Use SOURCES__BITRIX24__WEBHOOK_URL (a real portal) instead of the emulator.")
-def dev(port: int, scale: float, webhook_from_env: bool) -> None:
-    """The Dagster UI with the schedule and sensors on, against the emulator in live mode."""
+@click.option("--worker/--no-worker", default=True, show_default=True,
+              help="Run the event worker beside Dagster (off: the minute schedule syncs).")
+def dev(port: int, scale: float, webhook_from_env: bool, worker: bool) -> None:
+    """The Dagster UI with the schedules and sensors on and the event worker, against the
+    emulator in live mode."""
     from orchestration import dev as dev_run
     from orchestration import settings
 
     try:
         dev_run.run(settings.load(), port=port, scale=scale, use_env=webhook_from_env,
-                    echo=click.echo)
+                    worker=worker, echo=click.echo)
     except KeyboardInterrupt:
         pass
     except Exception as exc:

@@ -2,8 +2,13 @@
 
 By default it starts the emulator with a small demo company in live mode (new leads, stage moves,
 edits every few seconds) and points the pipeline at it, with a warehouse of its own in
-`data/dev/`, so a newcomer watches data arrive minute by minute. `--webhook-from-env` uses the
-portal in SOURCES__BITRIX24__WEBHOOK_URL and the configured warehouse instead.
+`data/dev/`, so a newcomer watches data arrive. `--webhook-from-env` uses the portal in
+SOURCES__BITRIX24__WEBHOOK_URL and the configured warehouse instead.
+
+The event worker runs beside Dagster (bound to the emulator's events; on a real portal it polls,
+or takes its events when SOURCES__BITRIX24__APPLICATION_TOKEN is set) and reports its cycles to
+the same instance, so the assets update within seconds and the schedules stand aside;
+`--no-worker` leaves the minute schedule to do the work.
 """
 
 import os
@@ -14,13 +19,35 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import requests
+
 from emulator import launcher
+from orchestration import events
 from orchestration.settings import Settings
 
 HERE = Path(__file__).resolve().parent
 
 
-def run(settings: Settings, *, port: int, scale: float, use_env: bool, echo) -> None:
+def _start_worker(env: dict, emulator) -> subprocess.Popen:
+    port = launcher.free_port()
+    if emulator is not None:
+        token = requests.get(f"{emulator.base}/_emulator/events", timeout=10).json()
+        handler = f"http://127.0.0.1:{port}{events.PATH}"
+        for event in events.NAMES:
+            requests.post(emulator.webhook + "event.bind.json",
+                          json={"event": event, "handler": handler},
+                          timeout=10).raise_for_status()
+        env = {**env, "SOURCES__BITRIX24__APPLICATION_TOKEN": token["application_token"]}
+    return subprocess.Popen(
+        [str(Path(sys.executable).with_name("bitrix-warehouse")), "worker", "--port", str(port)],
+        cwd=HERE.parent,
+        env=env,
+    )
+
+
+def run(
+    settings: Settings, *, port: int, scale: float, use_env: bool, worker: bool, echo
+) -> None:
     env = dict(os.environ)
     emulator = None
     if not use_env:
@@ -44,7 +71,7 @@ def run(settings: Settings, *, port: int, scale: float, use_env: bool, echo) -> 
         BI_PATH=str(settings.bi_path.resolve()),
         DLT_PIPELINES_DIR=str(settings.dlt_dir.resolve()),
     )
-    echo(f"Dagster UI: http://127.0.0.1:{port}  (sync every minute; Ctrl-C stops)")
+    echo(f"Dagster UI: http://127.0.0.1:{port}  (Ctrl-C stops)")
     echo(f"BI tools read: {settings.bi_path.resolve()}")
     dagster = subprocess.Popen(
         [str(Path(sys.executable).with_name("dagster")), "dev", "-m", "orchestration.definitions",
@@ -52,12 +79,21 @@ def run(settings: Settings, *, port: int, scale: float, use_env: bool, echo) -> 
         cwd=HERE.parent,
         env=env,
     )
+    background = _start_worker(env, emulator) if worker else None
+    echo("Event worker: on (syncs within seconds of a change)" if worker else
+         "Event worker: off (the schedule syncs every minute)")
     # SIGTERM (a supervisor, `timeout`) cleans up as Ctrl-C does, instead of orphaning the UI,
     # its daemon and the emulator
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         dagster.wait()
     finally:
+        if background is not None:
+            background.terminate()
+            try:
+                background.wait(60)
+            except subprocess.TimeoutExpired:
+                background.kill()
         if dagster.poll() is None:
             dagster.send_signal(signal.SIGINT)  # `dagster dev` stops its children on SIGINT
             try:

@@ -27,7 +27,6 @@ from tests.warehouse import reconcile, sync
 pytestmark = pytest.mark.timeout(600)
 
 ONLY_EVENTS = Timing(poll_seconds=3600, refresh_seconds=3600, test_every_seconds=3600)
-ALL_EVENTS = [f"ONCRM{e}{a}" for e in ("LEAD", "DEAL") for a in ("ADD", "UPDATE", "DELETE")]
 
 
 @contextmanager
@@ -39,7 +38,7 @@ def running(settings, emulator, timing=ONLY_EVENTS, report=None):
     token = emulator.control("GET", "events")["application_token"]
     server = events.serve(token, worker.notify, "127.0.0.1", port)
     url = f"http://127.0.0.1:{port}{events.PATH}"
-    for event in ALL_EVENTS:
+    for event in events.NAMES:
         emulator.call("event.bind", {"event": event, "handler": url})
     thread = threading.Thread(target=worker.serve, daemon=True)
     thread.start()
@@ -192,7 +191,7 @@ def test_a_worker_killed_mid_cycle_loses_nothing_and_the_next_one_completes_the_
     settings, emulator, tmp_path
 ):
     port = free_port()
-    for event in ALL_EVENTS:
+    for event in events.NAMES:
         emulator.call("event.bind", {"event": event,
                                      "handler": f"http://127.0.0.1:{port}{events.PATH}"})
     log = tmp_path / "worker.log"
