@@ -14,7 +14,6 @@ wrote the warehouse.
 """
 
 import json
-import logging
 from collections.abc import Iterable
 
 import dagster as dg
@@ -24,8 +23,6 @@ from orchestration import assets, ingest, transform
 from orchestration.bi import Published
 from orchestration.settings import Settings
 from sources.bitrix24 import bitrix24_source
-
-log = logging.getLogger("bitrix_warehouse.worker")
 
 
 def raw_keys() -> list[dg.AssetKey]:

@@ -175,8 +175,7 @@ class Worker:
         self._unbuilt = self._unbuilt or result.rows > 0
         result.seconds.update(run.seconds)
         result.seconds["pass"] = time.perf_counter() - started
-        if self.report:
-            self.report.loaded(run)
+        loads = [run]
         if time.monotonic() >= self._next_reconcile:
             # after the pass, so records it just loaded are known and not re-read by ID
             step = time.perf_counter()
@@ -185,8 +184,12 @@ class Worker:
             result.rows += sum(checked.rows.values())
             self._unbuilt = self._unbuilt or result.rows > 0
             result.seconds["reconcile"] = time.perf_counter() - step
-            if self.report:
-                self.report.loaded(checked)
+            loads.append(checked)
+        # Loads are reported when they landed rows, whatever dbt does next, and with each
+        # refresh (their "data as of" moved); not for every idle poll: ~16 events a few seconds
+        if self.report and result.rows:
+            for load in loads:
+                self.report.loaded(load)
         stale = time.monotonic() - self._last_publish >= self.timing.refresh_seconds
         if self._unbuilt or stale:
             if not self._unbuilt:
@@ -206,6 +209,8 @@ class Worker:
             result.published, self._unbuilt = True, False
             self._last_publish = time.monotonic()
             if self.report:
+                for load in loads if not result.rows else ():
+                    self.report.loaded(load)
                 self.report.built(built)
                 self.report.published(published, str(self.settings.bi_path))
         self.cycles.append(result)
