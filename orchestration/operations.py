@@ -164,14 +164,11 @@ def load(
         )
 
 
-ROUTINE = transform.Build()  # every model and data test
-
-
-def build(settings: Settings, what: transform.Build = ROUTINE) -> float:
-    """The routine `dbt build` (or what `what` says); returns its seconds."""
+def build(settings: Settings, *, full_refresh: bool = False) -> float:
+    """The routine `dbt build`; returns its seconds."""
     started = time.perf_counter()
     with writing(settings):
-        transform.build(settings, what)
+        transform.build(settings, transform.Build(full_refresh=full_refresh))
     return time.perf_counter() - started
 
 
