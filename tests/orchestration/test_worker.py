@@ -288,3 +288,16 @@ def test_a_failing_portal_is_alerted_once_shown_in_dagster_and_the_worker_recove
     assert len(failed) >= 2 and all("ACCESS_DENIED" in m["error"].value for m in failed)
     secret = emulator.webhook.split("/rest/")[1]
     assert secret not in str(alerts) and secret not in str(observed)
+
+
+def test_a_delete_event_for_a_record_the_portal_still_lists_marks_nothing(settings, emulator):
+    """An event only says something happened: a lead restored since, or deleted in a test
+    event by mistake, is checked against the portal and kept."""
+    lead = _add_lead(emulator, "still there")
+    worker = Worker(settings, ONLY_EVENTS, rate_per_second=0)
+    worker.notify(events.Event("leads", "DELETE", lead))
+    assert worker.cycle().published
+    assert _bi(settings, "select lead_id from marts.fct_leads") == [(lead,)]
+    assert _bi(settings, "select count(*) from marts.fct_deleted_records") == [(0,)]
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        assert con.execute("select count(*) from bitrix_raw.deleted_records").fetchone() == (0,)
