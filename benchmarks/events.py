@@ -80,10 +80,7 @@ def measure(scale: float, changes: int, interval: float, smoke: bool) -> list[st
             if not smoke:
                 emu.configure(rate_limit={"enabled": True, "rate": 2, "burst": 50})
             port = free_port()
-            token = emu.control("GET", "events")["application_token"]
-            for event in events.NAMES:
-                emu.call("event.bind", {"event": event,
-                                        "handler": f"http://127.0.0.1:{port}/bitrix24/events"})
+            token = emu.bind_events(f"http://127.0.0.1:{port}{events.PATH}")
             worker_env = {**env, "SOURCES__BITRIX24__APPLICATION_TOKEN": token}
             if smoke:
                 worker_env["SOURCES__BITRIX24__RATE_PER_SECOND"] = "0"

@@ -55,6 +55,17 @@ class RunningEmulator:
         self._stopped_output = self.output()
         self.log.unlink(missing_ok=True)
 
+    def bind_events(self, handler: str) -> str:
+        """Bind `handler` to every lead and deal event (`event.bind`); returns the application
+        token the handler is to verify."""
+        from .events import EVENTS
+
+        for event in sorted(EVENTS):
+            requests.post(self.webhook + "event.bind.json", json={"event": event,
+                          "handler": handler}, timeout=30, verify=False).raise_for_status()
+        answer = requests.get(f"{self.base}/_emulator/events", timeout=30, verify=False)
+        return answer.json()["application_token"]
+
     def _answers(self) -> bool:
         with warnings.catch_warnings():  # a test certificate is self-signed
             warnings.simplefilter("ignore")

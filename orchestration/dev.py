@@ -19,8 +19,6 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-import requests
-
 from emulator import launcher
 from orchestration import events
 from orchestration.settings import Settings
@@ -31,13 +29,8 @@ HERE = Path(__file__).resolve().parent
 def _start_worker(env: dict, emulator) -> subprocess.Popen:
     port = launcher.free_port()
     if emulator is not None:
-        token = requests.get(f"{emulator.base}/_emulator/events", timeout=10).json()
-        handler = f"http://127.0.0.1:{port}{events.PATH}"
-        for event in events.NAMES:
-            requests.post(emulator.webhook + "event.bind.json",
-                          json={"event": event, "handler": handler},
-                          timeout=10).raise_for_status()
-        env = {**env, "SOURCES__BITRIX24__APPLICATION_TOKEN": token["application_token"]}
+        token = emulator.bind_events(f"http://127.0.0.1:{port}{events.PATH}")
+        env = {**env, "SOURCES__BITRIX24__APPLICATION_TOKEN": token}
     return subprocess.Popen(
         [str(Path(sys.executable).with_name("bitrix-warehouse")), "worker", "--port", str(port)],
         cwd=HERE.parent,

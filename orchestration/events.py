@@ -31,7 +31,6 @@ log = logging.getLogger("bitrix_warehouse.events")
 PATH = "/bitrix24/events"
 ENTITIES = {"LEAD": "leads", "DEAL": "deals"}
 ACTIONS = ("ADD", "UPDATE", "DELETE")
-NAMES = tuple(f"ONCRM{code}{action}" for code in ENTITIES for action in ACTIONS)  # to bind
 MAX_BODY_BYTES = 64 * 1024  # an event is a few hundred bytes
 
 

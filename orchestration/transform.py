@@ -47,9 +47,7 @@ class Build:
     select: tuple[str, ...] = ()
 
     def command(self) -> list[str]:
-        args = ["build"] if self.data_tests else ["run"]
-        if not self.models:
-            args = ["test"]
+        args = ["test"] if not self.models else ["build"] if self.data_tests else ["run"]
         if self.data_tests and not self.unit_tests:
             args += ["--exclude-resource-type", "unit_test"]
         if self.full_refresh:

@@ -35,11 +35,8 @@ def running(settings, emulator, timing=ONLY_EVENTS, report=None):
     once the catch-up cycle has published."""
     worker = Worker(settings, timing, report, rate_per_second=0)
     port = free_port()
-    token = emulator.control("GET", "events")["application_token"]
-    server = events.serve(token, worker.notify, "127.0.0.1", port)
     url = f"http://127.0.0.1:{port}{events.PATH}"
-    for event in events.NAMES:
-        emulator.call("event.bind", {"event": event, "handler": url})
+    server = events.serve(emulator.bind_events(url), worker.notify, "127.0.0.1", port)
     thread = threading.Thread(target=worker.serve, daemon=True)
     thread.start()
     try:
@@ -163,14 +160,13 @@ def test_worker_cycles_show_on_the_jobs_assets_and_checks_in_dagster(
     assert isinstance(jobs.skip_while_writing(context), dg.SkipReason)
 
 
-def _worker_process(settings, emulator, port: int, log: Path) -> subprocess.Popen:
+def _worker_process(settings, token: str, port: int, log: Path) -> subprocess.Popen:
     env = {
         **os.environ,
         "WAREHOUSE_PATH": str(settings.warehouse_path),
         "BI_PATH": str(settings.bi_path),
         "DLT_PIPELINES_DIR": str(settings.dlt_dir),
-        "SOURCES__BITRIX24__APPLICATION_TOKEN":
-            emulator.control("GET", "events")["application_token"],
+        "SOURCES__BITRIX24__APPLICATION_TOKEN": token,
     }
     env.pop("DAGSTER_HOME", None)
     return subprocess.Popen(
@@ -191,16 +187,14 @@ def test_a_worker_killed_mid_cycle_loses_nothing_and_the_next_one_completes_the_
     settings, emulator, tmp_path
 ):
     port = free_port()
-    for event in events.NAMES:
-        emulator.call("event.bind", {"event": event,
-                                     "handler": f"http://127.0.0.1:{port}{events.PATH}"})
+    token = emulator.bind_events(f"http://127.0.0.1:{port}{events.PATH}")
     log = tmp_path / "worker.log"
     leads = [_add_lead(emulator, f"before {i}") for i in range(5)]
     sync(settings)  # held by the warehouse, so their deletes show in fct_deleted_records
     deleted = []
     # killed while a pass waits on a slow portal, then at two moments of a cycle an event woke
     for kill_after in (None, 0.7, 3.0):
-        worker = _worker_process(settings, emulator, port, log)
+        worker = _worker_process(settings, token, port, log)
         _until(lambda: _listening(port), "the receiver", 120)
         if kill_after is None:
             emulator.control("POST", "faults", {"kind": "slow", "method": "batch",
@@ -212,7 +206,7 @@ def test_a_worker_killed_mid_cycle_loses_nothing_and_the_next_one_completes_the_
         worker.send_signal(signal.SIGKILL)
         worker.wait(30)
         emulator.control("DELETE", "faults")
-    worker = _worker_process(settings, emulator, port, log)
+    worker = _worker_process(settings, token, port, log)
     try:
         live = sorted(set(leads) - set(deleted))
         _until(lambda: [r[0] for r in _bi(settings, "select lead_id from marts.fct_leads "
