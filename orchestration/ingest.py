@@ -80,33 +80,44 @@ def load(
     kind: str,
     make_source: Callable[[dlt.Pipeline], DltSource],
     progress: bool = False,
+    more: Callable[[], bool] = lambda: False,
 ) -> RunResult:
     """Load the source `make_source` builds for the pipeline (after finishing what a killed run
-    left), then record the run (failed runs too) in `ops.sync_runs`."""
+    left), again while `more()` says the source has more to load (the windows of a first
+    load, each committed before the next is read), then record the run (failed runs too) in
+    `ops.sync_runs`."""
     result = RunResult(kind)
     try:
         pipeline = make_pipeline(settings, progress)
         _finish_pending(pipeline)
-        # Parquet, not dlt's default insert_values (5× slower, 10× the memory) nor jsonl: DuckDB
-        # infers a jsonl file's columns from its first 20,480 rows, so a column first filled
-        # later (a bad amount, a new custom field) failed the whole load; and dlt 1.31 cannot
-        # load the empty jsonl file that creates a table before its first row.
-        pipeline.run(make_source(pipeline), loader_file_format="parquet")
+        while True:
+            # Parquet, not dlt's default insert_values (5× slower, 10× the memory) nor jsonl:
+            # DuckDB infers a jsonl file's columns from its first 20,480 rows, so a column first
+            # filled later (a bad amount, a new custom field) failed the whole load; and dlt
+            # 1.31 cannot load the empty jsonl file that creates a table before its first row.
+            pipeline.run(make_source(pipeline), loader_file_format="parquet")
+            _count(result, pipeline.last_trace)
+            if not more():
+                break
     except Exception as exc:
         record_run(settings, result, error=exc)
         raise
-    trace = pipeline.last_trace
-    counts = trace.last_normalize_info.row_counts if trace.last_normalize_info else {}
-    result.rows = {k: v for k, v in counts.items() if not k.startswith("_dlt")}
-    result.seconds = {
-        step.step: (step.finished_at - step.started_at).total_seconds()
-        for step in trace.steps
-        if step.step in ("extract", "normalize", "load") and step.finished_at
-    }
     if kind == "sync":
         result.data_as_of = state.data_as_of(pipeline)
     record_run(settings, result)
     return result
+
+
+def _count(result: RunResult, trace) -> None:
+    """Add a dlt run's rows per table and step seconds to `result`."""
+    counts = trace.last_normalize_info.row_counts if trace.last_normalize_info else {}
+    for table, rows in counts.items():
+        if not table.startswith("_dlt"):
+            result.rows[table] = result.rows.get(table, 0) + rows
+    for step in trace.steps:
+        if step.step in ("extract", "normalize", "load") and step.finished_at:
+            seconds = (step.finished_at - step.started_at).total_seconds()
+            result.seconds[step.step] = result.seconds.get(step.step, 0.0) + seconds
 
 
 def error_line(error: BaseException) -> str:

@@ -18,7 +18,7 @@ error; with the lock it waits its turn.
 
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -32,6 +32,7 @@ from orchestration.settings import Settings
 from sources.bitrix24 import backfill_source, bitrix24_source, state
 from sources.bitrix24.reconcile import deletions_source
 from sources.bitrix24.tables import CRM, crm_entities
+from sources.bitrix24.windows import FirstLoad
 
 ENTITIES = tuple(CRM)  # what a backfill can re-read: leads, deals
 
@@ -158,9 +159,15 @@ def load(
     settings: Settings, what: Load, *, progress: bool = False, **source_options
 ) -> ingest.RunResult:
     """Extract and load; `source_options` go to the dlt source (webhook_url, rate_per_second…)."""
-    with writing(settings):
+    with writing(settings), closing(FirstLoad()) as first_load:
+        if isinstance(what, Sync):  # a first load runs in windows, one dlt run each
+            source_options = {**source_options, "first_load": first_load}
         return ingest.load(
-            settings, what.kind, lambda pipeline: what.source(pipeline, **source_options), progress
+            settings,
+            what.kind,
+            lambda pipeline: what.source(pipeline, **source_options),
+            progress,
+            more=lambda: first_load.pending,
         )
 
 

@@ -68,6 +68,7 @@ from .tables import (
     statuses,
     users,
 )
+from .windows import FirstLoad
 
 # The set of tables a pass creates; raised when a release adds one (an older warehouse then gets
 # the new tables created on its next pass).
@@ -84,18 +85,21 @@ def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat()
 
 
-def streams_for(state: dict, overlap_seconds: int, related: bool = True) -> list[Stream]:
-    """The streams of an incremental pass, from the cursor in `state` (`related`: with
-    contacts and activities)."""
+def change_streams(state: dict, overlap_seconds: int, related: bool = True) -> list[Stream]:
+    """The lists a pass reads from its cursor in `state` (`related`: with contacts and
+    activities): what changed since the watermark, the stage history after its last ID. A first
+    load in windows goes on from the ID each list reached (`first_load.after`)."""
+    after = state.get("first_load", {}).get("after", {})
+    lists = [(name, method, "DATE_MODIFY", ["*", "UF_*"]) for name, (method, _, _) in CRM.items()]
+    if related:
+        lists += [(name, method, cursor, list(select)) for name, (method, cursor, select)
+                  in RELATED.items()]
     streams = []
-    for name, (method, _, _) in CRM.items():
-        watermark = state.get(name, {}).get("watermark")
-        flt = {} if watermark is None else {">=DATE_MODIFY": _iso(watermark - overlap_seconds)}
-        streams.append(Stream(name, method, {"filter": flt, "select": ["*", "UF_*"]}))
-    for name, (method, cursor, select) in RELATED.items() if related else ():
+    for name, method, cursor, select in lists:
         watermark = state.get(name, {}).get("watermark")
         flt = {} if watermark is None else {f">={cursor}": _iso(watermark - overlap_seconds)}
-        streams.append(Stream(name, method, {"filter": flt, "select": list(select)}))
+        params = {"filter": flt, "select": select}
+        streams.append(Stream(name, method, params, last_id=after.get(name, 0)))
     for name, (entity_type, _) in HISTORY.items():
         streams.append(
             Stream(
@@ -106,7 +110,12 @@ def streams_for(state: dict, overlap_seconds: int, related: bool = True) -> list
                 last_id=state.get(name, {}).get("last_id", 0),
             )
         )
-    streams += [
+    return streams
+
+
+def dictionary_streams() -> list[Stream]:
+    """The dictionaries, read whole by every pass and compared with their last snapshot."""
+    return [
         Stream(
             "statuses",
             "crm.status.list",
@@ -135,7 +144,6 @@ def streams_for(state: dict, overlap_seconds: int, related: bool = True) -> list
             order={"sort": "ID", "order": "ASC"},
         ),
     ]
-    return streams
 
 
 @dlt.source(name="bitrix24", section="bitrix24", max_table_nesting=0)
@@ -147,14 +155,23 @@ def bitrix24_source(
     max_attempts: int = settings.MAX_ATTEMPTS,
     related: bool = True,
     deleted: Mapping[str, Collection[int]] | None = None,
+    window_rows: int = settings.WINDOW_ROWS,
+    first_load: FirstLoad | None = None,
 ) -> list[DltResource]:
     """Every CRM table of the portal, incrementally. `rate_per_second` 0 turns the client-side
     bucket off (for a portal without limits, such as the emulator in tests); `related` False
     leaves out contacts, activities and product rows (a benchmark comparing the export of
     leads, deals and their history with other clients); `deleted`: lead and deal IDs whose
-    deletion an event announced, checked and marked in this pass (see `reconcile.py`)."""
+    deletion an event announced, checked and marked in this pass (see `reconcile.py`).
+
+    A first load runs in windows of `window_rows` records, one window a pass (see
+    `windows.py`): `first_load.pending` says another pass must follow. The windows of one
+    process share `first_load`, so the portal is read ahead while a window is written; without
+    it each pass starts its own read from the state."""
     client = BitrixClient(webhook_url, rate=rate_per_second, burst=burst, max_attempts=max_attempts)
-    pages = portal_pages(client, overlap_seconds, related, deleted or {})
+    pages = portal_pages(
+        client, overlap_seconds, related, deleted or {}, window_rows, first_load or FirstLoad()
+    )
     return [
         pages,
         pages | leads,
@@ -230,11 +247,24 @@ def portal_pages(
     overlap_seconds: int,
     related: bool,
     deleted: Mapping[str, Collection[int]],
+    window_rows: int,
+    first_load: FirstLoad,
 ) -> Iterator[Rows]:
     """Every page one pass reads, tagged with its stream; the tables below pick theirs."""
     state = dlt.current.resource_state()
-    streams = read_streams(client, streams_for(state, overlap_seconds, related))
-    watermark = streams.server_time
+    first = state.get("leads", {}).get("watermark") is None
+    if first:  # a window of the first load
+        read = first_load.start(client, change_streams(state, overlap_seconds, related))
+        client = read.client  # one bucket for the read ahead and this window's own requests
+        progress = state.setdefault("first_load", {"server_time": read.server_time, "after": {}})
+        watermark = progress["server_time"]
+        pages = read.window(window_rows)
+    else:
+        read = read_streams(
+            client, [*change_streams(state, overlap_seconds, related), *dictionary_streams()]
+        )
+        watermark = read.server_time
+        pages = iter(read)
     horizon = watermark - overlap_seconds
     # Lists read on a modification time (stream → its field): rows re-read inside the overlap
     # exactly as loaded before are dropped, so an idle pass loads nothing.
@@ -248,7 +278,7 @@ def portal_pages(
     fresh: dict[str, dict[int, float]] = {name: {} for name in tracked}
     snapshots: dict[str, list] = {name: [] for name in DICTIONARY_KEYS}
     loaded_deals: list[int] = []
-    for page in streams:
+    for page in pages:
         if page.stream in tracked:
             rows, hashes = unseen(page.rows, seen[page.stream], fresh[page.stream], horizon,
                                   tracked[page.stream])
@@ -256,25 +286,30 @@ def portal_pages(
                 yield Rows(page.stream, rows, page.observed_at, hashes)
             if page.stream == "deals":
                 loaded_deals += [int(row["ID"]) for row in rows]
+            if first:  # a keyset page's last row has a numeric ID (`paging._advance`)
+                progress["after"][page.stream] = int(page.rows[-1]["ID"])
         elif page.stream in HISTORY:
             yield Rows(page.stream, page.rows, page.observed_at)
             state.setdefault(page.stream, {})["last_id"] = int(page.rows[-1]["ID"])
         else:
             snapshots[page.stream].extend(page.rows)
+    complete = not first or read.exhausted
+    if first and complete:
+        for page in read_streams(client, dictionary_streams()):
+            snapshots[page.stream].extend(page.rows)
     dictionaries = state.setdefault("dictionaries", {})
-    for name, rows in snapshots.items():
+    for name, rows in snapshots.items() if complete else ():
         changed = dictionary_changes(dictionaries, name, DICTIONARY_KEYS[name], rows)
         if changed:
             yield Rows(name, changed, watermark)
     if related:
-        if not state.get("products_complete"):
+        if not state.get("products_complete") and not first:
             # A warehouse that first gains product rows reads them for every deal the portal
-            # has; on a first pass, the deals it just loaded are all of them.
-            first_pass = state.get("deals", {}).get("watermark") is None
-            loaded_deals = loaded_deals if first_pass else _every_deal(client)
+            # has (a first load reads them for the deals of each window).
+            loaded_deals = _every_deal(client)
         yield from product_pages(client, loaded_deals)
-        state["products_complete"] = True
-    if any(deleted.values()):
+        state["products_complete"] = complete
+    if complete and any(deleted.values()):
         yield from announced_deletions(client, deleted, watermark)
     if state.get("tables_created") != TABLES_VERSION:
         # Every table is created, rows or not, on a first pass and when a release adds tables,
@@ -286,4 +321,9 @@ def portal_pages(
         kept = {k: v for k, v in seen[name].items() if v[0] >= horizon}
         kept.update(fresh[name])
         entry["seen"] = {str(k): v for k, v in kept.items()}
-        entry["watermark"] = watermark
+        if complete:
+            entry["watermark"] = watermark
+    if first:
+        first_load.pending = not complete
+        if complete:
+            del state["first_load"]

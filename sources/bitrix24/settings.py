@@ -13,6 +13,13 @@ BURST = 50
 # are recognised by (ID, DATE_MODIFY) and dropped before loading.
 OVERLAP_SECONDS = 120
 
+# A first load commits every WINDOW_ROWS records read (see `windows.py`): a window's package is
+# what dlt holds, normalizes and merges at once. The read runs ahead of the windows by at most
+# READ_AHEAD_ROWS rows (about 40 requests: 20 s of the portal's rate, longer than a window's
+# normalize and load).
+WINDOW_ROWS = 200_000
+READ_AHEAD_ROWS = 100_000
+
 SCOPES = ("crm", "user", "department")  # what the webhook must be created with
 
 MAX_ATTEMPTS = 8  # per request, for retryable failures
