@@ -15,7 +15,7 @@ class Settings:
     portal_timezone: str | None
     alert_webhook_url: str | None
     dagster_home: Path | None = None  # the instance the event worker reports its cycles to
-    duckdb_memory_limit: str = "2GB"
+    duckdb_memory_limit: str = "1GB"
     stale_after_minutes: float = 5.0
 
 

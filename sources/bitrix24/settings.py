@@ -17,8 +17,8 @@ OVERLAP_SECONDS = 120
 # what dlt holds, normalizes and merges at once. The read runs ahead of the windows by at most
 # READ_AHEAD_ROWS rows (about 40 requests: 20 s of the portal's rate, longer than a window's
 # normalize and load).
-WINDOW_ROWS = 200_000
-READ_AHEAD_ROWS = 100_000
+WINDOW_ROWS = 100_000
+READ_AHEAD_ROWS = 50_000
 
 SCOPES = ("crm", "user", "department")  # what the webhook must be created with
 
