@@ -45,7 +45,8 @@ ROOT = Path(__file__).resolve().parents[1]
 ENTITIES = ("lead", "deal", "lead_history", "deal_history")
 
 EXPORT = """
-import json, resource, sys, time
+import json, sys, time
+from benchmarks.memory import peak_rss_mb
 client, webhook, folder = sys.argv[1], sys.argv[2], sys.argv[3]
 started, extract = time.perf_counter(), None
 if client == "ours":
@@ -79,7 +80,7 @@ else:
     ids = {e: [int(r["ID"]) for r in rows] for e, rows in data.items()}
 print(json.dumps({"seconds": time.perf_counter() - started, "ids": ids,
                   "extract": extract,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "peak_rss_mb": peak_rss_mb()}))
 """
 
 BI_QUERIES = {

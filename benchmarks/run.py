@@ -36,14 +36,15 @@ sys.path.insert(0, str(ROOT))
 from tests.support import start_emulator  # noqa: E402
 
 GENERATE = """
-import json, resource, sys, time
+import json, sys, time
+from benchmarks.memory import peak_rss_mb
 from emulator.datasets import load_dataset
 from emulator.portal import Portal
 portal = Portal("bench")
 started = time.perf_counter()
 counts = load_dataset(portal, "demo", scale=float(sys.argv[1]))
 seconds = time.perf_counter() - started
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+rss = peak_rss_mb()
 print(json.dumps({"seconds": seconds, "peak_rss_mb": rss, **counts}))
 """
 
@@ -205,6 +206,15 @@ def peers_section(smoke: bool) -> list[str]:
                deadline=PEER_DEADLINE_MINUTES * 60)
 
 
+FIRST_LOAD_SCALES = [1.0, 10.0]
+
+
+def first_load_section(smoke: bool) -> list[str]:
+    from benchmarks.first_load import run
+
+    return run((0.02,) if smoke else tuple(FIRST_LOAD_SCALES))
+
+
 DASHBOARD_SCALES = [1.0, 10.0]
 
 
@@ -217,6 +227,7 @@ def dashboards_section(smoke: bool) -> list[str]:
 SECTIONS = {
     "emulator": emulator_section,
     "source": source_section,
+    "first_load": first_load_section,
     "transform": transform_section,
     "freshness": freshness_section,
     "events": events_section,
@@ -254,6 +265,11 @@ def main(argv=None) -> int:
         default=",".join(f"{s:g}" for s in EVENT_SCALES),
         help="demo scales of the events section",
     )
+    parser.add_argument(
+        "--first-load-scales",
+        default=",".join(f"{s:g}" for s in FIRST_LOAD_SCALES),
+        help="demo scales of the first_load section",
+    )
     args = parser.parse_args(argv)
     given = sys.argv[1:] if argv is None else list(argv)
     command = (
@@ -265,6 +281,7 @@ def main(argv=None) -> int:
     TRANSFORM_SCALES[:] = [float(s) for s in args.transform_scales.split(",")]
     SOURCE_SCALES[:] = [float(s) for s in args.source_scales.split(",")]
     EVENT_SCALES[:] = [float(s) for s in args.event_scales.split(",")]
+    FIRST_LOAD_SCALES[:] = [float(s) for s in args.first_load_scales.split(",")]
     for name in args.only or list(SECTIONS):
         header = [
             f"Command: `{command}` (section `{name}`)",

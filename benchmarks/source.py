@@ -16,12 +16,13 @@ from tests.support import start_emulator
 ROOT = Path(__file__).resolve().parents[1]
 
 SYNC = """
-import json, resource, sys, time
+import json, sys, time
+from benchmarks.memory import peak_rss_mb
 from orchestration import operations, settings
 started = time.perf_counter()
-rows = operations.load(settings.load(), operations.Sync(), **json.loads(sys.argv[1])).rows
-print(json.dumps({"seconds": time.perf_counter() - started, "rows": rows,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+result = operations.load(settings.load(), operations.Sync(), **json.loads(sys.argv[1]))
+print(json.dumps({"seconds": time.perf_counter() - started, "rows": result.rows,
+                  "steps": result.seconds, "peak_rss_mb": peak_rss_mb()}))
 """
 
 # Every list a full load reads row by row (dictionaries aside).
@@ -39,7 +40,7 @@ def pipeline_env(emu, folder: str) -> dict:
     }
 
 
-def _sync(env: dict, **options) -> dict:
+def sync_process(env: dict, **options) -> dict:
     out = subprocess.run(
         [sys.executable, "-c", SYNC, json.dumps(options)],
         cwd=ROOT,
@@ -95,7 +96,7 @@ def run(scales: tuple[float, ...], changes: int) -> list[str]:
                     # Configuring the bucket empties it, as an idle minute would.
                     emu.configure(rate_limit={"enabled": True, "rate": 2, "burst": 50})
                     requests.delete(f"{emu.base}/_emulator/stats", timeout=10)
-                    result = _sync(env)
+                    result = sync_process(env)
                     stats = emu.stats()
                     # Records, not rows: each lead and deal also lands in its versions table.
                     rows = sum(n for t, n in result["rows"].items() if not t.endswith("_versions"))

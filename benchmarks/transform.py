@@ -11,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.source import _change, _sync, pipeline_env
+from benchmarks.source import _change, pipeline_env, sync_process
 from tests.support import start_emulator
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,11 +61,11 @@ def run(scales: tuple[float, ...], changes: int) -> list[str]:
         try:
             with tempfile.TemporaryDirectory() as tmp:
                 env = pipeline_env(emu, tmp)
-                _sync(env, rate_per_second=0)  # dbt is measured here, not the API
+                sync_process(env, rate_per_second=0)  # dbt is measured here, not the API
                 cold, warm = _build(env)
                 lines.append(f"| {scale:g} | full | {cold:.1f} | {warm:.1f} |")
                 _change(emu, changes)
-                _sync(env, rate_per_second=0)  # dbt is measured here, not the API
+                sync_process(env, rate_per_second=0)  # dbt is measured here, not the API
                 cold, warm = _build(env)
                 lines.append(f"| {scale:g} | after {changes:,} changes | {cold:.1f} | {warm:.1f} |")
         finally:

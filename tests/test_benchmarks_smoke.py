@@ -14,6 +14,9 @@ EXPECTED = {
     "emulator": [r"\| 0\.05 \|", r"batch of 50 chained pages \(2,500 rows\)"],
     "source": [r"\| 0\.02 \| full \|", r"\| 0\.02 \| no changes \| 0 \| 1 \|",
                r"\| 0\.02 \| after 50 changes \|"],
+    # one window, within the burst: no floor to compare with
+    "first_load": [r"\| 0\.02 \| [\d,]+ \| 1 \| \d+ \| \d+ \| 0 \| [\d.]+ \| — "
+                   r"\| [\d /]+ \| \d+ \|"],
     "transform": [r"\| 0\.02 \| full \| [\d.]+ \| [\d.]+ \|",
                   r"\| 0\.02 \| after 50 changes \| [\d.]+ \| [\d.]+ \|"],
     # one change seen in BI_PATH, none missed, no reader error; the cycle's parts
