@@ -33,6 +33,7 @@ Recurring-deal templates (`IS_RECURRING = Y`) load with `is_recurring_template =
 """
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import closing
 from datetime import UTC, date, datetime
 
 import dlt
@@ -169,9 +170,7 @@ def bitrix24_source(
     process share `first_load`, so the portal is read ahead while a window is written; without
     it each pass starts its own read from the state."""
     client = BitrixClient(webhook_url, rate=rate_per_second, burst=burst, max_attempts=max_attempts)
-    pages = portal_pages(
-        client, overlap_seconds, related, deleted or {}, window_rows, first_load or FirstLoad()
-    )
+    pages = portal_pages(client, overlap_seconds, related, deleted or {}, window_rows, first_load)
     return [
         pages,
         pages | leads,
@@ -248,9 +247,24 @@ def portal_pages(
     related: bool,
     deleted: Mapping[str, Collection[int]],
     window_rows: int,
-    first_load: FirstLoad,
+    first_load: FirstLoad | None,
 ) -> Iterator[Rows]:
     """Every page one pass reads, tagged with its stream; the tables below pick theirs."""
+    if first_load is not None:
+        yield from _pass(client, overlap_seconds, related, deleted, window_rows, first_load)
+        return
+    with closing(FirstLoad()) as own:  # a read ahead of this pass alone ends with it
+        yield from _pass(client, overlap_seconds, related, deleted, window_rows, own)
+
+
+def _pass(
+    client: BitrixClient,
+    overlap_seconds: int,
+    related: bool,
+    deleted: Mapping[str, Collection[int]],
+    window_rows: int,
+    first_load: FirstLoad,
+) -> Iterator[Rows]:
     state = dlt.current.resource_state()
     first = state.get("leads", {}).get("watermark") is None
     if first:  # a window of the first load

@@ -8,10 +8,11 @@ import sys
 import threading
 import time
 
+import dlt
 import pytest
 import requests
 
-from sources.bitrix24 import change_streams
+from sources.bitrix24 import bitrix24_source, change_streams, state
 from sources.bitrix24.client import BitrixClient
 from sources.bitrix24.errors import BitrixError
 from sources.bitrix24.windows import ReadAhead
@@ -136,3 +137,24 @@ def test_the_read_ahead_stops_at_its_bound_and_hands_failures_to_the_reader(demo
          "error_description": "Access denied", "status": 403}]})
     with pytest.raises(BitrixError, match="Access denied"):
         list(read.window(10**9))
+
+
+def test_the_source_run_on_its_own_loads_a_window_a_run_and_leaves_no_reader_behind(demo,
+                                                                                   tmp_path):
+    pipeline = dlt.pipeline("own", destination=dlt.destinations.duckdb(str(tmp_path / "w.duckdb")),
+                            pipelines_dir=str(tmp_path / "dlt"), dataset_name="raw")
+    runs = 0
+    while True:  # as a dlt user would: run until the first load is complete
+        pipeline.run(bitrix24_source(webhook_url=demo.webhook, rate_per_second=0,
+                                     window_rows=WINDOW), loader_file_format="parquet")
+        runs += 1
+        readers = [t for t in threading.enumerate() if t.name == "bitrix24-read-ahead"]
+        for reader in readers:
+            reader.join(timeout=5)
+        assert not any(reader.is_alive() for reader in readers)
+        if state.data_as_of(pipeline) is not None:
+            break
+    assert runs >= 6
+    with pipeline.sql_client() as client:
+        loaded = client.execute_sql("select count(*) from leads")[0][0]
+    assert loaded == len(demo.records("lead"))
