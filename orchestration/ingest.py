@@ -85,7 +85,7 @@ def load(
     """Load the source `make_source` builds for the pipeline (after finishing what a killed run
     left), again while `more()` says the source has more to load (the windows of a first
     load, each committed before the next is read), then record the run (failed runs too) in
-    `ops.sync_runs`."""
+    `ops.sync_runs`. `progress`: dlt's rows per table every 10 s, and a line per window."""
     result = RunResult(kind)
     try:
         pipeline = make_pipeline(settings, progress)
@@ -99,6 +99,13 @@ def load(
             _count(result, pipeline.last_trace)
             if not more():
                 break
+            if progress:
+                print(
+                    f"First load: a window committed, {sum(result.rows.values()):,} rows so "
+                    "far; a kill resumes from here",
+                    file=sys.stderr,
+                    flush=True,
+                )
     except Exception as exc:
         record_run(settings, result, error=exc)
         raise

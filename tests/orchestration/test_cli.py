@@ -7,9 +7,10 @@ import sys
 from tests.support import ROOT
 
 
-def _run(args, warehouse, webhook):
+def _run(args, warehouse, webhook, **settings):
     env = {**os.environ, "WAREHOUSE_PATH": str(warehouse.warehouse_path),
-           "DLT_PIPELINES_DIR": str(warehouse.dlt_dir), "BI_PATH": str(warehouse.bi_path)}
+           "DLT_PIPELINES_DIR": str(warehouse.dlt_dir), "BI_PATH": str(warehouse.bi_path),
+           **settings}
     env.pop("SOURCES__BITRIX24__WEBHOOK_URL", None)
     if webhook:
         env["SOURCES__BITRIX24__WEBHOOK_URL"] = webhook
@@ -19,8 +20,10 @@ def _run(args, warehouse, webhook):
 
 def test_sync_loads_then_reports_nothing_new_and_reconcile_marks_deletions(warehouse, demo):
     demo.configure(rate_limit={"enabled": False})
-    first = _run(["sync"], warehouse, demo.webhook)
+    # a first load of several windows: each said as it commits, the totals over all of them
+    first = _run(["sync"], warehouse, demo.webhook, SOURCES__BITRIX24__WINDOW_ROWS="10000")
     assert first.returncode == 0, first.stderr
+    assert first.stderr.count("First load: a window committed") >= 2, first.stderr
     assert f"leads {len(demo.records('lead')):,}," in first.stdout
     second = _run(["sync"], warehouse, demo.webhook)
     assert second.returncode == 0 and "nothing new" in second.stdout
