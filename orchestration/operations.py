@@ -5,6 +5,8 @@ drivers that call these and hold no logic of their own.
   recorded in `ops.sync_runs`. A sync reads what changed since the cursor; a backfill re-reads
   the leads/deals created in a window whatever their DATE_MODIFY (history kept, the cursor
   untouched); a reconcile compares ID lists and marks deleted records (nothing is removed).
+  The first sync of a warehouse runs in windows, each a dlt run committed before the next is
+  read (`sources/bitrix24/windows.py`): memory stays flat and a kill resumes from the last one.
 - `build(settings)`: `dbt build` of every model and data test (the marts read every raw table,
   so any load rebuilds them all; the incremental models make that cheap).
 - `publish(settings)`: the marts copied to the BI file and swapped in atomically.
