@@ -15,10 +15,11 @@ OVERLAP_SECONDS = 120
 
 # A first load commits every WINDOW_ROWS records read (see `windows.py`): a window's package is
 # what dlt holds, normalizes and merges at once. The read runs ahead of the windows by at most
-# READ_AHEAD_ROWS rows (40 requests, 20 s of the portal's rate: longer than the 10-15 s dlt
-# takes to normalize and load a window of leads; about 300 MB, 3 KB a parsed row).
-WINDOW_ROWS = 50_000
-READ_AHEAD_ROWS = 100_000
+# READ_AHEAD_ROWS rows (20 requests, 10 s of the portal's rate; about 150 MB, 3 KB a parsed
+# row). Measured at demo scale 10 (`benchmarks.run --only first_load`): windows of 50k with a
+# read ahead of 100k took as long, 1.20x the rate floor, and peaked at 1,183 MB, not 967.
+WINDOW_ROWS = 100_000
+READ_AHEAD_ROWS = 50_000
 
 SCOPES = ("crm", "user", "department")  # what the webhook must be created with
 
