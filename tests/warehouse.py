@@ -1,6 +1,11 @@
 """Test support for the warehouse: run a sync, read tables, compare with the portal."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import duckdb
 from dlt.common.normalizers.naming.snake_case import NamingConvention
@@ -9,6 +14,7 @@ from orchestration import operations
 from orchestration.settings import Settings
 from sources.bitrix24 import settings as source_settings
 from sources.bitrix24.helpers import clean_crm_record
+from tests.support import ROOT
 
 NAMING = NamingConvention()
 # The BI contract (DESIGN.md): every table of schema `marts`, pinned so none changes silently.
@@ -103,3 +109,30 @@ def warehouse_snapshot(settings: Settings) -> dict:
             out[name] = sorted(rows, key=repr)
     return out
 
+
+
+SYNC_SCRIPT = (
+    "from orchestration import operations, settings; "
+    "operations.load(settings.load(), operations.Sync(), rate_per_second=0)"
+)
+
+
+def kill_sync_when(settings: Settings, emulator, reached, **env) -> None:
+    """A `sync` in a process of its own, on a slow portal (each batch 0.3 s), killed with
+    SIGKILL as soon as `reached(settings, emulator)` holds; `env`: more settings for it."""
+    emulator.control("POST", "faults", {"faults": [
+        {"kind": "slow", "method": "batch", "delay_seconds": 0.3}]})
+    process = subprocess.Popen(
+        [sys.executable, "-c", SYNC_SCRIPT], cwd=ROOT, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "SOURCES__BITRIX24__WEBHOOK_URL": emulator.webhook,
+             "WAREHOUSE_PATH": str(settings.warehouse_path),
+             "DLT_PIPELINES_DIR": str(settings.dlt_dir), **env})
+    deadline = time.monotonic() + 180
+    while (process.poll() is None and not reached(settings, emulator)
+           and time.monotonic() < deadline):
+        time.sleep(0.002)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    emulator.control("DELETE", "faults")
+    assert process.returncode == -signal.SIGKILL, "the sync ended before the kill"

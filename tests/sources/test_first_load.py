@@ -1,10 +1,6 @@
 """A first load in windows: each window committed, a kill at any point resumed from the last
 committed window, the result equal to a load in one piece; the read ahead bounded."""
 
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 
@@ -16,16 +12,15 @@ from sources.bitrix24 import bitrix24_source, change_streams, state
 from sources.bitrix24.client import BitrixClient
 from sources.bitrix24.errors import BitrixError
 from sources.bitrix24.windows import ReadAhead
-from tests.support import ROOT
-from tests.warehouse import assert_equal_to_portal, scalar, sync, warehouse_snapshot
-
-WINDOW = 4_000  # records: the demo portal (~30,000) loads in about eight windows
-
-SYNC_SCRIPT = (
-    "from orchestration import operations, settings; "
-    "operations.load(settings.load(), operations.Sync(), rate_per_second=0)"
+from tests.warehouse import (
+    assert_equal_to_portal,
+    kill_sync_when,
+    scalar,
+    sync,
+    warehouse_snapshot,
 )
 
+WINDOW = 4_000  # records: the demo portal (~30,000) loads in about eight windows
 
 def _loaded_windows(warehouse) -> int:
     return len(list((warehouse.dlt_dir / "bitrix24" / "load" / "loaded").glob("*")))
@@ -55,24 +50,8 @@ KILL_POINTS = {
 @pytest.mark.parametrize("point", list(KILL_POINTS))
 def test_a_first_load_killed_then_rerun_equals_a_load_in_one_piece(warehouse, demo, tmp_path,
                                                                    point):
-    # A slow portal stretches each window's reading so the kill lands where it is meant to.
-    demo.control("POST", "faults", {"faults": [
-        {"kind": "slow", "method": "batch", "delay_seconds": 0.3}]})
-    env = {**os.environ, "SOURCES__BITRIX24__WEBHOOK_URL": demo.webhook,
-           "SOURCES__BITRIX24__WINDOW_ROWS": str(WINDOW),
-           "WAREHOUSE_PATH": str(warehouse.warehouse_path),
-           "DLT_PIPELINES_DIR": str(warehouse.dlt_dir)}
-    process = subprocess.Popen([sys.executable, "-c", SYNC_SCRIPT], cwd=ROOT, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    reached = KILL_POINTS[point]
-    deadline = time.monotonic() + 180
-    while process.poll() is None and not reached(warehouse, demo) and time.monotonic() < deadline:
-        time.sleep(0.002)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert process.returncode == -signal.SIGKILL, f"the load ended before the kill {point}"
+    kill_sync_when(warehouse, demo, KILL_POINTS[point], SOURCES__BITRIX24__WINDOW_ROWS=str(WINDOW))
     committed = _loaded_windows(warehouse)
-    demo.control("DELETE", "faults")
     requests.delete(f"{demo.base}/_emulator/stats", timeout=10)
     sync(warehouse, window_rows=WINDOW)
     resumed_requests = demo.stats()["http_requests"]

@@ -1,10 +1,6 @@
 """Nothing is lost: concurrent changes, kills, faults, bad credentials, deletions, the secret."""
 
-import os
 import pickle
-import signal
-import subprocess
-import sys
 import threading
 import time
 import zlib
@@ -14,9 +10,9 @@ import pytest
 
 from orchestration import operations
 from sources.bitrix24.errors import BitrixAuthError
-from tests.support import ROOT
 from tests.warehouse import (
     assert_equal_to_portal,
+    kill_sync_when,
     reconcile,
     scalar,
     sync,
@@ -66,20 +62,6 @@ def test_changes_made_while_a_pass_pages_are_all_present_after_the_next_pass(war
     assert_equal_to_portal(warehouse, demo, deleted=deleted)
 
 
-SYNC_SCRIPT = (
-    "import sys; from orchestration import operations, settings; "
-    "operations.load(settings.load(), operations.Sync(), rate_per_second=0)"
-)
-
-
-def _sync_process(warehouse, webhook):
-    env = {**os.environ, "SOURCES__BITRIX24__WEBHOOK_URL": webhook,
-           "WAREHOUSE_PATH": str(warehouse.warehouse_path),
-           "DLT_PIPELINES_DIR": str(warehouse.dlt_dir)}
-    return subprocess.Popen([sys.executable, "-c", SYNC_SCRIPT], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-
-
 def _mid_extract(warehouse, demo):
     return demo.stats()["http_requests"] >= 3
 
@@ -102,18 +84,7 @@ KILL_POINTS = {
 @pytest.mark.slow
 @pytest.mark.parametrize("point", list(KILL_POINTS))
 def test_a_pass_killed_then_rerun_equals_a_clean_run(warehouse, demo, tmp_path, point):
-    # A slow portal stretches extraction so the first kill point lands inside it.
-    demo.control("POST", "faults", {"faults": [
-        {"kind": "slow", "method": "batch", "delay_seconds": 0.3}]})
-    process = _sync_process(warehouse, demo.webhook)
-    reached = KILL_POINTS[point]
-    deadline = time.monotonic() + 120
-    while process.poll() is None and not reached(warehouse, demo) and time.monotonic() < deadline:
-        time.sleep(0.002)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert process.returncode == -signal.SIGKILL, f"the pass ended before the kill {point}"
-    demo.control("DELETE", "faults")
+    kill_sync_when(warehouse, demo, KILL_POINTS[point])
     sync(warehouse)
 
     clean = type(warehouse)(tmp_path / "clean.duckdb", tmp_path / "clean_bi.duckdb",
