@@ -80,6 +80,10 @@ def serve(options: ServerOptions) -> None:
         ssl_certfile=options.tls_cert,
         ssl_keyfile=options.tls_key,
         lifespan="off",
+        # nginx's default before a real portal, not uvicorn's 5 s: with 5 s a client that
+        # reuses a connection idle for about that long races the server closing it
+        # (ConnectionResetError seen in the property test's control call, clean-clone CI)
+        timeout_keep_alive=75,
     )
     server = uvicorn.Server(config)
 
