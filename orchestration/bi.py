@@ -1,25 +1,38 @@
-"""What BI tools and people read: the published copy of the marts (`BI_PATH`), and exports.
+"""What BI tools and people read: the published marts, and exports.
 
-DuckDB lets a file have one read-write process or many readers, never both, and a BI tool
-holding a connection to the working warehouse would make every sync fail. So BI tools never
-open the warehouse: after each good build the marts (and the run log, for "data as of" and
-failures) are copied into a new file, which then replaces `BI_PATH` in one `os.replace`. A
-reader sees the old file or the new one, never a mix, and never a lock: on POSIX an open
-connection keeps reading the file it opened. The copy is written in storage version v1.4.0 so
-BI drivers that bundle an older DuckDB (1.4, 1.5) open it too.
+On PostgreSQL (`WAREHOUSE_ENGINE=postgres`) BI tools read the warehouse's own schema `marts`.
+dbt builds and tests the marts in `marts_build`; `publish` copies them into `marts_new` and, in
+the same transaction, drops `marts` and renames `marts_new` to it. A BI query sees the old set
+or the new one, never a mix, and never a half-built table.
+
+On DuckDB (the default) BI tools read a copy (`BI_PATH`). DuckDB lets a file have one
+read-write process or many readers, never both, and a BI tool holding a connection to the
+working warehouse would make every sync fail. So BI tools never open the warehouse: after each
+good build the marts (and the run log, for "data as of" and failures) are copied into a new
+file, which then replaces `BI_PATH` in one `os.replace`. A reader sees the old file or the new
+one, never a mix, and never a lock: on POSIX an open connection keeps reading the file it
+opened. The copy is written in storage version v1.4.0 so BI drivers that bundle an older DuckDB
+(1.4, 1.5) open it too.
 """
 
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
+from orchestration import engine
 from orchestration.settings import Settings
 
 STORAGE_VERSION = "v1.4.0"
 PUBLISHED = {"marts": None, "ops": ("sync_runs",)}  # schema → tables (None: every table)
+BUILD_SCHEMA = "marts_build"  # where dbt builds the marts on Postgres (generate_schema_name)
+# How long the swap waits for BI queries still reading the old marts; then the publish fails
+# (and the next cycle publishes) rather than queueing every new BI query behind it.
+SWAP_LOCK_TIMEOUT = "60s"
 EXPORT_FORMATS = ("xlsx", "csv", "parquet")
 EXCEL_MAX_ROWS = 1_048_575  # a sheet's 1,048,576 rows less the header
 
@@ -32,7 +45,10 @@ class Published:
 
 
 def publish(settings: Settings) -> Published:
-    """Copy the marts into a new file and swap it in as `BI_PATH`."""
+    """Postgres: swap the tested marts in as schema `marts`. DuckDB: copy the marts into a new
+    file and swap it in as `BI_PATH`."""
+    if settings.engine == "postgres":
+        return _swap_schema(settings)
     started = time.perf_counter()
     target = settings.bi_path
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -60,6 +76,25 @@ def publish(settings: Settings) -> Published:
     return Published(len(tables), rows, time.perf_counter() - started)
 
 
+def _swap_schema(settings: Settings) -> Published:
+    started, rows = time.perf_counter(), 0
+    with engine.connect(settings) as con:  # one transaction: readers see all of it or none
+        tables = [t for (t,) in con.rows(
+            "select table_name from information_schema.tables where table_schema = ? "
+            "and table_type = 'BASE TABLE' order by 1", [BUILD_SCHEMA])]
+        if not tables:
+            raise RuntimeError("the warehouse has no marts yet: run a sync and a build first")
+        con.execute(f"set local lock_timeout = '{SWAP_LOCK_TIMEOUT}'")
+        con.execute("drop schema if exists marts_new cascade")
+        con.execute("create schema marts_new")
+        for table in tables:
+            con.execute(f'create table marts_new."{table}" as table {BUILD_SCHEMA}."{table}"')
+            rows += con.value(f'select count(*) from marts_new."{table}"')
+        con.execute("drop schema if exists marts cascade")
+        con.execute("alter schema marts_new rename to marts")
+    return Published(len(tables), rows, time.perf_counter() - started)
+
+
 def _tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
     found = con.execute(
         "select table_schema, table_name from information_schema.tables "
@@ -76,13 +111,29 @@ def _tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
     return tables
 
 
-def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
-    """A read-only connection to the published copy."""
+@contextmanager
+def connect(settings: Settings) -> Iterator[engine.Connection]:
+    """A read-only connection to the published marts (schema `marts`; on DuckDB the copy, with
+    the run log `ops.sync_runs` beside them)."""
+    if settings.engine == "postgres":
+        with engine.connect(settings, read_only=True) as con:
+            yield con
+        return
     if not settings.bi_path.exists():
         raise FileNotFoundError(
             f"{settings.bi_path} does not exist yet: `bitrix-warehouse sync` publishes it"
         )
-    return duckdb.connect(str(settings.bi_path), read_only=True)
+    with duckdb.connect(str(settings.bi_path), read_only=True) as raw:
+        yield engine.Connection(raw, "duckdb")
+
+
+def published(settings: Settings) -> bool:
+    """Whether the marts have been published yet."""
+    if settings.engine == "duckdb":
+        return settings.bi_path.exists()
+    with engine.connect(settings, read_only=True) as con:
+        return bool(con.value("select count(*) from information_schema.schemata "
+                              "where schema_name = 'marts'"))
 
 
 def marts(settings: Settings) -> list[str]:
@@ -114,9 +165,11 @@ def export(settings: Settings, mart: str, fmt: str, out: Path, progress=None) ->
                     f"({EXCEL_MAX_ROWS:,}): export it as csv or parquet"
                 )
             _write_xlsx(con, mart, tmp, rows, progress)
-        else:
+        elif con.engine == "duckdb":
             options = "format csv, header true" if fmt == "csv" else "format parquet"
             con.execute(f"copy (select * from marts.\"{mart}\") to '{tmp}' ({options})")
+        else:
+            _write_arrow(con, mart, tmp, fmt)
     os.replace(tmp, out)
     return rows
 
@@ -136,6 +189,30 @@ def _write_xlsx(con, mart: str, path: Path, rows: int, progress) -> None:
         if progress:
             progress(done, rows)
     book.save(path)
+
+
+def _write_arrow(con: engine.Connection, mart: str, path: Path, fmt: str) -> None:
+    """A Postgres mart as csv or parquet, streamed in batches through Arrow."""
+    import pyarrow as pa
+    from pyarrow import csv, parquet
+
+    cursor = con.raw.cursor(name="export")  # server-side: rows arrive in batches
+    cursor.itersize = 10_000
+    cursor.execute(f'select * from marts."{mart}"')
+    writer = None
+    try:
+        while batch := cursor.fetchmany(10_000):
+            names = [d[0] for d in cursor.description]
+            table = pa.Table.from_pylist([dict(zip(names, row, strict=True)) for row in batch])
+            if writer is None:
+                writer = (csv.CSVWriter(path, table.schema) if fmt == "csv"
+                          else parquet.ParquetWriter(path, table.schema))
+            writer.write_table(table.cast(writer.schema) if fmt == "parquet" else table)
+    finally:
+        if writer is not None:
+            writer.close()
+    if writer is None:  # an empty mart: the header alone
+        path.write_text(",".join(f'"{d[0]}"' for d in cursor.description) + "\n")
 
 
 def _cell(value):

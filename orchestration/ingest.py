@@ -11,13 +11,12 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
 import dlt
-import duckdb
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.sources import DltSource
 
+from orchestration import engine
 from orchestration.settings import Settings
 from sources.bitrix24 import state
 from sources.bitrix24.errors import redact_webhooks
@@ -51,13 +50,17 @@ class RunResult:
 def make_pipeline(settings: Settings, progress: bool = False) -> dlt.Pipeline:
     """`progress`: dlt reports rows per table to stderr every 10 s (the CLI's long passes)."""
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
-    credentials = DuckDbCredentials(str(settings.warehouse_path))
-    # A merge into multi-million-row tables otherwise lets DuckDB's buffer pool grow to 80 % of
-    # the machine (6.6 GB at demo scale 10); it spills to disk above this instead.
-    credentials.global_config = {"memory_limit": settings.duckdb_memory_limit}
+    if settings.engine == "postgres":
+        destination = dlt.destinations.postgres(settings.postgres_url)
+    else:
+        credentials = DuckDbCredentials(str(settings.warehouse_path))
+        # A merge into multi-million-row tables otherwise lets DuckDB's buffer pool grow to 80 %
+        # of the machine (6.6 GB at demo scale 10); it spills to disk above this instead.
+        credentials.global_config = {"memory_limit": settings.duckdb_memory_limit}
+        destination = dlt.destinations.duckdb(credentials)
     return dlt.pipeline(
         pipeline_name=PIPELINE_NAME,
-        destination=dlt.destinations.duckdb(credentials),
+        destination=destination,
         dataset_name=DATASET,
         pipelines_dir=str(settings.dlt_dir),
         progress=(
@@ -91,11 +94,7 @@ def load(
         pipeline = make_pipeline(settings, progress)
         _finish_pending(pipeline)
         while True:
-            # Parquet, not dlt's default insert_values (5× slower, 10× the memory) nor jsonl:
-            # DuckDB infers a jsonl file's columns from its first 20,480 rows, so a column first
-            # filled later (a bad amount, a new custom field) failed the whole load; and dlt
-            # 1.31 cannot load the empty jsonl file that creates a table before its first row.
-            pipeline.run(make_source(pipeline), loader_file_format="parquet")
+            pipeline.run(make_source(pipeline), loader_file_format=file_format(settings))
             _count(result, pipeline.last_trace)
             if not more():
                 break
@@ -113,6 +112,15 @@ def load(
         result.data_as_of = state.data_as_of(pipeline)
     record_run(settings, result)
     return result
+
+
+def file_format(settings: Settings) -> str:
+    """DuckDB: parquet, not dlt's default insert_values (5× slower, 10× the memory) nor jsonl:
+    DuckDB infers a jsonl file's columns from its first 20,480 rows, so a column first filled
+    later (a bad amount, a new custom field) failed the whole load; and dlt 1.31 cannot load the
+    empty jsonl file that creates a table before its first row. Postgres: csv, loaded by COPY
+    into columns dlt created from the declared types (its parquet path needs ADBC)."""
+    return "csv" if settings.engine == "postgres" else "parquet"
 
 
 def _count(result: RunResult, trace) -> None:
@@ -152,15 +160,10 @@ def record_run(settings: Settings, result: RunResult, error: BaseException | Non
         message,
     ]
     try:
-        with _connect(settings.warehouse_path) as con:
+        with engine.connect(settings) as con:
+            for statement in SYNC_RUNS_DDL.split(";"):
+                con.execute(statement)
             con.execute("insert into ops.sync_runs values (?, ?, ?, ?, ?, ?, ?, ?)", row)
-    except duckdb.Error:
+    except engine.errors(settings):
         if error is None:
             raise
-
-
-def _connect(path: Path) -> duckdb.DuckDBPyConnection:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path))
-    con.execute(SYNC_RUNS_DDL)
-    return con

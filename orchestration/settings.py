@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DATA_DIR = Path("data")
+ENGINES = ("duckdb", "postgres")
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,18 @@ class Settings:
     dagster_home: Path | None = None  # the instance the event worker reports its cycles to
     duckdb_memory_limit: str = "1GB"
     stale_after_minutes: float = 5.0
+    # `duckdb` (the embedded default: the file at warehouse_path) or `postgres` (the database
+    # at postgres_url, which holds the password: a secret, never logged)
+    engine: str = "duckdb"
+    postgres_url: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            raise ValueError(f"WAREHOUSE_ENGINE must be one of {', '.join(ENGINES)}, "
+                             f"not {self.engine!r}")
+        if self.engine == "postgres" and not self.postgres_url:
+            raise ValueError("WAREHOUSE_ENGINE=postgres needs POSTGRES_URL "
+                             "(postgresql://user:password@host:port/database)")
 
 
 def load() -> Settings:
@@ -33,4 +46,6 @@ def load() -> Settings:
         dagster_home=Path(env["DAGSTER_HOME"]) if env.get("DAGSTER_HOME") else None,
         duckdb_memory_limit=env.get("DUCKDB_MEMORY_LIMIT") or Settings.duckdb_memory_limit,
         stale_after_minutes=float(env.get("STALE_AFTER_MINUTES") or Settings.stale_after_minutes),
+        engine=env.get("WAREHOUSE_ENGINE") or Settings.engine,
+        postgres_url=env.get("POSTGRES_URL") or None,
     )

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import duckdb
 
-from orchestration import bi
+from orchestration import bi, engine
 from orchestration.settings import Settings
 
 FRESHNESS = """
@@ -17,10 +17,16 @@ RUNS = """
     from ops.sync_runs order by finished_at desc limit 5"""
 
 
+def _where(settings: Settings, path) -> str:
+    if settings.engine == "postgres":
+        return "the Postgres database " + engine.postgres_parts(settings.postgres_url)["dbname"]
+    return str(path)
+
+
 def report(settings: Settings) -> str:
     now = datetime.now(UTC).replace(tzinfo=None)
-    lines = [f"Published marts: {settings.bi_path}"]
-    if settings.bi_path.exists():
+    lines = [f"Published marts: {_where(settings, settings.bi_path)}"]
+    if bi.published(settings):
         with bi.connect(settings) as con:
             rows = [list(r) for r in con.execute(FRESHNESS).fetchall()]
         synced = max((r[3] for r in rows if r[3]), default=None)
@@ -37,20 +43,25 @@ def report(settings: Settings) -> str:
         lines += bi.text_table(header, rows)
     else:
         lines.append("  not published yet: run `bitrix-warehouse sync`")
-    lines += ["", f"Latest runs: {settings.warehouse_path}"]
+    lines += ["", f"Latest runs: {_where(settings, settings.warehouse_path)}"]
     try:
-        with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
-            runs = con.execute(RUNS).fetchall()
+        with engine.connect(settings, read_only=True) as con:
+            runs = con.rows(RUNS)
     except duckdb.IOException:
         lines.append("  a run holds the warehouse right now")
         return "\n".join(lines)
-    except duckdb.CatalogException:
+    except engine.errors(settings) as exc:
+        if "sync_runs" not in str(exc):  # the run log not created yet: no runs
+            raise
         runs = []
     if not runs:
         lines.append("  no runs yet")
         return "\n".join(lines)
     table_rows = [
-        [kind, status, finished, sum(json.loads(loaded or "{}").values()), error or ""]
+        # DuckDB hands a json column over as text, psycopg2 as a dict
+        [kind, status, finished,
+         sum((json.loads(loaded) if isinstance(loaded, str) else loaded or {}).values()),
+         error or ""]
         for kind, status, finished, loaded, error in runs
     ]
     lines += bi.text_table(["run", "result", "finished (UTC)", "rows", "error"], table_rows)

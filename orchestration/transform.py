@@ -16,11 +16,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from orchestration import engine
 from orchestration.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT_DIR = ROOT / "dbt_project"
 DBT = str(Path(sys.executable).with_name("dbt"))  # the venv's dbt, for dagster-dbt
+PASSWORD_ENV = "DBT_ENV_SECRET_POSTGRES_PASSWORD"
 
 
 class BuildFailed(Exception):
@@ -58,8 +60,13 @@ class Build:
 
 
 def dbt_vars(settings: Settings) -> dict[str, str]:
-    """The project's vars for a warehouse; the profile reads `warehouse_path` from them."""
+    """The project's vars for a warehouse; the profile reads `warehouse_path` (DuckDB) or the
+    `postgres_*` connection (Postgres: all but the password, which `arguments` hands over as
+    dbt's scrubbed secret) from them."""
     out = {"warehouse_path": str(settings.warehouse_path.resolve())}
+    if settings.engine == "postgres":
+        parts = engine.postgres_parts(settings.postgres_url)
+        out |= {f"postgres_{k}": v for k, v in parts.items() if k != "password"}
     if settings.portal_timezone:
         out["portal_timezone"] = settings.portal_timezone
     return out
@@ -71,6 +78,11 @@ def arguments(settings: Settings, command: list[str], target: Path | None = None
     `target`: where dbt writes (dagster-dbt passes its own), with its log there and nothing
     on stdout."""
     args = [*command, "--vars", json.dumps(dbt_vars(settings)), "--no-send-anonymous-usage-stats"]
+    if settings.engine == "postgres":
+        # The password goes through the environment (this process's: dbt runs here, and
+        # dagster-dbt's subprocess inherits it) under the prefix dbt scrubs from all it prints.
+        os.environ[PASSWORD_ENV] = engine.postgres_parts(settings.postgres_url)["password"]
+        args += ["--target", "postgres"]
     if target is not None:
         args += [
             "--project-dir",
@@ -122,8 +134,10 @@ _MANIFESTS: dict[tuple, object] = {}
 
 def _manifest_key(settings: Settings) -> tuple:
     # dbt-duckdb names the database after the file's stem; the rest of its path reaches only the
-    # profile, so a manifest serves every warehouse of that name
-    return (settings.warehouse_path.stem, settings.portal_timezone, project_mtime())
+    # profile, so a manifest serves every warehouse of that name (on Postgres: of that database)
+    database = (engine.postgres_parts(settings.postgres_url)["dbname"]
+                if settings.engine == "postgres" else settings.warehouse_path.stem)
+    return (settings.engine, database, settings.portal_timezone, project_mtime())
 
 
 def _parse(settings: Settings, target: Path):

@@ -1,5 +1,12 @@
+import shutil
+import tempfile
+import uuid
+from dataclasses import replace
+from pathlib import Path
+
 import pytest
 
+from orchestration.postgres import LocalServer
 from orchestration.settings import Settings
 from tests.support import start_emulator
 
@@ -50,3 +57,24 @@ def warehouse(tmp_path, monkeypatch, emulator) -> Settings:
         duckdb_memory_limit="1GB",
         stale_after_minutes=5,
     )
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One PostgreSQL server per test worker (Debian's binaries, fsync off), in a folder of its
+    own under /tmp: pytest's are private to root, and the server runs as `postgres`."""
+    root = Path(tempfile.mkdtemp(prefix="bw-postgres-"))
+    server = LocalServer(root, durable=False).start()
+    yield server
+    server.stop()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def any_warehouse(request, warehouse) -> Settings:
+    """`warehouse` on each engine in turn: on Postgres, a new database of the worker's server."""
+    if request.param == "duckdb":
+        return warehouse
+    server = request.getfixturevalue("postgres_server")
+    return replace(warehouse, engine="postgres",
+                   postgres_url=server.create_database(f"w{uuid.uuid4().hex[:12]}"))

@@ -7,10 +7,9 @@ import subprocess
 import sys
 import time
 
-import duckdb
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
-from orchestration import operations
+from orchestration import engine, operations
 from orchestration.settings import Settings
 from sources.bitrix24 import settings as source_settings
 from sources.bitrix24.helpers import clean_crm_record
@@ -41,15 +40,15 @@ def reconcile(settings: Settings) -> dict:
 
 
 def table(settings: Settings, name: str, order: str = "id") -> list[dict]:
-    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+    with engine.connect(settings, read_only=True) as con:
         cur = con.execute(f"select * from bitrix_raw.{name} order by {order}")
         cols = [d[0] for d in cur.description]
         return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
 
 
 def scalar(settings: Settings, sql: str):
-    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
-        return con.execute(sql).fetchall()[0][0]
+    with engine.connect(settings, read_only=True) as con:
+        return con.value(sql)
 
 
 def expected_crm(record: dict, entity: str) -> dict:
@@ -97,7 +96,7 @@ def warehouse_snapshot(settings: Settings) -> dict:
     """Every table's rows without load bookkeeping: for comparing two warehouses."""
     skip = {"_dlt_load_id", "_dlt_id", "observed_at"}
     out = {}
-    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+    with engine.connect(settings, read_only=True) as con:
         names = [r[0] for r in con.execute(
             "select table_name from information_schema.tables where table_schema = 'bitrix_raw'"
             " and table_name not like '\\_dlt%' escape '\\'").fetchall()]

@@ -4,7 +4,7 @@
 {% macro funnel_rates(relation, cell) -%}
 select
     *,
-    reached / nullif(cohort_size, 0) as reached_rate,
+    {{ ratio('reached', 'cohort_size') }} as reached_rate,
     coalesce(
         lag(reached) over (
             partition by {{ cell | join(', ') }}, semantic_id in ('P', 'S') order by stage_position
@@ -12,13 +12,13 @@ select
         cohort_size
     ) as previous_stage_reached,
     case
-        when semantic_id in ('P', 'S') then reached / nullif(coalesce(
+        when semantic_id in ('P', 'S') then {{ ratio('reached', 'coalesce(
             lag(reached) over (
-                partition by {{ cell | join(', ') }}, semantic_id in ('P', 'S')
+                partition by ' ~ cell | join(', ') ~ ', semantic_id in (\'P\', \'S\')
                 order by stage_position
             ),
             cohort_size
-        ), 0)
+        )') }}
     end as conversion_from_previous
 from {{ relation }}
 {%- endmacro %}

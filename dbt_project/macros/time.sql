@@ -13,7 +13,7 @@
     models pick up the rows loaded after their last build by it: unlike portal times, it grows
     with every load, whatever the rows' own dates. -#}
 {% macro loaded_at() -%}
-    cast(to_timestamp(cast(_dlt_load_id as double)) at time zone 'UTC' as timestamp)
+    cast(to_timestamp(cast(_dlt_load_id as double precision)) at time zone 'UTC' as timestamp)
 {%- endmacro %}
 
 {#- The first day of a local date's month, as a date (the month buckets of the marts). -#}

@@ -1,4 +1,5 @@
-"""What can go wrong talking to a portal, and the redaction of webhook secrets from any text.
+"""What can go wrong talking to a portal, and the redaction of secrets (a webhook's, a database
+URL's password) from any text.
 
 Decide on the `error` code, not the HTTP status (reference §10): the fatal codes are never
 retried, the retryable ones always are; every message here is free of the webhook secret.
@@ -22,11 +23,13 @@ FATAL_CODES = {
 }
 RETRY_CODES = {"QUERY_LIMIT_EXCEEDED", "INTERNAL_SERVER_ERROR", "ERROR_UNEXPECTED_ANSWER"}
 _WEBHOOK_SECRET = re.compile(r"(/rest/\d+/)[^/\s'\"]+")
+_URL_PASSWORD = re.compile(r"(\w+://[^:/\s@'\"]+:)[^@\s'\"]+(@)")  # postgresql://user:…@host
 
 
 def redact_webhooks(text: str) -> str:
-    """Any webhook URL's secret in a text (an error from another library, an alert) → `***`."""
-    return _WEBHOOK_SECRET.sub(r"\1***", text)
+    """Any webhook URL's secret and any database URL's password in a text (an error from another
+    library, an alert) → `***`."""
+    return _URL_PASSWORD.sub(r"\1***\2", _WEBHOOK_SECRET.sub(r"\1***", text))
 
 
 class BitrixError(Exception):

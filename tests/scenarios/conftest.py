@@ -4,6 +4,7 @@ from tests.scenarios.portal import Portal
 
 
 @pytest.fixture
-def portal(emulator, warehouse) -> Portal:
-    """An empty portal (the default dictionaries, funnel 0, the admin) and a new warehouse."""
-    return Portal(emulator, warehouse)
+def portal(emulator, any_warehouse) -> Portal:
+    """An empty portal (the default dictionaries, funnel 0, the admin) and a new warehouse, on
+    each engine: every scenario runs on DuckDB and on PostgreSQL."""
+    return Portal(emulator, any_warehouse)

@@ -1,15 +1,14 @@
 """A portal driven the way a real one is: every record is written through the REST write API
 (`crm.lead.*`, `crm.deal.*`, `crm.item.*`, `crm.status.add`, `crm.category.add`, `user.add`) at
 portal times the story chooses, synced by the product's own cycle (extract → load → dbt build →
-publish), and read back from the published BI copy, as a BI user reads it.
+publish), and read back from the published marts, as a BI user reads them (the BI copy on
+DuckDB, schema `marts` on PostgreSQL).
 
 Only the clock and the recycle bin are driven through the emulator's control API: a portal's
 clock cannot be set over REST, and restoring a deleted record is a UI action without a method.
 """
 
 from dataclasses import dataclass
-
-import duckdb
 
 from orchestration import bi, operations
 from orchestration.settings import Settings
@@ -87,8 +86,8 @@ class Portal:
 
     # -- what a BI user reads ----------------------------------------------------------------
     def rows(self, sql: str) -> list[tuple]:
-        with duckdb.connect(str(self.settings.bi_path), read_only=True) as con:
-            return con.execute(sql).fetchall()
+        with bi.connect(self.settings) as con:
+            return con.rows(sql)
 
     def value(self, sql: str):
         (row,) = self.rows(sql)

@@ -29,7 +29,7 @@ touched as (
 versions as (
     select all_versions.*
     from all_versions
-    semi join touched on all_versions.deal_id = touched.deal_id
+    where exists (select 1 from touched where all_versions.deal_id = touched.deal_id)
 ),
 {% else %}
 versions as (

@@ -100,7 +100,7 @@ final as (
         case when is_lead_attributed then lead_utm_campaign else utm_campaign end as utm_campaign,
         case
             when is_lead_attributed then lead_ad_id
-            else nullif(regexp_extract(utm_source, '{{ var("ad_id_pattern") }}', 0), '')
+            else nullif({{ regexp_first('utm_source', var('ad_id_pattern')) }}, '')
         end as ad_id,
         nullif(contact_id, 0) as contact_id,
         contact_deal_number,
@@ -146,12 +146,9 @@ with_durations as (
     select
         *,
         {{ portal_date('closed_at') }} as closed_date,
-        round(date_diff('second', created_at, closed_at) / 86400.0, 2) as days_to_close,
-        round(
-            date_diff('second', stage_changed_at, cast(current_timestamp at time zone 'UTC' as timestamp))
-            / 86400.0,
-            2
-        ) as days_in_current_stage
+        {{ elapsed('created_at', 'closed_at', 86400, 2) }} as days_to_close,
+        {{ elapsed('stage_changed_at', utc('current_timestamp'), 86400, 2) }}
+            as days_in_current_stage
     from final
 )
 

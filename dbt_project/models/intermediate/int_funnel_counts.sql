@@ -42,7 +42,7 @@ furthest as (
     select entity, record_id, max(stage_position) as furthest_position
     from visits
     where semantic_id in ('P', 'S')
-    group by all
+    group by entity, record_id
 ),
 
 reached as (
@@ -74,7 +74,7 @@ losses as (
 cohorts as (
     select entity, pipeline_id, cohort_month, manager_id, count(*) as cohort_size
     from records
-    group by all
+    group by entity, pipeline_id, cohort_month, manager_id
 ),
 
 -- per cell, how many of the cohort's records entered, reached and were lost at the stage
@@ -100,7 +100,7 @@ counted as (
         count(*) filter (where mark = 'reached') as reached,
         count(*) filter (where mark = 'lost') as lost_at_stage
     from marks
-    group by all
+    group by entity, pipeline_id, cohort_month, manager_id, stage_id
 ),
 
 final as (

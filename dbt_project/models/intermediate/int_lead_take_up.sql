@@ -74,7 +74,7 @@ final as (
         first_moved_at,
         first_reassigned_at,
         taken_up_at,
-        round(date_diff('second', created_at, taken_up_at) / 60.0, 1) as take_up_minutes
+        {{ elapsed('created_at', 'taken_up_at', 60, 1) }} as take_up_minutes
     from taken
 )
 

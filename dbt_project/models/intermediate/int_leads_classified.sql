@@ -23,9 +23,16 @@ deleted as (
 ),
 
 first_versions as (
-    select lead_id, manager_id as first_manager_id
-    from versions
-    qualify row_number() over (partition by lead_id order by modified_at, observed_at) = 1
+    select lead_id, first_manager_id
+    from (
+        select
+            lead_id,
+            manager_id as first_manager_id,
+            row_number() over (partition by lead_id order by modified_at, observed_at)
+                as version_number
+        from versions
+    ) as numbered
+    where version_number = 1
 ),
 
 classified as (
@@ -39,7 +46,7 @@ classified as (
             else 'in_work'
         end as outcome,
         coalesce(first_versions.first_manager_id, leads.manager_id) as first_manager_id,
-        regexp_extract(leads.utm_source, '{{ var("ad_id_pattern") }}', 0) as ad_id_raw,
+        nullif({{ regexp_first('leads.utm_source', var('ad_id_pattern')) }}, '') as ad_id,
         deleted.deleted_noticed_at,
         deleted.lead_id is not null as is_deleted
     from leads
@@ -50,8 +57,7 @@ classified as (
 
 final as (
     select
-        * exclude (ad_id_raw),
-        nullif(ad_id_raw, '') as ad_id,
+        *,
         {{ portal_date('created_at') }} as created_date
     from classified
 )

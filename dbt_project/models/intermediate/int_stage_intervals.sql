@@ -37,8 +37,10 @@ touched as (
 scoped as (
     select history.*
     from history
-    semi join touched
-        on history.entity = touched.entity and history.record_id = touched.record_id
+    where exists (
+        select 1 from touched
+        where history.entity = touched.entity and history.record_id = touched.record_id
+    )
 ),
 {% else %}
 scoped as (
@@ -48,10 +50,15 @@ scoped as (
 
 first_managers as (
     select entity, record_id, manager_id
-    from managers
-    qualify row_number() over (
-        partition by entity, record_id order by modified_at, version_key
-    ) = 1
+    from (
+        select
+            entity, record_id, manager_id,
+            row_number() over (
+                partition by entity, record_id order by modified_at, version_key
+            ) as version_number
+        from managers
+    ) as numbered
+    where version_number = 1
 ),
 
 record_loads as (
@@ -60,8 +67,8 @@ record_loads as (
         select entity, record_id, loaded_at from scoped
         union all
         select entity, record_id, loaded_at from managers
-    )
-    group by all
+    ) as loads
+    group by entity, record_id
 ),
 
 stays as (
@@ -87,10 +94,21 @@ with_managers as (
         coalesce(managers.manager_id, first_managers.manager_id) as manager_id,
         record_loads.last_loaded_at
     from stays
+    {% if target.type == 'duckdb' -%}
     asof left join managers
         on stays.entity = managers.entity
         and stays.record_id = managers.record_id
         and stays.entered_at >= managers.modified_at
+    {%- else -%}
+    left join lateral (
+        select manager_id from managers as observed
+        where observed.entity = stays.entity
+            and observed.record_id = stays.record_id
+            and observed.modified_at <= stays.entered_at
+        order by observed.modified_at desc, observed.version_key desc
+        limit 1
+    ) as managers on true
+    {%- endif %}
     left join first_managers
         on stays.entity = first_managers.entity
         and stays.record_id = first_managers.record_id
@@ -111,7 +129,7 @@ final as (
         exited_at,
         next_stage_id,
         exited_at is null as is_current,
-        round(date_diff('second', entered_at, exited_at) / 86400.0, 4) as duration_days,
+        {{ elapsed('entered_at', 'exited_at', 86400, 4) }} as duration_days,
         manager_id,
         last_loaded_at
     from with_managers

@@ -12,7 +12,7 @@ stages as (
         case when dictionary_id = 'STATUS' then 'lead' else 'deal' end as entity,
         case
             when dictionary_id in ('STATUS', 'DEAL_STAGE') then 0
-            else coalesce(pipeline_id, cast(regexp_extract(dictionary_id, '[0-9]+$') as bigint))
+            else coalesce(pipeline_id, cast(nullif({{ regexp_first('dictionary_id', '[0-9]+$') }}, '') as bigint))
         end as pipeline_id,
         status_id as stage_id,
         name as stage_name,

@@ -8,7 +8,8 @@ deals as (
 
 final as (
     select
-        * exclude (is_recurring_template, is_deleted, deleted_noticed_at),
+        {{ star_except(ref('int_deals_classified'),
+                       ['is_recurring_template', 'is_deleted', 'deleted_noticed_at']) }},
         outcome = 'won' as is_revenue
     from deals
     where not is_deleted and not is_recurring_template

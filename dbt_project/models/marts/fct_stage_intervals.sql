@@ -12,9 +12,11 @@ live as (
 ),
 
 final as (
-    select stays.* exclude (last_loaded_at)
+    select {{ star_except(ref('int_stage_intervals'), ['last_loaded_at'], 'stays') }}
     from stays
-    semi join live on stays.entity = live.entity and stays.record_id = live.record_id
+    where exists (
+        select 1 from live where stays.entity = live.entity and stays.record_id = live.record_id
+    )
 )
 
 select * from final

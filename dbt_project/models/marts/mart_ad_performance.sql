@@ -17,7 +17,7 @@ won as (
 lead_ads as (
     select
         ad_id,
-        arg_max(utm_campaign, created_at) as ad_group,
+        {{ arg_max('utm_campaign', 'created_at') }} as ad_group,
         max(created_at) as last_seen_at,
         count(*) as leads,
         count(*) filter (where outcome = 'quality') as quality_leads,
@@ -30,7 +30,7 @@ lead_ads as (
 deal_ads as (
     select
         ad_id,
-        arg_max(utm_campaign, created_at) as ad_group,
+        {{ arg_max('utm_campaign', 'created_at') }} as ad_group,
         max(created_at) as last_seen_at,
         count(*) as deals_won,
         count(*) filter (where lead_id is null) as deals_won_without_lead,

@@ -27,7 +27,7 @@ candidates as (
     inner join leads on leads.contact_id = won.contact_id
     where leads.created_at <= won.created_at
         and leads.created_at
-            >= won.created_at - interval ({{ var('attribution_lookback_days') }}) day
+            >= won.created_at - interval '{{ var("attribution_lookback_days") }} days'
 ),
 
 touches as (

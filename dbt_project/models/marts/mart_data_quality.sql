@@ -19,9 +19,9 @@ lead_checks as (
         coalesce(status_id, '') <> '' and not is_status_known as is_unknown_status,
         source_id in ({% for s in var('ad_sources') %}'{{ s }}'{{ ", " if not loop.last }}{% endfor %})
             and ad_id is null as is_missing_ad_id,
-        regexp_matches(lower(coalesce(utm_source, '')), '{{ var("junk_utm_pattern") }}')
-            or regexp_matches(lower(coalesce(utm_medium, '')), '{{ var("junk_utm_pattern") }}')
-            or regexp_matches(lower(coalesce(utm_campaign, '')), '{{ var("junk_utm_pattern") }}')
+        {{ regexp_found("lower(coalesce(utm_source, ''))", var('junk_utm_pattern')) }}
+            or {{ regexp_found("lower(coalesce(utm_medium, ''))", var('junk_utm_pattern')) }}
+            or {{ regexp_found("lower(coalesce(utm_campaign, ''))", var('junk_utm_pattern')) }}
             as is_junk_utm,
         has_bad_values
     from leads
@@ -59,7 +59,7 @@ checks as (
         '{{ description }}' as description,
         count(*) filter (where {{ flag }}) as failing_rows,
         count(*) as checked_rows,
-        list(record_id order by record_id) filter (where {{ flag }})[1:5] as example_ids
+        (array_agg(record_id order by record_id) filter (where {{ flag }}))[1:5] as example_ids
     from {{ entity }}_checks
     {{ "union all" if not loop.last }}
     {% endfor %}
@@ -72,8 +72,8 @@ final as (
         description,
         failing_rows,
         checked_rows,
-        failing_rows / nullif(checked_rows, 0) as failing_share,
-        coalesce(example_ids, []) as example_ids
+        {{ ratio('failing_rows', 'checked_rows') }} as failing_share,
+        coalesce(example_ids, cast(array[] as bigint[])) as example_ids
     from checks
 )
 

@@ -16,16 +16,28 @@ stages as (
     where entity = 'deal'
 ),
 
-lost_from as (
+moves_before_loss as (
     select
         history.deal_id,
-        history.stage_id as lost_from_stage_id
+        history.stage_id as lost_from_stage_id,
+        history.entered_at,
+        history.history_id
     from history
     inner join lost on history.deal_id = lost.deal_id
     where history.stage_semantic_id = 'P'
-    qualify row_number() over (
-        partition by history.deal_id order by history.entered_at desc, history.history_id desc
-    ) = 1
+),
+
+lost_from as (
+    select deal_id, lost_from_stage_id
+    from (
+        select
+            *,
+            row_number() over (
+                partition by deal_id order by entered_at desc, history_id desc
+            ) as move_number
+        from moves_before_loss
+    ) as numbered
+    where move_number = 1
 ),
 
 final as (
@@ -44,7 +56,7 @@ final as (
     left join stages as from_stage
         on lost.pipeline_id = from_stage.pipeline_id
         and lost_from.lost_from_stage_id = from_stage.stage_id
-    group by all
+    group by 1, 2, 3, 4, 5, 6, 7
 )
 
 select * from final

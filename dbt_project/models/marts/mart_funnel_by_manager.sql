@@ -10,9 +10,9 @@ counts as (
 medians as (
     select
         entity, pipeline_id, cohort_month, manager_id, stage_id,
-        median(duration_days) as median_days_in_stage
+        {{ median('duration_days') }} as median_days_in_stage
     from {{ ref('int_funnel_stays') }}
-    group by all
+    group by entity, pipeline_id, cohort_month, manager_id, stage_id
 ),
 
 users as (

@@ -9,9 +9,9 @@ counts as (
         pipeline_id,
         cohort_month,
         stage_id,
-        any_value(stage_name) as stage_name,
-        any_value(stage_position) as stage_position,
-        any_value(semantic_id) as semantic_id,
+        {{ any_value('stage_name') }} as stage_name,
+        {{ any_value('stage_position') }} as stage_position,
+        {{ any_value('semantic_id') }} as semantic_id,
         {{ count_sum('cohort_size') }} as cohort_size,
         {{ count_sum('entered') }} as entered,
         {{ count_sum('reached') }} as reached,
@@ -23,9 +23,9 @@ counts as (
 medians as (
     select
         entity, pipeline_id, cohort_month, stage_id,
-        median(duration_days) as median_days_in_stage
+        {{ median('duration_days') }} as median_days_in_stage
     from {{ ref('int_funnel_stays') }}
-    group by all
+    group by entity, pipeline_id, cohort_month, stage_id
 ),
 
 measured as (

@@ -56,8 +56,8 @@ daily as (
         {{ count_sum('repeat_leads') }} as repeat_leads,
         {{ count_sum('deals_won') }} as deals_won,
         {{ money('sum(revenue)') }} as revenue
-    from (select * from leads union all select * from won_deals)
-    group by all
+    from (select * from leads union all select * from won_deals) as facts
+    group by lead_date, source_id, utm_source, utm_medium, utm_campaign
 ),
 
 final as (

@@ -22,9 +22,9 @@ daily as (
         count(*) as leads,
         count(leads.taken_up_at) as leads_taken_up,
         count(*) filter (where leads.is_taken_up_in_time) as leads_taken_up_in_time,
-        median(leads.take_up_minutes) as median_take_up_minutes
+        {{ median('leads.take_up_minutes') }} as median_take_up_minutes
     from leads
-    group by all
+    group by 1, 2
 ),
 
 final as (
@@ -37,7 +37,7 @@ final as (
         daily.leads,
         daily.leads_taken_up,
         daily.leads_taken_up_in_time,
-        daily.leads_taken_up_in_time / daily.leads as take_up_in_time_rate,
+        {{ ratio('daily.leads_taken_up_in_time', 'daily.leads') }} as take_up_in_time_rate,
         daily.median_take_up_minutes
     from daily
     left join users on daily.manager_id = users.user_id

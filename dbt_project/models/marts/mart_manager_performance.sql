@@ -23,9 +23,9 @@ lead_months as (
         count(*) filter (where is_repeat) as repeat_leads_taken,
         count(*) filter (where outcome = 'quality') as quality_leads,
         count(*) filter (where is_taken_up_in_time) as leads_taken_up_in_time,
-        median(take_up_minutes) as median_take_up_minutes
+        {{ median('take_up_minutes') }} as median_take_up_minutes
     from leads
-    group by all
+    group by 1, 2
 ),
 
 deal_months as (
@@ -37,10 +37,10 @@ deal_months as (
         count(*) filter (where outcome = 'lost') as deals_lost,
         {{ money('coalesce(sum(amount) filter (where is_revenue), 0)') }} as revenue,
         {{ money('coalesce(sum(amount) filter (where is_revenue and is_repeat), 0)') }} as repeat_revenue,
-        median(days_to_close) filter (where is_revenue) as median_days_to_close
+        {{ median('days_to_close') }} filter (where is_revenue) as median_days_to_close
     from deals
     where outcome in ('won', 'lost')
-    group by all
+    group by 1, 2
 ),
 
 joined as (
@@ -84,9 +84,10 @@ final as (
         joined.revenue,
         joined.repeat_revenue,
         cast(joined.revenue / nullif(joined.deals_won, 0) as decimal(18, 2)) as average_check,
-        joined.deals_won / nullif(joined.deals_won + joined.deals_lost, 0) as win_rate,
-        joined.quality_leads / nullif(joined.leads_taken, 0) as quality_rate,
-        joined.leads_taken_up_in_time / nullif(joined.leads_taken, 0) as take_up_in_time_rate,
+        {{ ratio('joined.deals_won', 'joined.deals_won + joined.deals_lost') }} as win_rate,
+        {{ ratio('joined.quality_leads', 'joined.leads_taken') }} as quality_rate,
+        {{ ratio('joined.leads_taken_up_in_time', 'joined.leads_taken') }}
+            as take_up_in_time_rate,
         joined.median_days_to_close
     from joined
     left join users on joined.manager_id = users.user_id

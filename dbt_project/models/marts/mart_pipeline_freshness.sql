@@ -11,15 +11,15 @@ runs as (
 last_success as (
     select
         max(finished_at) as last_synced_at,
-        arg_max(data_as_of, finished_at) as data_as_of
+        {{ arg_max('data_as_of', 'finished_at') }} as data_as_of
     from runs
     where run_status = 'success'
 ),
 
 last_run as (
     select
-        arg_max(run_status, finished_at) as last_run_status,
-        arg_max(error_message, finished_at) as last_error
+        {{ arg_max('run_status', 'finished_at') }} as last_run_status,
+        {{ arg_max('error_message', 'finished_at') }} as last_error
     from runs
 ),
 
@@ -43,9 +43,8 @@ final as (
         last_success.data_as_of,
         entities.newest_modified_at,
         entities.row_count,
-        round(date_diff(
-            'second', entities.newest_modified_at, last_success.data_as_of
-        ) / 60.0, 1) as lag_minutes,
+        {{ elapsed('entities.newest_modified_at', 'last_success.data_as_of', 60, 1) }}
+            as lag_minutes,
         last_run.last_run_status,
         last_run.last_error,
         {{ utc('current_timestamp') }} as built_at

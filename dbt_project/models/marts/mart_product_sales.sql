@@ -36,7 +36,7 @@ final as (
         pipeline_id,
         product_key,
         max(product_id) as product_id,
-        arg_max(product_name, product_row_id) as product_name,
+        {{ arg_max('product_name', 'product_row_id') }} as product_name,
         count(distinct deal_id) as deals_won,
         cast(sum(quantity) as decimal(18, 3)) as quantity,
         {{ money('sum(row_amount)') }} as revenue

@@ -17,8 +17,8 @@ final as (
         stays.entity,
         stays.pipeline_id,
         stays.stage_id,
-        any_value(stages.stage_name) as stage_name,
-        any_value(stays.semantic_id) as semantic_id,
+        {{ any_value('stages.stage_name') }} as stage_name,
+        {{ any_value('stays.semantic_id') }} as semantic_id,
         stays.manager_id,
         count(*) as entries,
         count(distinct stays.record_id) as records_entered
@@ -27,7 +27,7 @@ final as (
         on stays.entity = stages.entity
         and stays.pipeline_id = stages.pipeline_id
         and stays.stage_id = stages.stage_id
-    group by all
+    group by 1, 2, 3, 4, 7
 )
 
 select * from final

@@ -8,7 +8,7 @@ source as (
 unnested as (
     select
         deal_id,
-        unnest(from_json(product_rows, '["json"]')) as product_row
+        {{ json_elements('product_rows') }} as product_row
     from source
 ),
 

@@ -9,7 +9,7 @@ renamed as (
         cast(id as bigint) as user_id,
         trim(concat_ws(' ', name, last_name)) as user_name,
         work_position,
-        cast(json_extract(uf_department, '$[0]') as bigint) as department_id,
+        cast(uf_department ->> 0 as bigint) as department_id,
         active as is_active,
         coalesce(is_deleted, false) as is_deleted
     from source

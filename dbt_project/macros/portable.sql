@@ -1,0 +1,81 @@
+{#- What DuckDB and PostgreSQL spell differently, one macro a construct (dbt's adapter.dispatch:
+    `duckdb__` is the DuckDB body, `default__` the standard one Postgres runs). Models use these,
+    never an engine's own function, so one project builds on both. -#}
+
+{#- The median of a column; followed by `filter (where …)` where only some rows count. -#}
+{% macro median(expression) -%}{{ adapter.dispatch('median')(expression) }}{%- endmacro %}
+{% macro duckdb__median(expression) -%}median({{ expression }}){%- endmacro %}
+{% macro default__median(expression) -%}
+    percentile_cont(0.5) within group (order by {{ expression }})
+{%- endmacro %}
+
+{#- `value` of the row with the greatest `key`; rows where either is null do not count. -#}
+{% macro arg_max(value, key) -%}{{ adapter.dispatch('arg_max')(value, key) }}{%- endmacro %}
+{% macro duckdb__arg_max(value, key) -%}arg_max({{ value }}, {{ key }}){%- endmacro %}
+{% macro default__arg_max(value, key) -%}
+    (array_agg({{ value }} order by {{ key }} desc)
+        filter (where {{ value }} is not null and {{ key }} is not null))[1]
+{%- endmacro %}
+
+{#- One of a group's non-null values (the group's rows all hold the same one). -#}
+{% macro any_value(expression) -%}{{ adapter.dispatch('any_value')(expression) }}{%- endmacro %}
+{% macro duckdb__any_value(expression) -%}any_value({{ expression }}){%- endmacro %}
+{% macro default__any_value(expression) -%}min({{ expression }}){%- endmacro %}
+
+{#- Whole seconds from one timestamp to a later one, as bigint. -#}
+{% macro seconds_between(start, end) -%}
+    {{ adapter.dispatch('seconds_between')(start, end) }}
+{%- endmacro %}
+{% macro duckdb__seconds_between(start, end) -%}date_diff('second', {{ start }}, {{ end }}){%- endmacro %}
+{% macro default__seconds_between(start, end) -%}
+    cast(trunc(extract(epoch from ({{ end }}) - ({{ start }}))) as bigint)
+{%- endmacro %}
+
+{#- The first match of a regular expression in a text; '' when none. -#}
+{% macro regexp_first(expression, pattern) -%}
+    {{ adapter.dispatch('regexp_first')(expression, pattern) }}
+{%- endmacro %}
+{% macro duckdb__regexp_first(expression, pattern) -%}
+    regexp_extract({{ expression }}, '{{ pattern }}', 0)
+{%- endmacro %}
+{% macro default__regexp_first(expression, pattern) -%}
+    coalesce(substring({{ expression }} from '{{ pattern }}'), '')
+{%- endmacro %}
+
+{#- Whether a regular expression matches anywhere in a text. -#}
+{% macro regexp_found(expression, pattern) -%}
+    {{ adapter.dispatch('regexp_found')(expression, pattern) }}
+{%- endmacro %}
+{% macro duckdb__regexp_found(expression, pattern) -%}
+    regexp_matches({{ expression }}, '{{ pattern }}')
+{%- endmacro %}
+{% macro default__regexp_found(expression, pattern) -%}({{ expression }} ~ '{{ pattern }}'){%- endmacro %}
+
+{#- A JSON array column's elements, one row each (in a select list). -#}
+{% macro json_elements(column) -%}{{ adapter.dispatch('json_elements')(column) }}{%- endmacro %}
+{% macro duckdb__json_elements(column) -%}unnest(from_json({{ column }}, '["json"]')){%- endmacro %}
+{% macro default__json_elements(column) -%}jsonb_array_elements({{ column }}){%- endmacro %}
+
+{#- Every column of `relation` but those in `except`, as a select list (`* exclude`, which
+    Postgres lacks). `prefix`: the relation's alias in the query. -#}
+{% macro star_except(relation, except, prefix=none) -%}
+    {%- set names = [] -%}
+    {%- for column in adapter.get_columns_in_relation(relation) -%}
+        {%- if column.name | lower not in except -%}
+            {%- do names.append((prefix ~ '.' if prefix else '') ~ adapter.quote(column.name)) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ names | join(', ') if names else '*' }}
+{%- endmacro %}
+
+{#- The time from `start` to `end` in units of `unit_seconds` (60: minutes, 86400: days),
+    rounded to `digits`, as double precision on both engines (Postgres divides into numeric). -#}
+{% macro elapsed(start, end, unit_seconds, digits) -%}
+    cast(round({{ seconds_between(start, end) }} / {{ unit_seconds }}.0, {{ digits }}) as double precision)
+{%- endmacro %}
+
+{#- A rate: `numerator / denominator` as double precision, null when the denominator is 0.
+    Postgres divides integers into an integer (1 / 4 = 0); DuckDB into a double. -#}
+{% macro ratio(numerator, denominator) -%}
+    cast({{ numerator }} as double precision) / nullif({{ denominator }}, 0)
+{%- endmacro %}
