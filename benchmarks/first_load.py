@@ -1,6 +1,8 @@
 """First-load benchmark: a whole demo portal loaded as `bitrix-warehouse sync` loads it the first
 time — in windows, the portal read ahead while each window is written — through the portal's
-real rate limit; its peak memory, and its wall time against the rate floor.
+real rate limit, into each engine (DuckDB; PostgreSQL, a server of Debian's binaries with its
+default durability, on the same machine); its peak memory, and its wall time against the rate
+floor.
 
 The rate floor is the time the portal's bucket (2 req/s after a burst of 50) needs for the
 physical minimum of requests: ceil(rows of every list / 2,500). The sync runs in a process of its
@@ -8,44 +10,66 @@ own, which reports its own peak resident set (`VmHWM`)."""
 
 import math
 import tempfile
+from contextlib import ExitStack
+from dataclasses import replace
+from pathlib import Path
 
-import duckdb
 import requests
 
 from benchmarks.source import LISTS, pipeline_env, sync_process
+from orchestration import engine
+from orchestration.postgres import LocalServer
+from orchestration.settings import Settings
 from sources.bitrix24 import settings
 from tests.support import start_emulator
 
 
-def run(scales: tuple[float, ...]) -> list[str]:
+def _warehouse(stack: ExitStack, name: str, folder: str, env: dict) -> Settings:
+    """The engine `name`'s warehouse in `folder` (Postgres: a server of its own there); the
+    sync process's `env` is pointed at it."""
+    warehouse = Settings(warehouse_path=Path(folder) / "warehouse.duckdb", bi_path=Path(folder),
+                         dlt_dir=Path(folder) / "dlt", portal_timezone=None,
+                         alert_webhook_url=None)
+    if name == "duckdb":
+        return warehouse
+    server = LocalServer(Path(tempfile.mkdtemp(prefix="bw-bench-pg-"))).start()
+    stack.callback(server.stop)
+    url = server.create_database("warehouse")
+    env |= {"WAREHOUSE_ENGINE": "postgres", "POSTGRES_URL": url}
+    return replace(warehouse, engine="postgres", postgres_url=url)
+
+
+def run(scales: tuple[float, ...], engines: tuple[str, ...] = ("duckdb", "postgres")) -> list[str]:
     lines = [
-        "## First load (dlt → DuckDB, in windows)",
+        "## First load (dlt → DuckDB or PostgreSQL, in windows)",
         "",
         f"The whole demo portal, every table (leads, deals, their versions and stage history, "
         f"contacts, activities, product rows, dictionaries), through the portal's real limit "
         f"(2 req/s, burst 50); windows of {settings.WINDOW_ROWS:,} records, read ahead by at "
         f"most {settings.READ_AHEAD_ROWS:,} rows; DuckDB capped at its default 1 GB. The floor: "
         "(minimum requests − 50) / 2 s. Steps are dlt's, summed over the windows; reading "
-        "overlaps them.",
+        "overlaps them. Peak RSS is the sync process's (on Postgres the server's own memory, "
+        "shared_buffers 256 MB, is apart).",
         "",
-        "| scale | records loaded | windows | HTTP requests | minimum | floor, s | wall, s "
-        "| × floor | extract / normalize / load, s | peak RSS, MB |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| engine | scale | records loaded | windows | HTTP requests | minimum | floor, s "
+        "| wall, s | × floor | extract / normalize / load, s | peak RSS, MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for scale in scales:
+    for name, scale in ((n, s) for s in scales for n in engines):
         emu = start_emulator("--dataset", "demo", "--scale", str(scale), "--no-operating-limit")
         try:
             counts = emu.control("GET", "health")["counts"]
             minimum = math.ceil(sum(counts[e] for e in LISTS) / settings.ROWS_PER_REQUEST)
             floor = max(0, minimum - settings.BURST) / settings.RATE_PER_SECOND
-            with tempfile.TemporaryDirectory() as tmp:
+            with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
                 env = pipeline_env(emu, tmp)
+                warehouse = _warehouse(stack, name, tmp, env)
                 emu.configure(rate_limit={"enabled": True, "rate": 2, "burst": 50})
                 requests.delete(f"{emu.base}/_emulator/stats", timeout=10)
                 result = sync_process(env)
                 stats = emu.stats()
-                with duckdb.connect(env["WAREHOUSE_PATH"], read_only=True) as con:
-                    windows = con.execute("select count(*) from bitrix_raw._dlt_loads").fetchone()
+                with engine.connect(warehouse, read_only=True) as con:
+                    windows = con.value("select count(*) from bitrix_raw._dlt_loads")
             assert stats["errors"] == {}, stats["errors"]
         finally:
             emu.stop()
@@ -55,8 +79,8 @@ def run(scales: tuple[float, ...]) -> list[str]:
         wall = result["seconds"]
         ratio = f"{wall / floor:.2f}" if floor else "—"  # a portal read within the burst
         lines.append(
-            f"| {scale:g} | {records:,} | {windows[0]} | {stats['http_requests']:,} | {minimum:,} "
-            f"| {floor:.0f} | {wall:.1f} | {ratio} | {steps} "
+            f"| {name} | {scale:g} | {records:,} | {windows} | {stats['http_requests']:,} "
+            f"| {minimum:,} | {floor:.0f} | {wall:.1f} | {ratio} | {steps} "
             f"| {result['peak_rss_mb']:.0f} |"
         )
     return lines

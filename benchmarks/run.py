@@ -207,12 +207,13 @@ def peers_section(smoke: bool) -> list[str]:
 
 
 FIRST_LOAD_SCALES = [1.0, 10.0]
+FIRST_LOAD_ENGINES = ["duckdb", "postgres"]
 
 
 def first_load_section(smoke: bool) -> list[str]:
     from benchmarks.first_load import run
 
-    return run((0.02,) if smoke else tuple(FIRST_LOAD_SCALES))
+    return run((0.02,) if smoke else tuple(FIRST_LOAD_SCALES), tuple(FIRST_LOAD_ENGINES))
 
 
 DASHBOARD_SCALES = [1.0, 10.0]
@@ -270,6 +271,11 @@ def main(argv=None) -> int:
         default=",".join(f"{s:g}" for s in FIRST_LOAD_SCALES),
         help="demo scales of the first_load section",
     )
+    parser.add_argument(
+        "--first-load-engines",
+        default=",".join(FIRST_LOAD_ENGINES),
+        help="warehouse engines of the first_load section",
+    )
     args = parser.parse_args(argv)
     given = sys.argv[1:] if argv is None else list(argv)
     command = (
@@ -282,6 +288,7 @@ def main(argv=None) -> int:
     SOURCE_SCALES[:] = [float(s) for s in args.source_scales.split(",")]
     EVENT_SCALES[:] = [float(s) for s in args.event_scales.split(",")]
     FIRST_LOAD_SCALES[:] = [float(s) for s in args.first_load_scales.split(",")]
+    FIRST_LOAD_ENGINES[:] = args.first_load_engines.split(",")
     for name in args.only or list(SECTIONS):
         header = [
             f"Command: `{command}` (section `{name}`)",

@@ -124,11 +124,15 @@ def file_format(settings: Settings) -> str:
 
 
 def _count(result: RunResult, trace) -> None:
-    """Add a dlt run's rows per table and step seconds to `result`."""
-    counts = trace.last_normalize_info.row_counts if trace.last_normalize_info else {}
-    for table, rows in counts.items():
-        if not table.startswith("_dlt"):
-            result.rows[table] = result.rows.get(table, 0) + rows
+    """Add a dlt run's rows per table and step seconds to `result`. The rows are counted as
+    extracted: dlt 1.31's csv writer (the Postgres path) counts the fields it wrote, not the rows,
+    into the normalize step's figures; the source's rows are one table row each."""
+    extract = trace.last_extract_info
+    for metrics in (extract.metrics.values() if extract else ()):
+        for step in metrics:
+            for table, table_metrics in step["table_metrics"].items():
+                if not table.startswith("_dlt"):
+                    result.rows[table] = result.rows.get(table, 0) + table_metrics.items_count
     for step in trace.steps:
         if step.step in ("extract", "normalize", "load") and step.finished_at:
             seconds = (step.finished_at - step.started_at).total_seconds()

@@ -15,7 +15,8 @@ EXPECTED = {
     "source": [r"\| 0\.02 \| full \|", r"\| 0\.02 \| no changes \| 0 \| 1 \|",
                r"\| 0\.02 \| after 50 changes \|"],
     # one window, within the burst: no floor to compare with
-    "first_load": [r"\| 0\.02 \| [\d,]+ \| 1 \| \d+ \| \d+ \| 0 \| [\d.]+ \| — "
+    "first_load": [r"\| duckdb \| 0\.02 \| [\d,]+ \| 1 \| \d+ \| \d+ \| 0 \| [\d.]+ \| — ",
+                   r"\| postgres \| 0\.02 \| [\d,]+ \| 1 \| \d+ \| \d+ \| 0 \| [\d.]+ \| — "
                    r"\| [\d /]+ \| \d+ \|"],
     "transform": [r"\| 0\.02 \| full \| [\d.]+ \| [\d.]+ \|",
                   r"\| 0\.02 \| after 50 changes \| [\d.]+ \| [\d.]+ \|"],
