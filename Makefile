@@ -9,9 +9,11 @@ export RUNTIME__DLTHUB_TELEMETRY := false
 
 BI_VENV := bi/.venv
 CHROMIUM := /usr/bin/chromium
+POSTGRES_BIN := /usr/lib/postgresql
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup bi-setup demo dev bi test lint emulator bench bench-smoke clean
+.PHONY: setup bi-setup demo demo-postgres postgres postgres-server postgres-stop dev bi test lint emulator bench \
+	bench-smoke clean
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -35,6 +37,25 @@ $(CHROMIUM):
 
 bi-setup: setup $(BI_VENV)/.synced
 
+# Debian's PostgreSQL server for the postgres engine's tests, demo and benchmarks (a cluster of
+# the project's own is started from its binaries; the package's own cluster is not used).
+# (postgresql-client alone also fills /usr/lib/postgresql, so the server's initdb is looked for.)
+postgres-server:
+	@ls $(POSTGRES_BIN)/*/bin/initdb >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
+	  postgresql; }
+
+# The local server (data/postgres): started, or already running; prints POSTGRES_URL's export.
+postgres: setup postgres-server
+	$(VENV)/bin/bitrix-warehouse postgres start
+
+postgres-stop: setup
+	$(VENV)/bin/bitrix-warehouse postgres stop
+
+# The demo on the PostgreSQL engine: the marts end up in the local server's database `demo`.
+demo-postgres: postgres
+	$(VENV)/bin/bitrix-warehouse demo --engine postgres
+
 demo: setup
 	$(VENV)/bin/bitrix-warehouse demo
 
@@ -49,7 +70,7 @@ worker: setup
 
 # One worker per core (each with its own emulator): the suite waits on dbt and Dagster
 # subprocesses, not on one another; the slowest tests are listed at the end.
-test: bi-setup $(CHROMIUM)
+test: bi-setup $(CHROMIUM) postgres-server
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest -n auto --dist worksteal --durations=15
 
@@ -59,10 +80,10 @@ lint: setup
 emulator: setup
 	$(VENV)/bin/bitrix-warehouse emulator --live
 
-bench: setup
+bench: setup postgres-server
 	$(VENV)/bin/python -m benchmarks.run
 
-bench-smoke: setup
+bench-smoke: setup postgres-server
 	$(VENV)/bin/python -m benchmarks.run --smoke
 
 clean:

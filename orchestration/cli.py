@@ -51,13 +51,16 @@ def _fail(exc: BaseException) -> None:
 @main.command()
 @click.option("--scale", type=click.FloatRange(0, 100, min_open=True), default=0.5,
               show_default=True, help="Size of the demo company (1 ≈ 600 leads/day).")
-def demo(scale: float) -> None:
+@click.option("--engine", type=click.Choice(["duckdb", "postgres"]), default=None,
+              help="The warehouse engine (default: WAREHOUSE_ENGINE, else duckdb); postgres "
+                   "without POSTGRES_URL uses the local server (`make postgres`).")
+def demo(scale: float, engine: str | None) -> None:
     """Run the emulator with demo data, sync it, build the marts, and show what they say."""
     from orchestration import demo as demo_run
     from orchestration import settings
 
     try:
-        demo_run.run(settings.load(), scale, click.echo)
+        demo_run.run(settings.load(), scale, click.echo, engine=engine)
     except Exception as exc:  # every failure becomes one clear line
         _fail(exc)
 
@@ -218,3 +221,49 @@ def bi(port: int) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@main.group()
+def postgres() -> None:
+    """The local PostgreSQL server of the postgres engine (data/postgres): Debian's binaries
+    running a cluster of the project's own, for the demo and trials. Production points
+    POSTGRES_URL at a server of its own."""
+
+
+@postgres.command("start")
+def postgres_start() -> None:
+    """Start the local server (made on first use); say how to point the warehouse at it."""
+    from orchestration import postgres as local
+
+    try:
+        server = local.local_server().start()
+    except Exception as exc:
+        _fail(exc)
+    click.echo(f"PostgreSQL is running on 127.0.0.1:{server.port} (cluster in {server.root}).\n"
+               "Use it: export WAREHOUSE_ENGINE=postgres "
+               'POSTGRES_URL="$(bitrix-warehouse postgres url)"')
+
+
+@postgres.command("stop")
+def postgres_stop() -> None:
+    """Stop the local server."""
+    from orchestration import postgres as local
+
+    try:
+        local.local_server().stop()
+    except Exception as exc:
+        _fail(exc)
+    click.echo("PostgreSQL stopped.")
+
+
+@postgres.command("url")
+@click.option("--database", default="warehouse", show_default=True)
+def postgres_url(database: str) -> None:
+    """Print the local server's URL for POSTGRES_URL (it holds the password: meant for
+    `export POSTGRES_URL="$(…)"`, not for logs). The database is created if missing."""
+    from orchestration import postgres as local
+
+    try:
+        click.echo(local.ensure_database(local.local_server().start().url(), database))
+    except Exception as exc:
+        _fail(exc)

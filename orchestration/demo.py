@@ -11,8 +11,11 @@ import time
 from dataclasses import replace
 
 from emulator import launcher
-from orchestration import bi, operations
+from orchestration import bi, operations, postgres
 from orchestration.settings import Settings
+from sources.bitrix24.errors import redact_webhooks
+
+DEMO_DATABASE = "bitrix_demo"  # on the postgres engine: the demo's own database, made anew
 
 SUMMARY = {
     "Leads by source (all time)": """
@@ -28,10 +31,11 @@ SUMMARY = {
         from marts.mart_product_sales group by product_key, product_name
         order by revenue desc limit 5""",
     "Lead funnel, last complete month": """
-        select stage_name, entered, reached, round(conversion_from_previous, 3) as conversion
+        select stage_name, entered, reached,
+               round(cast(conversion_from_previous as numeric), 3) as conversion
         from marts.mart_funnel_conversion
         where entity = 'lead' and cohort_month = (
-            select max(cohort_month) - interval 1 month from marts.mart_funnel_conversion)
+            select max(cohort_month) - interval '1 month' from marts.mart_funnel_conversion)
         order by stage_position""",
     "Data quality": """
         select check_name, failing_rows from marts.mart_data_quality
@@ -58,9 +62,16 @@ def demo_settings(settings: Settings) -> Settings:
                    bi_path=root / "bi.duckdb")
 
 
-def run(settings: Settings, scale: float, echo) -> None:
+def run(settings: Settings, scale: float, echo, engine: str | None = None) -> None:
+    """`engine` postgres: the demo's database on the server of POSTGRES_URL, or on the local
+    server (`bitrix-warehouse postgres start`) when none is set."""
     demo = demo_settings(settings)
     shutil.rmtree(demo.warehouse_path.parent, ignore_errors=True)
+    if (engine or settings.engine) == "postgres":
+        server = settings.postgres_url or postgres.local_server().start().url()
+        echo(f"Making the demo's database {DEMO_DATABASE} on PostgreSQL…")
+        demo = replace(demo, engine="postgres",
+                       postgres_url=postgres.recreate_database(server, DEMO_DATABASE))
     echo(f"Starting the emulator with the demo company (scale {scale:g})…")
     emulator = launcher.start("--dataset", "demo", "--scale", str(scale))
     try:
@@ -79,9 +90,14 @@ def run(settings: Settings, scale: float, echo) -> None:
         "publish": done.seconds["publish"],
     }
     split = ", ".join(f"{step} {s:.1f} s" for step, s in steps.items())
+    echo(f"\nDone in {time.monotonic() - started:.0f} s ({split}).")
+    if demo.engine == "postgres":
+        echo(f"""
+Point a BI tool (Superset, DataLens, Metabase, DBeaver) at PostgreSQL, schema marts:
+  {redact_webhooks(demo.postgres_url)}   (the password: `bitrix-warehouse postgres url`)
+Every sync swaps the tested marts in whole; readers never see a half-built set.""")
+        return
     echo(f"""
-Done in {time.monotonic() - started:.0f} s ({split}).
-
 Point a BI tool (Superset, DataLens, Metabase, DBeaver) or Python at the published copy:
   {demo.bi_path.resolve()}   (DuckDB, read-only, schema marts; storage v1.4 for older drivers)
 Open the ready dashboards (leads and sources, ads, funnel, managers, deals) in Superset:

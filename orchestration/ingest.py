@@ -96,6 +96,7 @@ def load(
         while True:
             pipeline.run(make_source(pipeline), loader_file_format=file_format(settings))
             _count(result, pipeline.last_trace)
+            _analyze(settings, pipeline.last_trace)
             if not more():
                 break
             if progress:
@@ -112,6 +113,18 @@ def load(
         result.data_as_of = state.data_as_of(pipeline)
     record_run(settings, result)
     return result
+
+
+def _analyze(settings: Settings, trace) -> None:
+    """Postgres: fresh statistics for the raw tables a run loaded rows into. Autovacuum gets to
+    them later; the dbt build right after a first load would otherwise plan for empty tables."""
+    if settings.engine != "postgres" or trace.last_extract_info is None:
+        return
+    tables = {table for metrics in trace.last_extract_info.metrics.values() for step in metrics
+              for table, m in step["table_metrics"].items() if m.items_count}
+    with engine.connect(settings) as con:
+        for table in sorted(tables):
+            con.execute(f'analyze {DATASET}."{table}"')
 
 
 def file_format(settings: Settings) -> str:

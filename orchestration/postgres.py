@@ -14,6 +14,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 BINARIES = Path("/usr/lib/postgresql")
 USER = "postgres"
@@ -78,10 +79,27 @@ class LocalServer:
     def password(self) -> str:
         return (self.root / "password").read_text().strip()
 
+    def running(self) -> bool:
+        if not (self._data / "postmaster.pid").exists():
+            return False
+        try:
+            self._run(str(bin_dir() / "pg_ctl"), "-D", str(self._data), "status")
+        except ServerError:
+            return False
+        return True
+
     def start(self) -> "LocalServer":
+        """Start the server (made first if the folder has none); the port is kept in the folder,
+        so a server started again, or already running, keeps its address."""
         if not (self._data / "PG_VERSION").exists():
             self._init()
+        port_file = self.root / "port"
+        if not self.port and port_file.exists():
+            self.port = int(port_file.read_text())
         self.port = self.port or _free_port()
+        port_file.write_text(str(self.port))
+        if self.running():
+            return self
         options = (
             f"-c listen_addresses=127.0.0.1 -c port={self.port} -k {self.root} "
             "-c max_connections=200 -c shared_buffers=256MB"
@@ -102,22 +120,58 @@ class LocalServer:
 
     def create_database(self, name: str) -> str:
         """A new, empty database; returns its URL."""
-        import psycopg2
+        return recreate_database(self.url(), name)
 
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                con = psycopg2.connect(self.url())
-                break
-            except psycopg2.OperationalError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
-        con.autocommit = True  # a database is created outside a transaction
+
+def local_server() -> LocalServer:
+    """The project's local server, in `data/postgres` (`make postgres`)."""
+    from orchestration.settings import DATA_DIR
+
+    return LocalServer(DATA_DIR.resolve() / "postgres")
+
+
+def _admin(url: str):
+    """A connection to the server at `url`, waiting up to 30 s for one just started."""
+    import psycopg2
+
+    deadline = time.monotonic() + 30
+    while True:
         try:
-            with con.cursor() as cur:
-                cur.execute(f'drop database if exists "{name}"')
+            con = psycopg2.connect(url)
+            break
+        except psycopg2.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+    con.autocommit = True  # a database is created outside a transaction
+    return con
+
+
+def _with_database(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+def ensure_database(url: str, name: str) -> str:
+    """Database `name` of the server at `url`, created if missing; returns its URL."""
+    con = _admin(url)
+    try:
+        with con.cursor() as cur:
+            cur.execute("select 1 from pg_database where datname = %s", [name])
+            if cur.fetchone() is None:
                 cur.execute(f'create database "{name}"')
-        finally:
-            con.close()
-        return self.url(name)
+    finally:
+        con.close()
+    return _with_database(url, name)
+
+
+def recreate_database(url: str, name: str) -> str:
+    """Drop database `name` of the server at `url` (connections to it closed) and create it
+    empty; returns its URL (`url` with the database replaced)."""
+    con = _admin(url)
+    try:
+        with con.cursor() as cur:
+            cur.execute(f'drop database if exists "{name}" with (force)')
+            cur.execute(f'create database "{name}"')
+    finally:
+        con.close()
+    return _with_database(url, name)

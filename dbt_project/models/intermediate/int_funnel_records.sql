@@ -1,3 +1,8 @@
+{#- Postgres plans a stack of views anew for each use, and joined repeatedly they cost
+    minutes; materialized there, they are built once a run. DuckDB keeps the view. -#}
+{{ config(
+    materialized='table' if target.type == 'postgres' else 'view',
+) }}
 -- Every live lead and deal as the funnel counts it: its current funnel, cohort month (creation,
 -- portal time zone) and the one manager credited with it (leads: the first responsible; deals:
 -- the manager at close, or the current one while open).

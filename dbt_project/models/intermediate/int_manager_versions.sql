@@ -1,3 +1,9 @@
+{#- Postgres plans a stack of views anew for each use, and joined repeatedly they cost
+    minutes; materialized there, they are built once a run. DuckDB keeps the view. -#}
+{{ config(
+    materialized='table' if target.type == 'postgres' else 'view',
+    indexes=[{'columns': ['entity', 'record_id', 'modified_at']}],
+) }}
 -- Who was responsible from when, per lead and deal, as the syncs observed it.
 with
 

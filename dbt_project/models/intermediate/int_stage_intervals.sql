@@ -101,7 +101,9 @@ with_managers as (
         and stays.entered_at >= managers.modified_at
     {%- else -%}
     left join lateral (
-        select manager_id from managers as observed
+        -- the table itself, not the CTE: Postgres materializes a CTE used twice, and a
+        -- lateral scan of it per stay is quadratic; the table's index makes it one probe
+        select manager_id from {{ ref('int_manager_versions') }} as observed
         where observed.entity = stays.entity
             and observed.record_id = stays.record_id
             and observed.modified_at <= stays.entered_at

@@ -1,3 +1,8 @@
+{#- Postgres plans a stack of views anew for each use, and joined repeatedly they cost
+    minutes; materialized there, they are built once a run. DuckDB keeps the view. -#}
+{{ config(
+    materialized='table' if target.type == 'postgres' else 'view',
+) }}
 -- Lead stages and the deal stages of every funnel, in the portal's order. Deal stages of funnel
 -- 0 live in dictionary DEAL_STAGE, those of funnel n in DEAL_STAGE_n.
 with
