@@ -127,6 +127,14 @@ def connect(settings: Settings) -> Iterator[engine.Connection]:
         yield engine.Connection(raw, "duckdb")
 
 
+def location(settings: Settings) -> str:
+    """Where BI tools find the published marts, for people (no password)."""
+    if settings.engine == "postgres":
+        name = engine.postgres_parts(settings.postgres_url)["dbname"]
+        return f"schema marts of the PostgreSQL database {name}"
+    return str(settings.bi_path)
+
+
 def published(settings: Settings) -> bool:
     """Whether the marts have been published yet."""
     if settings.engine == "duckdb":

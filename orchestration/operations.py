@@ -216,7 +216,7 @@ def run(
         return cycle
     say("Building the marts (dbt build)…")
     cycle.seconds["transform"] = build(settings)
-    say(f"Publishing the BI copy to {settings.bi_path}…")
+    say(f"Publishing the marts to {bi.location(settings)}…")
     cycle.published = publish(settings)
     cycle.seconds["publish"] = cycle.published.seconds
     return cycle

@@ -83,13 +83,13 @@ class DagsterReport:
             if node.node.unique_id.startswith("model.") and str(node.status) == "success"
         )
 
-    def published(self, published: Published, path: str) -> None:
+    def published(self, published: Published, where: str) -> None:
         self._emit(
             [
                 dg.AssetMaterialization(
                     assets.BI_KEY,
                     metadata={
-                        "path": path,
+                        "published to": where,
                         "tables": published.tables,
                         "rows": published.rows,
                         "seconds": round(published.seconds, 2),

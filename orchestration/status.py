@@ -17,15 +17,9 @@ RUNS = """
     from ops.sync_runs order by finished_at desc limit 5"""
 
 
-def _where(settings: Settings, path) -> str:
-    if settings.engine == "postgres":
-        return "the Postgres database " + engine.postgres_parts(settings.postgres_url)["dbname"]
-    return str(path)
-
-
 def report(settings: Settings) -> str:
     now = datetime.now(UTC).replace(tzinfo=None)
-    lines = [f"Published marts: {_where(settings, settings.bi_path)}"]
+    lines = [f"Published marts: {bi.location(settings)}"]
     if bi.published(settings):
         with bi.connect(settings) as con:
             rows = [list(r) for r in con.execute(FRESHNESS).fetchall()]
@@ -43,7 +37,9 @@ def report(settings: Settings) -> str:
         lines += bi.text_table(header, rows)
     else:
         lines.append("  not published yet: run `bitrix-warehouse sync`")
-    lines += ["", f"Latest runs: {_where(settings, settings.warehouse_path)}"]
+    where = ("the same database" if settings.engine == "postgres"
+             else str(settings.warehouse_path))
+    lines += ["", f"Latest runs: {where}"]
     try:
         with engine.connect(settings, read_only=True) as con:
             runs = con.rows(RUNS)

@@ -40,7 +40,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from orchestration import alerts, events, ingest, operations, transform
+from orchestration import alerts, bi, events, ingest, operations, transform
 from orchestration.reporting import DagsterReport
 from orchestration.settings import Settings
 
@@ -212,7 +212,7 @@ class Worker:
                 for load in loads if not result.rows else ():
                     self.report.loaded(load)
                 self.report.built(built)
-                self.report.published(published, str(self.settings.bi_path))
+                self.report.published(published, bi.location(self.settings))
         self.cycles.append(result)
         level = logging.INFO if result.rows or result.published else logging.DEBUG
         log.log(level, "%s: %s rows%s; %s", result.trigger, f"{result.rows:,}",
@@ -283,7 +283,7 @@ def run(
     else:
         echo("Events: off (SOURCES__BITRIX24__APPLICATION_TOKEN is not set); polling only")
     echo(f"Polling every {timing.poll_seconds:g} s; data tests every "
-         f"{timing.test_every_seconds:g} s; BI tools read {settings.bi_path}")
+         f"{timing.test_every_seconds:g} s; BI tools read {bi.location(settings)}")
     if worker.report is None:
         echo("Dagster: not reporting (DAGSTER_HOME is not set)")
     for signum in (signal.SIGINT, signal.SIGTERM):
