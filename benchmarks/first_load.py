@@ -11,32 +11,13 @@ own, which reports its own peak resident set (`VmHWM`)."""
 import math
 import tempfile
 from contextlib import ExitStack
-from dataclasses import replace
-from pathlib import Path
 
 import requests
 
-from benchmarks.source import LISTS, pipeline_env, sync_process
+from benchmarks.source import LISTS, pipeline_env, sync_process, warehouse_on
 from orchestration import engine
-from orchestration.postgres import LocalServer
-from orchestration.settings import Settings
 from sources.bitrix24 import settings
 from tests.support import start_emulator
-
-
-def _warehouse(stack: ExitStack, name: str, folder: str, env: dict) -> Settings:
-    """The engine `name`'s warehouse in `folder` (Postgres: a server of its own there); the
-    sync process's `env` is pointed at it."""
-    warehouse = Settings(warehouse_path=Path(folder) / "warehouse.duckdb", bi_path=Path(folder),
-                         dlt_dir=Path(folder) / "dlt", portal_timezone=None,
-                         alert_webhook_url=None)
-    if name == "duckdb":
-        return warehouse
-    server = LocalServer(Path(tempfile.mkdtemp(prefix="bw-bench-pg-"))).start()
-    stack.callback(server.stop)
-    url = server.create_database("warehouse")
-    env |= {"WAREHOUSE_ENGINE": "postgres", "POSTGRES_URL": url}
-    return replace(warehouse, engine="postgres", postgres_url=url)
 
 
 def run(scales: tuple[float, ...], engines: tuple[str, ...] = ("duckdb", "postgres")) -> list[str]:
@@ -63,7 +44,7 @@ def run(scales: tuple[float, ...], engines: tuple[str, ...] = ("duckdb", "postgr
             floor = max(0, minimum - settings.BURST) / settings.RATE_PER_SECOND
             with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
                 env = pipeline_env(emu, tmp)
-                warehouse = _warehouse(stack, name, tmp, env)
+                warehouse = warehouse_on(stack, name, tmp, env)
                 emu.configure(rate_limit={"enabled": True, "rate": 2, "burst": 50})
                 requests.delete(f"{emu.base}/_emulator/stats", timeout=10)
                 result = sync_process(env)

@@ -172,12 +172,14 @@ def source_section(smoke: bool) -> list[str]:
 
 
 TRANSFORM_SCALES = [1.0, 10.0]
+ENGINES = ["duckdb", "postgres"]  # of the first_load and transform sections
 
 
 def transform_section(smoke: bool) -> list[str]:
     from benchmarks.transform import run
 
-    return run((0.02,) if smoke else tuple(TRANSFORM_SCALES), 50 if smoke else 1_000)
+    return run((0.02,) if smoke else tuple(TRANSFORM_SCALES), 50 if smoke else 1_000,
+               tuple(ENGINES))
 
 
 def freshness_section(smoke: bool) -> list[str]:
@@ -207,13 +209,12 @@ def peers_section(smoke: bool) -> list[str]:
 
 
 FIRST_LOAD_SCALES = [1.0, 10.0]
-FIRST_LOAD_ENGINES = ["duckdb", "postgres"]
 
 
 def first_load_section(smoke: bool) -> list[str]:
     from benchmarks.first_load import run
 
-    return run((0.02,) if smoke else tuple(FIRST_LOAD_SCALES), tuple(FIRST_LOAD_ENGINES))
+    return run((0.02,) if smoke else tuple(FIRST_LOAD_SCALES), tuple(ENGINES))
 
 
 DASHBOARD_SCALES = [1.0, 10.0]
@@ -272,9 +273,9 @@ def main(argv=None) -> int:
         help="demo scales of the first_load section",
     )
     parser.add_argument(
-        "--first-load-engines",
-        default=",".join(FIRST_LOAD_ENGINES),
-        help="warehouse engines of the first_load section",
+        "--engines",
+        default=",".join(ENGINES),
+        help="warehouse engines of the first_load and transform sections",
     )
     args = parser.parse_args(argv)
     given = sys.argv[1:] if argv is None else list(argv)
@@ -288,7 +289,7 @@ def main(argv=None) -> int:
     SOURCE_SCALES[:] = [float(s) for s in args.source_scales.split(",")]
     EVENT_SCALES[:] = [float(s) for s in args.event_scales.split(",")]
     FIRST_LOAD_SCALES[:] = [float(s) for s in args.first_load_scales.split(",")]
-    FIRST_LOAD_ENGINES[:] = args.first_load_engines.split(",")
+    ENGINES[:] = args.engines.split(",")
     for name in args.only or list(SECTIONS):
         header = [
             f"Command: `{command}` (section `{name}`)",

@@ -7,10 +7,14 @@ import os
 import subprocess
 import sys
 import tempfile
+from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 
 import requests
 
+from orchestration.postgres import LocalServer
+from orchestration.settings import Settings
 from tests.support import start_emulator
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,6 +42,21 @@ def pipeline_env(emu, folder: str) -> dict:
         "RUNTIME__DLTHUB_TELEMETRY": "false",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
+
+
+def warehouse_on(stack: ExitStack, name: str, folder: str, env: dict) -> Settings:
+    """The engine `name`'s warehouse in `folder` (Postgres: a server of its own there); the
+    sync process's `env` is pointed at it."""
+    warehouse = Settings(warehouse_path=Path(folder) / "warehouse.duckdb", bi_path=Path(folder),
+                         dlt_dir=Path(folder) / "dlt", portal_timezone=None,
+                         alert_webhook_url=None)
+    if name == "duckdb":
+        return warehouse
+    server = LocalServer(Path(tempfile.mkdtemp(prefix="bw-bench-pg-"))).start()
+    stack.callback(server.stop)
+    url = server.create_database("warehouse")
+    env |= {"WAREHOUSE_ENGINE": "postgres", "POSTGRES_URL": url}
+    return replace(warehouse, engine="postgres", postgres_url=url)
 
 
 def sync_process(env: dict, **options) -> dict:

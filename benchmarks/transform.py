@@ -1,6 +1,7 @@
 """dbt benchmark: the production build (`orchestration.transform.build`, dbt's programmatic
 runner in the syncing process) on a fresh warehouse (full) and after 1,000 changes (incremental
-models take only what changed; tables and views rebuild), at demo scale 1 and 10. Each build is
+models take only what changed; tables and views rebuild), at demo scale 1 and 10, on each
+engine (DuckDB; PostgreSQL, a server of Debian's binaries on the same machine). Each build is
 timed cold (a new process, as `bitrix-warehouse sync` runs it: imports, parse, build) and warm (a
 second build in the same process, as a long-lived worker would run it)."""
 
@@ -9,9 +10,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
-from benchmarks.source import _change, pipeline_env, sync_process
+from benchmarks.source import _change, pipeline_env, sync_process, warehouse_on
 from tests.support import start_emulator
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,9 +43,10 @@ def _build(env: dict) -> tuple[float, float]:
     return cold + startup, warm
 
 
-def run(scales: tuple[float, ...], changes: int) -> list[str]:
+def run(scales: tuple[float, ...], changes: int,
+        engines: tuple[str, ...] = ("duckdb", "postgres")) -> list[str]:
     lines = [
-        "## Transform (dbt build on DuckDB)",
+        "## Transform (dbt build on DuckDB or PostgreSQL)",
         "",
         f"`dbt build` (models and data tests; unit tests run in CI) as every sync runs it "
         f"(`orchestration.transform.build`), on a fresh warehouse, then after {changes:,} "
@@ -51,23 +54,25 @@ def run(scales: tuple[float, ...], changes: int) -> list[str]:
         f"`bitrix-warehouse sync` pays it; warm: the same build again in that process, as a "
         f"long-lived worker pays it.",
         "",
-        "| scale | build | cold, s | warm, s |",
-        "|---|---|---|---|",
+        "| engine | scale | build | cold, s | warm, s |",
+        "|---|---|---|---|---|",
     ]
-    for scale in scales:
+    for name, scale in ((n, s) for s in scales for n in engines):
         emu = start_emulator(
             "--dataset", "demo", "--scale", str(scale), "--no-rate-limit", "--no-operating-limit"
         )
         try:
-            with tempfile.TemporaryDirectory() as tmp:
+            with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
                 env = pipeline_env(emu, tmp)
+                warehouse_on(stack, name, tmp, env)
                 sync_process(env, rate_per_second=0)  # dbt is measured here, not the API
                 cold, warm = _build(env)
-                lines.append(f"| {scale:g} | full | {cold:.1f} | {warm:.1f} |")
+                lines.append(f"| {name} | {scale:g} | full | {cold:.1f} | {warm:.1f} |")
                 _change(emu, changes)
                 sync_process(env, rate_per_second=0)  # dbt is measured here, not the API
                 cold, warm = _build(env)
-                lines.append(f"| {scale:g} | after {changes:,} changes | {cold:.1f} | {warm:.1f} |")
+                lines.append(f"| {name} | {scale:g} | after {changes:,} changes | {cold:.1f} "
+                             f"| {warm:.1f} |")
         finally:
             emu.stop()
     return lines

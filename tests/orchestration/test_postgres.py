@@ -1,0 +1,142 @@
+"""The PostgreSQL engine end to end, against the real emulator, a real server (Debian's binaries)
+and real dbt: one portal gives the same marts on both engines; the swap publishes the tested
+marts whole while BI tools read; the password shows nowhere."""
+
+import math
+import os
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import replace
+
+import pytest
+
+from orchestration import bi, engine, operations
+from orchestration.settings import Settings
+from tests.support import ROOT
+from tests.warehouse import MARTS
+
+pytestmark = pytest.mark.slow
+
+# Columns that hold the local clock of the build or the sync, not the portal's data.
+CLOCK_COLUMNS = {"built_at", "last_synced_at", "days_in_current_stage"}
+
+
+def _postgres(warehouse: Settings, server, name: str) -> Settings:
+    return replace(warehouse, engine="postgres", postgres_url=server.create_database(name))
+
+
+@pytest.fixture
+def on_postgres(warehouse, postgres_server) -> Settings:
+    """`warehouse` on a new database of the worker's PostgreSQL server."""
+    return _postgres(warehouse, postgres_server, f"w{time.time_ns()}")
+
+
+def _cycle(settings: Settings) -> dict:
+    """A sync, build and publish, as `bitrix-warehouse sync` runs them: the rows loaded."""
+    return operations.run(settings, operations.Sync(), rate_per_second=0).run.rows
+
+
+def _value(value):
+    return round(value, 9) if isinstance(value, float) and not math.isnan(value) else value
+
+
+def _marts(settings: Settings) -> dict[str, list]:
+    """Every published mart's rows (clock columns left out), sorted."""
+    out = {}
+    with bi.connect(settings) as con:
+        for name in bi.marts(settings):
+            cursor = con.execute(f'select * from marts."{name}"')
+            names = [d[0] for d in cursor.description]
+            rows = [tuple((c, _value(v)) for c, v in zip(names, row, strict=True)
+                          if c not in CLOCK_COLUMNS) for row in cursor.fetchall()]
+            out[name] = sorted(rows, key=repr)
+    return out
+
+
+def test_one_portal_gives_the_same_marts_on_duckdb_and_postgres(demo, warehouse,
+                                                                postgres_server):
+    demo.control("POST", "clock", {"set": "2026-03-02T12:00:00+03:00", "frozen": True})
+    postgres = _postgres(warehouse, postgres_server, "same_marts")
+
+    on_duckdb, on_postgres = _cycle(warehouse), _cycle(postgres)
+
+    # the rows each load reports are the rows its raw tables hold
+    assert on_postgres == on_duckdb
+    with engine.connect(postgres, read_only=True) as con:
+        for table, rows in on_postgres.items():
+            assert con.value(f"select count(*) from bitrix_raw.{table}") == rows, table
+    duckdb_marts, postgres_marts = _marts(warehouse), _marts(postgres)
+    assert set(postgres_marts) == MARTS
+    assert sum(map(len, duckdb_marts.values())) > 10_000  # a real portal's worth of rows
+    for name in sorted(MARTS):
+        assert postgres_marts[name] == duckdb_marts[name], name
+
+
+def test_the_swap_publishes_every_mart_at_once_while_bi_reads(on_postgres, emulator):
+    settings = on_postgres
+    emulator.call("crm.lead.add", {"fields": {"TITLE": "Первый"}})
+    _cycle(settings)
+    seen, reads, errors, stop = set(), [], [], threading.Event()
+
+    def read() -> None:
+        # what a BI dashboard does: two marts read in one transaction, again and again
+        while not stop.is_set():
+            try:
+                with bi.connect(settings) as con:
+                    seen.add((con.value("select count(*) from marts.fct_leads"),
+                              con.value("select count(*) from marts.mart_lead_sources_daily")))
+                reads.append(1)
+            except Exception as exc:  # any error a reader gets is the failure
+                errors.append(exc)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        emulator.call("crm.lead.add", {"fields": {"TITLE": "Второй", "SOURCE_ID": "WEB"}})
+        published = operations.run(settings, operations.Sync(), rate_per_second=0).published
+        done = len(reads)
+        while len(reads) < done + 2 and not errors:  # a read that began after the swap
+            time.sleep(0.01)
+    finally:
+        stop.set()
+        reader.join()
+    assert errors == []
+    assert published.tables == len(MARTS)
+    # one source (CALL, the portal's default) then two: never the new leads with the old sources
+    assert seen == {(1, 1), (2, 2)}
+    with engine.connect(settings, read_only=True) as con:
+        assert con.value("select count(*) from information_schema.schemata "
+                         "where schema_name in ('marts_new')") == 0  # nothing left behind
+
+
+def test_the_password_shows_nowhere(on_postgres, emulator, tmp_path):
+    settings = on_postgres
+    password = engine.postgres_parts(settings.postgres_url)["password"]
+    emulator.call("crm.lead.add", {"fields": {"TITLE": "Лид"}})
+    env = {**os.environ, "SOURCES__BITRIX24__WEBHOOK_URL": emulator.webhook,
+           "WAREHOUSE_ENGINE": "postgres", "POSTGRES_URL": settings.postgres_url,
+           "WAREHOUSE_PATH": str(settings.warehouse_path),
+           "DLT_PIPELINES_DIR": str(settings.dlt_dir)}
+    cli = [sys.executable, "-m", "orchestration.cli"]
+    runs = [subprocess.run([*cli, "sync"], cwd=ROOT, env=env, capture_output=True, text=True),
+            subprocess.run([*cli, "status"], cwd=ROOT, env=env, capture_output=True, text=True)]
+    assert [r.returncode for r in runs] == [0, 0], runs[0].stderr[-2000:]
+    assert "schema marts of the PostgreSQL database" in runs[1].stdout
+    # a wrong password fails with one clear line, which names neither password
+    wrong = settings.postgres_url.replace(password, "not-the-password")
+    failed = subprocess.run([*cli, "sync"], cwd=ROOT, capture_output=True, text=True,
+                            env={**env, "POSTGRES_URL": wrong})
+    assert failed.returncode == 1
+    assert "password authentication failed" in failed.stderr
+    assert "Traceback" not in failed.stderr
+    printed = "".join(r.stdout + r.stderr for r in [*runs, failed])
+    assert password not in printed and "not-the-password" not in printed
+    # …nor in any file the run left: dlt's state and traces, dbt's logs and artifacts
+    for path in settings.warehouse_path.parent.rglob("*"):
+        if path.is_file():
+            assert password.encode() not in path.read_bytes(), path
+    # …nor in the run log
+    with engine.connect(settings, read_only=True) as con:
+        assert password not in str(con.rows("select * from ops.sync_runs"))
