@@ -9,12 +9,13 @@ needed then.
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+from emulator.launcher import free_port
 
 BINARIES = Path("/usr/lib/postgresql")
 USER = "postgres"
@@ -33,12 +34,6 @@ def bin_dir() -> Path:
             "postgres`), or set POSTGRES_URL to a server of your own"
         )
     return found[-1].parent
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -96,7 +91,7 @@ class LocalServer:
         port_file = self.root / "port"
         if not self.port and port_file.exists():
             self.port = int(port_file.read_text())
-        self.port = self.port or _free_port()
+        self.port = self.port or free_port()
         port_file.write_text(str(self.port))
         if self.running():
             return self
