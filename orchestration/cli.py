@@ -219,10 +219,6 @@ def bi(port: int) -> None:
         raise click.ClickException(str(exc)) from None
 
 
-if __name__ == "__main__":
-    main()
-
-
 @main.group()
 def postgres() -> None:
     """The local PostgreSQL server of the postgres engine (data/postgres): Debian's binaries
@@ -267,3 +263,7 @@ def postgres_url(database: str) -> None:
         click.echo(local.ensure_database(local.local_server().start().url(), database))
     except Exception as exc:
         _fail(exc)
+
+
+if __name__ == "__main__":
+    main()

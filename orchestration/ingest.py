@@ -118,13 +118,23 @@ def load(
 def _analyze(settings: Settings, trace) -> None:
     """Postgres: fresh statistics for the raw tables a run loaded rows into. Autovacuum gets to
     them later; the dbt build right after a first load would otherwise plan for empty tables."""
-    if settings.engine != "postgres" or trace.last_extract_info is None:
+    if settings.engine != "postgres":
         return
-    tables = {table for metrics in trace.last_extract_info.metrics.values() for step in metrics
-              for table, m in step["table_metrics"].items() if m.items_count}
     with engine.connect(settings) as con:
-        for table in sorted(tables):
-            con.execute(f'analyze {DATASET}."{table}"')
+        for table, rows in sorted(_extracted(trace).items()):
+            if rows:
+                con.execute(f'analyze {DATASET}."{table}"')
+
+
+def _extracted(trace) -> dict[str, int]:
+    """The rows a dlt run extracted per table of the source (dlt's own tables left out)."""
+    extract, rows = trace.last_extract_info, {}
+    for metrics in (extract.metrics.values() if extract else ()):
+        for step in metrics:
+            for table, table_metrics in step["table_metrics"].items():
+                if not table.startswith("_dlt"):
+                    rows[table] = rows.get(table, 0) + table_metrics.items_count
+    return rows
 
 
 def file_format(settings: Settings) -> str:
@@ -140,12 +150,8 @@ def _count(result: RunResult, trace) -> None:
     """Add a dlt run's rows per table and step seconds to `result`. The rows are counted as
     extracted: dlt 1.31's csv writer (the Postgres path) counts the fields it wrote, not the rows,
     into the normalize step's figures; the source's rows are one table row each."""
-    extract = trace.last_extract_info
-    for metrics in (extract.metrics.values() if extract else ()):
-        for step in metrics:
-            for table, table_metrics in step["table_metrics"].items():
-                if not table.startswith("_dlt"):
-                    result.rows[table] = result.rows.get(table, 0) + table_metrics.items_count
+    for table, rows in _extracted(trace).items():
+        result.rows[table] = result.rows.get(table, 0) + rows
     for step in trace.steps:
         if step.step in ("extract", "normalize", "load") and step.finished_at:
             seconds = (step.finished_at - step.started_at).total_seconds()

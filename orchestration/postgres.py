@@ -134,8 +134,9 @@ def _admin(url: str):
         try:
             con = psycopg2.connect(url)
             break
-        except psycopg2.OperationalError:
-            if time.monotonic() > deadline:
+        except psycopg2.OperationalError as exc:
+            starting = "starting up" in str(exc) or "Connection refused" in str(exc)
+            if not starting or time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
     con.autocommit = True  # a database is created outside a transaction

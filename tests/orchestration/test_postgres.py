@@ -111,6 +111,33 @@ def test_the_swap_publishes_every_mart_at_once_while_bi_reads(on_postgres, emula
                          "where schema_name in ('marts_new')") == 0  # nothing left behind
 
 
+def test_a_mart_exports_from_postgres_in_every_format(on_postgres, emulator, tmp_path):
+    for title in ("Первый", "Второй, с запятой"):
+        emulator.call("crm.lead.add", {"fields": {"TITLE": title, "SOURCE_ID": "WEB"}})
+    _cycle(on_postgres)
+    with bi.connect(on_postgres) as con:
+        want = con.rows("select lead_id, title from marts.fct_leads order by 1")
+    assert [t for _, t in want] == ["Первый", "Второй, с запятой"]
+    for fmt in bi.EXPORT_FORMATS:
+        out = tmp_path / f"leads.{fmt}"
+        assert bi.export(on_postgres, "fct_leads", fmt, out) == 2
+        if fmt == "xlsx":
+            from openpyxl import load_workbook
+
+            sheet = load_workbook(out).active
+            header, *rows = sheet.iter_rows(values_only=True)
+        else:
+            import pyarrow.csv
+            import pyarrow.parquet
+
+            read = pyarrow.csv.read_csv if fmt == "csv" else pyarrow.parquet.read_table
+            table = read(out)
+            header, rows = table.column_names, list(zip(*table.to_pydict().values(),
+                                                         strict=True))
+        lead_id, title = list(header).index("lead_id"), list(header).index("title")
+        assert sorted((r[lead_id], r[title]) for r in rows) == want, fmt
+
+
 def test_the_password_shows_nowhere(on_postgres, emulator, tmp_path):
     settings = on_postgres
     password = engine.postgres_parts(settings.postgres_url)["password"]
