@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import dlt
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
@@ -62,13 +63,23 @@ def make_pipeline(settings: Settings, progress: bool = False) -> dlt.Pipeline:
         pipeline_name=PIPELINE_NAME,
         destination=destination,
         dataset_name=DATASET,
-        pipelines_dir=str(settings.dlt_dir),
+        pipelines_dir=str(working_dir(settings)),
         progress=(
             dlt.progress.log(log_period=10, logger=sys.stderr, dump_system_stats=False)
             if progress
             else None
         ),
     )
+
+
+def working_dir(settings: Settings) -> Path:
+    """dlt's folder for this warehouse. Its local state (the cursors) belongs to one warehouse:
+    a Postgres database gets a folder of its own inside `dlt_dir`, so switching engines, or
+    databases, never goes on from another warehouse's cursors and skips its first load."""
+    if settings.engine == "duckdb":
+        return settings.dlt_dir
+    parts = engine.postgres_parts(settings.postgres_url)
+    return settings.dlt_dir / f"postgres_{parts['host']}_{parts['port']}_{parts['dbname']}"
 
 
 def _finish_pending(pipeline: dlt.Pipeline) -> None:
@@ -141,15 +152,17 @@ def file_format(settings: Settings) -> str:
     """DuckDB: parquet, not dlt's default insert_values (5× slower, 10× the memory) nor jsonl:
     DuckDB infers a jsonl file's columns from its first 20,480 rows, so a column first filled
     later (a bad amount, a new custom field) failed the whole load; and dlt 1.31 cannot load the
-    empty jsonl file that creates a table before its first row. Postgres: csv, loaded by COPY
-    into columns dlt created from the declared types (its parquet path needs ADBC)."""
-    return "csv" if settings.engine == "postgres" else "parquet"
+    empty jsonl file that creates a table before its first row. Postgres: insert_values, dlt's
+    own choice there: its csv path loads with COPY … FORCE_NULL, which turns every empty string
+    the portal sent ('' status, title) into NULL, so the marts differed from DuckDB's; its
+    parquet path needs ADBC."""
+    return "insert_values" if settings.engine == "postgres" else "parquet"
 
 
 def _count(result: RunResult, trace) -> None:
     """Add a dlt run's rows per table and step seconds to `result`. The rows are counted as
-    extracted: dlt 1.31's csv writer (the Postgres path) counts the fields it wrote, not the rows,
-    into the normalize step's figures; the source's rows are one table row each."""
+    extracted (the source's rows are one table row each): dlt 1.31's csv writer counts the fields
+    it wrote, not the rows, into the normalize step's figures."""
     for table, rows in _extracted(trace).items():
         result.rows[table] = result.rows.get(table, 0) + rows
     for step in trace.steps:

@@ -69,8 +69,20 @@
 {%- endmacro %}
 
 {#- The time from `start` to `end` in units of `unit_seconds` (60: minutes, 86400: days),
-    rounded to `digits`, as double precision on both engines (Postgres divides into numeric). -#}
+    rounded to `digits` half away from zero, as double precision. Rounded exactly on both
+    engines: DuckDB's round() of a double rounds 4.585 days down to 4.58 (its binary value is
+    4.58499…), Postgres' of a numeric up to 4.59; the marts must not depend on the engine. -#}
 {% macro elapsed(start, end, unit_seconds, digits) -%}
+    {{ adapter.dispatch('elapsed')(start, end, unit_seconds, digits) }}
+{%- endmacro %}
+{% macro duckdb__elapsed(start, end, unit_seconds, digits) -%}
+    {%- set seconds = seconds_between(start, end) -%}
+    {%- set scale = 10 ** digits -%}
+    {#- whole seconds, so (2·|s|·10^d + unit) / (2·unit) is exact enough for floor() -#}
+    sign({{ seconds }}) * floor((2 * abs({{ seconds }}) * {{ scale }} + {{ unit_seconds }})
+        / (2 * {{ unit_seconds }})) / {{ scale }}
+{%- endmacro %}
+{% macro default__elapsed(start, end, unit_seconds, digits) -%}
     cast(round({{ seconds_between(start, end) }} / {{ unit_seconds }}.0, {{ digits }}) as double precision)
 {%- endmacro %}
 

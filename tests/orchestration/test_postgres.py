@@ -71,7 +71,10 @@ def test_one_portal_gives_the_same_marts_on_duckdb_and_postgres(demo, warehouse,
     assert set(postgres_marts) == MARTS
     assert sum(map(len, duckdb_marts.values())) > 10_000  # a real portal's worth of rows
     for name in sorted(MARTS):
-        assert postgres_marts[name] == duckdb_marts[name], name
+        differ = [(dict(a), dict(b)) for a, b in zip(postgres_marts[name], duckdb_marts[name],
+                                                      strict=False) if a != b][:1]
+        assert postgres_marts[name] == duckdb_marts[name], (name, [
+            {c: (a[c], b.get(c)) for c in a if a[c] != b.get(c)} for a, b in differ])
 
 
 def test_the_swap_publishes_every_mart_at_once_while_bi_reads(on_postgres, emulator):

@@ -10,7 +10,8 @@ between. At the end of every sequence:
     revenue by product from the won deals' product rows, and who first answered each lead.
 
 Seeded (`derandomize`) and bounded: a handful of sequences, at most three syncs each, no
-shrinking (a failure prints its whole sequence of steps).
+shrinking (a failure prints its whole sequence of steps). On each engine: DuckDB and PostgreSQL
+(whose incremental models take other paths: a lateral join for the manager of a stay).
 """
 
 import re
@@ -18,13 +19,12 @@ from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-import duckdb
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
-from orchestration import operations, transform
+from orchestration import bi, engine, operations, transform
 from orchestration.settings import Settings
 from tests.scenarios.portal import Portal
 
@@ -58,14 +58,19 @@ OP = st.one_of(
 )
 
 
-def warehouse_contents(path) -> dict[str, list]:
+def marts_schema(warehouse: Settings) -> str:
+    """Where dbt builds the marts: `marts`, or `marts_build` on Postgres (published by a swap)."""
+    return bi.BUILD_SCHEMA if warehouse.engine == "postgres" else "marts"
+
+
+def warehouse_contents(warehouse: Settings) -> dict[str, list]:
     """Every mart and incremental model, rows sorted, build-time columns left out."""
     out = {}
-    with duckdb.connect(str(path), read_only=True) as con:
-        tables = con.execute(
+    with engine.connect(warehouse, read_only=True) as con:
+        tables = con.rows(
             "select table_schema, table_name from information_schema.tables"
-            " where table_type = 'BASE TABLE' and table_schema in ('marts', 'intermediate')"
-        ).fetchall()
+            " where table_type = 'BASE TABLE' and table_schema in (?, 'intermediate')",
+            [marts_schema(warehouse)])
         for schema, name in tables:
             if name in SKIPPED:
                 continue
@@ -79,6 +84,7 @@ def warehouse_contents(path) -> dict[str, list]:
 class PortalHistory(RuleBasedStateMachine):
     emulator = None  # set by the test
     folder = None
+    postgres = None  # the server, when the test runs on Postgres
 
     @initialize(first_sync=st.booleans(), ops=st.lists(OP, min_size=3, max_size=15))
     def new_portal(self, first_sync, ops):
@@ -87,10 +93,13 @@ class PortalHistory(RuleBasedStateMachine):
         self.emulator.reset("empty")
         self.now = datetime(2024, 4, 1, 9, 0, tzinfo=UTC)
         path = self.folder.mktemp("portal")
+        postgres = {"engine": "postgres",
+                    "postgres_url": self.postgres.create_database(path.name.lower())
+                    } if self.postgres else {}
         self.portal = Portal(self.emulator, Settings(
             warehouse_path=path / "warehouse.duckdb", bi_path=path / "bi.duckdb",
             dlt_dir=path / "dlt", portal_timezone=None, alert_webhook_url=None,
-            duckdb_memory_limit="1GB"))
+            duckdb_memory_limit="1GB", **postgres))
         self.portal.at(self.now.isoformat())
         self.managers = [self.portal.manager(n) for n in ("Анна Смирнова", "Борис Орлов")]
         self.wholesale = self.portal.funnel("Опт")
@@ -228,15 +237,15 @@ class PortalHistory(RuleBasedStateMachine):
         operations.load(settings_, operations.Sync(), rate_per_second=0)
         operations.load(settings_, operations.Reconcile(), rate_per_second=0)
         transform.build(settings_, transform.Build(data_tests=False))
-        incremental = warehouse_contents(settings_.warehouse_path)
-        self._check_totals(settings_.warehouse_path)
+        incremental = warehouse_contents(settings_)
+        self._check_totals(settings_)
         transform.build(settings_, transform.Build(data_tests=False, full_refresh=True))
-        rebuilt = warehouse_contents(settings_.warehouse_path)
+        rebuilt = warehouse_contents(settings_)
         assert incremental.keys() == rebuilt.keys()
         for table in incremental:
             assert incremental[table] == rebuilt[table], table
 
-    def _check_totals(self, warehouse) -> None:
+    def _check_totals(self, warehouse: Settings) -> None:
         leads = {int(r["ID"]): r for r in self.emulator.records("lead")}
         deals = {int(r["ID"]): r for r in self.emulator.records("deal")}
         won = {i: d for i, d in deals.items() if d["STAGE_SEMANTIC_ID"] == "S"}
@@ -261,8 +270,8 @@ class PortalHistory(RuleBasedStateMachine):
                 answered.setdefault(int(call["OWNER_ID"]), int(call["RESPONSIBLE_ID"]))
 
         def rows(sql):
-            with duckdb.connect(str(warehouse), read_only=True) as con:
-                return con.execute(sql).fetchall()
+            with engine.connect(warehouse, read_only=True) as con:
+                return con.rows(sql.replace("marts.", f"{marts_schema(warehouse)}."))
 
         assert rows("select count(*) from marts.fct_leads") == [(len(leads),)]
         assert rows("select count(*) from marts.fct_deals") == [(len(deals),)]
@@ -288,12 +297,15 @@ class PortalHistory(RuleBasedStateMachine):
 
 @pytest.mark.slow
 @pytest.mark.timeout(1500)
+@pytest.mark.parametrize("engine_name", ["duckdb", "postgres"])
 def test_incremental_marts_equal_a_full_rebuild_and_an_independent_count(
-    emulator, tmp_path_factory, monkeypatch
+    emulator, tmp_path_factory, monkeypatch, request, engine_name
 ):
     monkeypatch.setenv("SOURCES__BITRIX24__WEBHOOK_URL", emulator.webhook)
     PortalHistory.emulator = emulator
     PortalHistory.folder = tmp_path_factory
+    PortalHistory.postgres = (request.getfixturevalue("postgres_server")
+                              if engine_name == "postgres" else None)
     machine = PortalHistory.TestCase
     machine.settings = settings(
         max_examples=5,
