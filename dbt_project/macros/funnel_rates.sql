@@ -5,20 +5,19 @@
 select
     *,
     {{ ratio('reached', 'cohort_size') }} as reached_rate,
-    coalesce(
-        lag(reached) over (
-            partition by {{ cell | join(', ') }}, semantic_id in ('P', 'S') order by stage_position
-        ),
-        cohort_size
-    ) as previous_stage_reached,
     case
-        when semantic_id in ('P', 'S') then {{ ratio('reached', 'coalesce(
+        when semantic_id in ('P', 'S') then {{ ratio('reached', 'previous_stage_reached') }}
+    end as conversion_from_previous
+from (
+    select
+        *,
+        coalesce(
             lag(reached) over (
-                partition by ' ~ cell | join(', ') ~ ', semantic_id in (\'P\', \'S\')
+                partition by {{ cell | join(', ') }}, semantic_id in ('P', 'S')
                 order by stage_position
             ),
             cohort_size
-        )') }}
-    end as conversion_from_previous
-from {{ relation }}
+        ) as previous_stage_reached
+    from {{ relation }}
+) as with_previous
 {%- endmacro %}
