@@ -70,11 +70,14 @@ def postgres_server():
     shutil.rmtree(root, ignore_errors=True)
 
 
+@pytest.fixture
+def on_postgres(warehouse, postgres_server) -> Settings:
+    """`warehouse` on a new database of the worker's PostgreSQL server."""
+    return replace(warehouse, engine="postgres",
+                   postgres_url=postgres_server.create_database(f"w{uuid.uuid4().hex[:12]}"))
+
+
 @pytest.fixture(params=["duckdb", "postgres"])
 def any_warehouse(request, warehouse) -> Settings:
-    """`warehouse` on each engine in turn: on Postgres, a new database of the worker's server."""
-    if request.param == "duckdb":
-        return warehouse
-    server = request.getfixturevalue("postgres_server")
-    return replace(warehouse, engine="postgres",
-                   postgres_url=server.create_database(f"w{uuid.uuid4().hex[:12]}"))
+    """`warehouse` on each engine in turn (on Postgres: `on_postgres`)."""
+    return warehouse if request.param == "duckdb" else request.getfixturevalue("on_postgres")
