@@ -47,9 +47,9 @@ def pipeline_env(emu, folder: str) -> dict:
 def warehouse_on(stack: ExitStack, name: str, folder: str, env: dict) -> Settings:
     """The engine `name`'s warehouse in `folder` (Postgres: a server of its own there); the
     sync process's `env` is pointed at it."""
-    warehouse = Settings(warehouse_path=Path(folder) / "warehouse.duckdb", bi_path=Path(folder),
-                         dlt_dir=Path(folder) / "dlt", portal_timezone=None,
-                         alert_webhook_url=None)
+    root = Path(folder)
+    warehouse = Settings(warehouse_path=root / "warehouse.duckdb", bi_path=root / "bi.duckdb",
+                         dlt_dir=root / "dlt", portal_timezone=None, alert_webhook_url=None)
     if name == "duckdb":
         return warehouse
     server = LocalServer(Path(tempfile.mkdtemp(prefix="bw-bench-pg-"))).start()

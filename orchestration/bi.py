@@ -207,20 +207,18 @@ def _write_arrow(con: engine.Connection, mart: str, path: Path, fmt: str) -> Non
     cursor = con.raw.cursor(name="export")  # server-side: rows arrive in batches
     cursor.itersize = 10_000
     cursor.execute(f'select * from marts."{mart}"')
-    writer = None
-    try:
+    batch = cursor.fetchmany(10_000)
+    names = [d[0] for d in cursor.description]
+    # an empty mart still gets its columns (a csv header; a parquet file of no rows)
+    table = (pa.Table.from_pylist([dict(zip(names, row, strict=True)) for row in batch]) if batch
+             else pa.table({name: pa.array([], pa.null()) for name in names}))
+    writer = (csv.CSVWriter(path, table.schema) if fmt == "csv"
+              else parquet.ParquetWriter(path, table.schema))
+    with writer:
+        writer.write_table(table)
         while batch := cursor.fetchmany(10_000):
-            names = [d[0] for d in cursor.description]
             table = pa.Table.from_pylist([dict(zip(names, row, strict=True)) for row in batch])
-            if writer is None:
-                writer = (csv.CSVWriter(path, table.schema) if fmt == "csv"
-                          else parquet.ParquetWriter(path, table.schema))
             writer.write_table(table.cast(writer.schema) if fmt == "parquet" else table)
-    finally:
-        if writer is not None:
-            writer.close()
-    if writer is None:  # an empty mart: the header alone
-        path.write_text(",".join(f'"{d[0]}"' for d in cursor.description) + "\n")
 
 
 def _cell(value):
