@@ -51,11 +51,17 @@ class Stream:
 
     @property
     def pages_left(self) -> int:
+        """The pages the next batch asks for: as many as the count predicts, plus the empty page
+        that confirms the end when the last of them would be full (it costs no request of its
+        own inside the batch). Only a short page ends the stream (`_advance`)."""
         if self.done:
             return 0
         if self.total is None:
             return 1
-        return max(1, math.ceil((self.total - self.fetched) / settings.PAGE_SIZE))
+        remaining = self.total - self.fetched
+        if remaining <= 0:  # more rows than counted: records entered the list while it paged
+            return 1
+        return math.ceil(remaining / settings.PAGE_SIZE) + (remaining % settings.PAGE_SIZE == 0)
 
     def rows_of(self, result) -> list:
         rows = result.get(self.wrapper) if self.wrapper and isinstance(result, Mapping) else result
@@ -91,8 +97,8 @@ def read_streams(client: BitrixClient, streams: list[Stream]) -> Pass:
     The first request, made here, is one batch holding `server.time` and the first page of
     every stream, counted (`start=0`) so later batches can be filled exactly. Later batches,
     made as the pages are iterated, chain up to 50 keyset pages, shared among the streams still
-    open. A stream whose last page is full stays open even when its count says it is done (rows
-    added while paging)."""
+    open. A stream ends on a short (or empty) page, never on its count: a full page is always
+    followed by one more request, whatever the count said."""
     first = {"time": "server.time"}
     for s in streams:
         params = s.params_after(s.last_id) if s.keyset else dict(s.params)
@@ -113,6 +119,15 @@ def _pages(client: BitrixClient, streams: list[Stream], result: dict) -> Iterato
         if s.keyset:
             yield from _advance(s, rows, observed)
         else:
+            nexts = result.get("result_next") or {}
+            if isinstance(nexts, Mapping) and s.name in nexts:
+                # one page is all a stream without keyset reads; never cut a list short quietly
+                raise BitrixError(
+                    f"{s.method}: the portal answered more than one page, which this list "
+                    "does not expect; report it with the method's name",
+                    code="MALFORMED",
+                    method=s.method,
+                )
             s.done = True
             yield Page(s.name, rows, observed)
 
@@ -173,9 +188,11 @@ def _advance(s: Stream, rows: list, observed: float) -> Iterator[Page]:
         s.last_id = last_id
         s.fetched += len(rows)
         yield Page(s.name, rows, observed)
-    # A short page ends the stream; so does reaching the count taken at the start of the pass
-    # (rows added since then are modified after the watermark, so the next pass reads them).
-    if len(rows) < settings.PAGE_SIZE or (s.total is not None and s.fetched >= s.total):
+    # Only a short page ends the stream. The count taken on the first page plans how many pages
+    # a batch asks for, nothing more: a record edited while the pass pages enters the filtered
+    # set ahead of the cursor and takes a place the count had given to another, which would
+    # then be left behind the new watermark for good.
+    if len(rows) < settings.PAGE_SIZE:
         s.done = True
 
 
