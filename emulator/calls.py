@@ -88,11 +88,16 @@ def entity_type(params: Mapping, supported: Mapping[int, str]) -> str:
 
 
 def int_param(params: Mapping, name: str) -> int | None:
-    value = param(params, name)
-    try:
-        return int(str(value))
-    except (TypeError, ValueError):
+    """An integer parameter as PHP reads one: ASCII digits (Python's `int` would also take `١٢`),
+    within the 64-bit range the store holds; None otherwise."""
+    text = str(param(params, name)).strip()
+    if not text.isascii():
         return None
+    try:
+        value = int(text)
+    except ValueError:
+        return None
+    return value if -(2**63) <= value < 2**63 else None
 
 
 def start_of(params: Mapping) -> int:

@@ -155,6 +155,9 @@ def _check_values(col: Column, value, clock: PortalClock) -> None:
         raise FilterError(f"Invalid filter: field '{col.name}' has invalid value") from None
 
 
+_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1  # what the store's integers hold
+
+
 def _coerce(col: Column, value, clock: PortalClock):
     """A filter value → the stored representation, or raise ValueError (condition never holds)."""
     if isinstance(value, (dict, list)):
@@ -163,7 +166,13 @@ def _coerce(col: Column, value, clock: PortalClock):
     if kind in (INT, NUM):
         if value in (None, ""):
             raise ValueError("empty")
-        return int(float(value))
+        try:
+            number = int(float(value))
+        except OverflowError:  # inf
+            raise ValueError("not a number") from None
+        if not _INT_MIN <= number <= _INT_MAX:  # a portal's database compares: nothing matches
+            raise ValueError("out of range")
+        return number
     if kind == BOOL:
         if isinstance(value, bool):
             return int(value)

@@ -19,7 +19,7 @@ log = logging.getLogger("bitrix_warehouse.alerts")
 
 @dataclass
 class Alert:
-    event: str  # run_failed | stale | fresh_again
+    event: str  # run_failed | stale | fresh_again | bad_event
     subject: str  # a job or an asset
     since: datetime
     error: str | None = None
@@ -30,6 +30,7 @@ class Alert:
             "run_failed": f"{self.subject} failed",
             "stale": f"{self.subject} is stale",
             "fresh_again": f"{self.subject} is fresh again",
+            "bad_event": f"{self.subject} dropped an event it cannot act on",
         }[self.event]
         text = f"bitrix-warehouse: {what} (since {self.since:%Y-%m-%d %H:%M:%S %Z})"
         if self.error:

@@ -32,6 +32,9 @@ PATH = "/bitrix24/events"
 ENTITIES = {"LEAD": "leads", "DEAL": "deals"}
 ACTIONS = ("ADD", "UPDATE", "DELETE")
 MAX_BODY_BYTES = 64 * 1024  # an event is a few hundred bytes
+# A portal keys leads and deals with auto-increments of a 4-byte signed integer column (its
+# MySQL tables declare `ID int(18)`): nothing above this is a record of a portal.
+MAX_RECORD_ID = 2**31 - 1
 
 
 class Refused(Exception):
@@ -49,6 +52,15 @@ class Event:
     record_id: int
 
 
+def record_id(text: str) -> int | None:
+    """A record ID as a portal writes one: ASCII digits for 1 … MAX_RECORD_ID; None for anything
+    else (`²` and `١٢` pass `str.isdigit`, and Python's `int` reads `١٢` as 12)."""
+    if not (text.isascii() and text.isdigit() and len(text) <= len(str(MAX_RECORD_ID))):
+        return None
+    value = int(text)
+    return value if 1 <= value <= MAX_RECORD_ID else None
+
+
 def parse(body: bytes, token: str) -> Event:
     """The event in a portal's POST body, once its application token is verified."""
     form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
@@ -59,10 +71,10 @@ def parse(body: bytes, token: str) -> Event:
     for code, entity in ENTITIES.items():
         for action in ACTIONS:
             if name == f"ONCRM{code}{action}":
-                raw_id = form.get("data[FIELDS][ID]", "")
-                if not raw_id.isdigit():
-                    raise Refused(400, f"{name} without a record ID")
-                return Event(entity, action, int(raw_id))
+                found = record_id(form.get("data[FIELDS][ID]", ""))
+                if found is None:
+                    raise Refused(400, f"{name} without a record ID (1 to {MAX_RECORD_ID})")
+                return Event(entity, action, found)
     raise Refused(400, f"not a lead or deal event: {name[:40]!r}")
 
 
@@ -78,7 +90,11 @@ def create_app(token: str, on_event: Callable[[Event], None]) -> Starlette:
         except Refused as exc:
             log.warning("event refused (%s): %s", exc.status, exc)
             return PlainTextResponse(str(exc), status_code=exc.status)
-        on_event(event)
+        try:
+            on_event(event)
+        except Exception as exc:  # the queue could not take it (a full disk): one line, no trace
+            log.error("event not queued: %s: %s", type(exc).__name__, exc)
+            return PlainTextResponse("event not queued", status_code=503)
         return PlainTextResponse("ok")
 
     return Starlette(routes=[Route(PATH, receive, methods=["POST"])])

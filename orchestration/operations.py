@@ -90,13 +90,15 @@ class Sync:
     marked in the same pass."""
 
     deleted: frozenset[tuple[str, int]] = frozenset()
+    # filled by the pass: the announced deletions whose check the portal refused (dropped)
+    refused: list[tuple[str, int]] = field(default_factory=list, compare=False)
     kind: ClassVar[str] = "sync"
 
     def source(self, pipeline: dlt.Pipeline, **options):
         deleted: dict[str, set[int]] = {}
         for entity, record_id in self.deleted:
             deleted.setdefault(entity, set()).add(record_id)
-        return bitrix24_source(deleted=deleted, **options)
+        return bitrix24_source(deleted=deleted, refused=self.refused, **options)
 
 
 @dataclass(frozen=True)

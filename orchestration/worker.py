@@ -118,10 +118,28 @@ class Worker:
         self._wake.set()
 
     def _read_deletes(self) -> set[tuple[str, int]]:
+        """The queue a killed worker left. A line that names no lead or deal (written by hand,
+        or by a release that took any digits as an ID) is dropped with a warning and an alert:
+        one bad item never blocks the queue."""
         if not self._deletes_file.exists():
             return set()
-        pairs = (line.split() for line in self._deletes_file.read_text().splitlines())
-        return {(entity, int(rid)) for entity, rid in pairs}
+        queued, bad = set(), []
+        for line in self._deletes_file.read_text(errors="replace").splitlines():
+            entity, _, raw_id = line.strip().partition(" ")
+            record = events.record_id(raw_id)
+            if entity in events.ENTITIES.values() and record is not None:
+                queued.add((entity, record))
+            elif line.strip():
+                bad.append(line.strip()[:60])
+        if bad:
+            message = (f"{len(bad)} queued delete(s) name no lead or deal and were dropped "
+                       f"(first: {bad[0]!r}); the hourly reconcile still finds real deletions")
+            log.warning("%s", message)
+            alerts.send(self.settings, alerts.Alert("bad_event", "worker", datetime.now(UTC),
+                                                    message))
+            self._deleted = queued
+            self._write_deletes()
+        return queued
 
     def _write_deletes(self) -> None:
         tmp = self._deletes_file.with_name(self._deletes_file.name + ".tmp")
@@ -166,11 +184,18 @@ class Worker:
             trigger = "event" if self._woken_by_event else "poll"
             self._woken_by_event = False
         started = time.perf_counter()
-        run = operations.load(self.settings, operations.Sync(deleted), **self.source_options)
+        sync = operations.Sync(deleted)
+        run = operations.load(self.settings, sync, **self.source_options)
         if deleted:
             with self._lock:  # those that came during the pass wait for the next one
                 self._deleted -= deleted
                 self._write_deletes()
+        if sync.refused:
+            shown = ", ".join(f"{entity} {rid}" for entity, rid in sync.refused[:5])
+            alerts.send(self.settings, alerts.Alert(
+                "bad_event", "worker", datetime.now(UTC),
+                f"the portal refused to check {len(sync.refused)} announced deletion(s) "
+                f"({shown}); dropped, the hourly reconcile still finds real deletions"))
         result = CycleResult(trigger, rows=sum(run.rows.values()))
         self._unbuilt = self._unbuilt or result.rows > 0
         result.seconds.update(run.seconds)

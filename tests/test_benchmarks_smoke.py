@@ -12,7 +12,9 @@ from tests.support import ROOT
 
 EXPECTED = {
     "emulator": [r"\| 0\.05 \|", r"batch of 50 chained pages \(2,500 rows\)"],
-    "source": [r"\| 0\.02 \| full \|", r"\| 0\.02 \| no changes \| 0 \| 1 \|",
+    # an idle pass is one request, or two when a list's overlap holds exactly a page (here the
+    # 50 changed leads): only a short page ends a list
+    "source": [r"\| 0\.02 \| full \|", r"\| 0\.02 \| no changes \| 0 \| [12] \|",
                r"\| 0\.02 \| after 50 changes \|"],
     # one window, within the burst: no floor to compare with
     "first_load": [r"\| duckdb \| 0\.02 \| [\d,]+ \| 1 \| \d+ \| \d+ \| 0 \| [\d.]+ \| — ",

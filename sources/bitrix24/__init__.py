@@ -158,19 +158,22 @@ def bitrix24_source(
     deleted: Mapping[str, Collection[int]] | None = None,
     window_rows: int = settings.WINDOW_ROWS,
     first_load: FirstLoad | None = None,
+    refused: list | None = None,
 ) -> list[DltResource]:
     """Every CRM table of the portal, incrementally. `rate_per_second` 0 turns the client-side
     bucket off (for a portal without limits, such as the emulator in tests); `related` False
     leaves out contacts, activities and product rows (a benchmark comparing the export of
     leads, deals and their history with other clients); `deleted`: lead and deal IDs whose
-    deletion an event announced, checked and marked in this pass (see `reconcile.py`).
+    deletion an event announced, checked and marked in this pass (see `reconcile.py`), and
+    `refused` collects those whose check the portal refused (dropped, for the caller to report).
 
     A first load runs in windows of `window_rows` records, one window a pass (see
     `windows.py`): `first_load.pending` says another pass must follow. The windows of one
     process share `first_load`, so the portal is read ahead while a window is written; without
     it each pass starts its own read from the state."""
     client = BitrixClient(webhook_url, rate=rate_per_second, burst=burst, max_attempts=max_attempts)
-    pages = portal_pages(client, overlap_seconds, related, deleted or {}, window_rows, first_load)
+    pages = portal_pages(client, overlap_seconds, related, deleted or {}, window_rows, first_load,
+                         refused)
     return [
         pages,
         pages | leads,
@@ -248,13 +251,15 @@ def portal_pages(
     deleted: Mapping[str, Collection[int]],
     window_rows: int,
     first_load: FirstLoad | None,
+    refused: list | None = None,
 ) -> Iterator[Rows]:
     """Every page one pass reads, tagged with its stream; the tables below pick theirs."""
     if first_load is not None:
-        yield from _pass(client, overlap_seconds, related, deleted, window_rows, first_load)
+        yield from _pass(client, overlap_seconds, related, deleted, window_rows, first_load,
+                         refused)
         return
     with closing(FirstLoad()) as own:  # a read ahead of this pass alone ends with it
-        yield from _pass(client, overlap_seconds, related, deleted, window_rows, own)
+        yield from _pass(client, overlap_seconds, related, deleted, window_rows, own, refused)
 
 
 def _pass(
@@ -264,6 +269,7 @@ def _pass(
     deleted: Mapping[str, Collection[int]],
     window_rows: int,
     first_load: FirstLoad,
+    refused: list | None,
 ) -> Iterator[Rows]:
     state = dlt.current.resource_state()
     first = state.get("leads", {}).get("watermark") is None
@@ -324,7 +330,7 @@ def _pass(
         yield from product_pages(client, loaded_deals)
         state["products_complete"] = complete
     if complete and any(deleted.values()):
-        yield from announced_deletions(client, deleted, watermark)
+        yield from announced_deletions(client, deleted, watermark, refused)
     if state.get("tables_created") != TABLES_VERSION:
         # Every table is created, rows or not, on a first pass and when a release adds tables,
         # so an empty portal still gives dbt and BI tools the tables they read.

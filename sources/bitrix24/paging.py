@@ -97,8 +97,11 @@ def read_streams(client: BitrixClient, streams: list[Stream]) -> Pass:
     The first request, made here, is one batch holding `server.time` and the first page of
     every stream, counted (`start=0`) so later batches can be filled exactly. Later batches,
     made as the pages are iterated, chain up to 50 keyset pages, shared among the streams still
-    open. A stream ends on a short (or empty) page, never on its count: a full page is always
-    followed by one more request, whatever the count said."""
+    open. A stream ends on a short (or empty) page, never on its count: the count plans
+    requests, and a full page is always followed by another, so a list of exactly 50 rows costs
+    a second request. (Chaining that second page into the first batch would spare it, but its
+    link names no row whenever the first page is short, which an ORM list such as
+    `crm.stagehistory.list` refuses: an error on the portal for every idle pass.)"""
     first = {"time": "server.time"}
     for s in streams:
         params = s.params_after(s.last_id) if s.keyset else dict(s.params)
@@ -106,37 +109,39 @@ def read_streams(client: BitrixClient, streams: list[Stream]) -> Pass:
             params["start"] = 0
         first[s.name] = command(s.method, params)
     result = client.batch(first)
-    return Pass(_unix(result["result"].get("time")), _pages(client, streams, result))
+    return Pass(_unix(result["result"].get("time")),
+                _pages(client, [(s, [s.name]) for s in streams], result))
 
 
-def _pages(client: BitrixClient, streams: list[Stream], result: dict) -> Iterator[Page]:
+def _pages(
+    client: BitrixClient, chains: list[tuple[Stream, list[str]]], result: dict
+) -> Iterator[Page]:
     observed = _observed(result)
-    for s in streams:
-        rows = s.rows_of(result["result"].get(s.name, []))
+    totals = result.get("result_total") or {}
+    nexts = result.get("result_next") or {}
+    for s, keys in chains:
         if s.keyset:
-            totals = result.get("result_total") or {}
             s.total = totals.get(s.name) if isinstance(totals, Mapping) else None
-        if s.keyset:
-            yield from _advance(s, rows, observed)
-        else:
-            nexts = result.get("result_next") or {}
-            if isinstance(nexts, Mapping) and s.name in nexts:
-                # one page is all a stream without keyset reads; never cut a list short quietly
-                raise BitrixError(
-                    f"{s.method}: the portal answered more than one page, which this list "
-                    "does not expect; report it with the method's name",
-                    code="MALFORMED",
-                    method=s.method,
-                )
-            s.done = True
-            yield Page(s.name, rows, observed)
+            yield from _chain(s, keys, result, observed)
+            continue
+        if isinstance(nexts, Mapping) and s.name in nexts:
+            # one page is all a stream without keyset reads; never cut a list short quietly
+            raise BitrixError(
+                f"{s.method}: the portal answered more than one page, which this list "
+                "does not expect; report it with the method's name",
+                code="MALFORMED",
+                method=s.method,
+            )
+        s.done = True
+        yield Page(s.name, s.rows_of(result["result"].get(s.name, [])), observed)
 
+    streams = [s for s, _ in chains]
     while True:
         open_streams = [s for s in streams if not s.done]
         if not open_streams:
             return
         commands: dict[str, str] = {}
-        chains: list[tuple[Stream, list[str]]] = []
+        chains = []
         slots = settings.BATCH_SIZE
         for s in open_streams:
             if slots == 0:
@@ -156,16 +161,21 @@ def _pages(client: BitrixClient, streams: list[Stream], result: dict) -> Iterato
         result = client.batch(commands, chained=chained)
         observed = _observed(result)
         for s, keys in chains:
-            for key in keys:
-                if key in result["result_error"]:
-                    # a link refused while its chain was still open names a real failure
-                    raise BitrixError(
-                        f"{s.method}: {result['result_error'][key]}", code="BATCH", method=s.method
-                    )
-                rows = s.rows_of(result["result"].get(key, []))
-                yield from _advance(s, rows, observed)
-                if s.done:
-                    break  # later links of a broken chain name no real ID
+            yield from _chain(s, keys, result, observed)
+
+
+def _chain(s: Stream, keys: list[str], result: dict, observed: float) -> Iterator[Page]:
+    """The pages of one stream's chain of commands in a batch answer, up to its end."""
+    for key in keys:
+        if key in result["result_error"]:
+            # a link refused while its chain was still open names a real failure
+            raise BitrixError(
+                f"{s.method}: {result['result_error'][key]}", code="BATCH", method=s.method
+            )
+        rows = s.rows_of(result["result"].get(key, []))
+        yield from _advance(s, rows, observed)
+        if s.done:
+            break  # later links of a broken chain name no real ID
 
 
 def _advance(s: Stream, rows: list, observed: float) -> Iterator[Page]:

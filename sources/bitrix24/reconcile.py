@@ -13,6 +13,7 @@ activities (which keep their old `LAST_UPDATED`) and a deal's product rows, and 
 pass's rows.
 """
 
+import logging
 from collections.abc import Collection, Iterator, Mapping
 from datetime import UTC, datetime
 
@@ -20,6 +21,7 @@ import dlt
 
 from . import settings as source_settings
 from .client import BitrixClient
+from .errors import BitrixAuthError, BitrixError
 from .helpers import row_hash
 from .paging import Stream, read_streams
 from .products import product_pages
@@ -36,6 +38,8 @@ from .tables import (
     lead_versions,
     leads,
 )
+
+log = logging.getLogger(__name__)
 
 ENTITIES = {
     "leads": ("crm.lead.list", "lead_stage_history", 1),
@@ -92,33 +96,62 @@ def reconcile_pages(client: BitrixClient, known: dict[str, list[int]]) -> Iterat
 
 
 def announced_deletions(
-    client: BitrixClient, announced: Mapping[str, Collection[int]], noticed: float
+    client: BitrixClient,
+    announced: Mapping[str, Collection[int]],
+    noticed: float,
+    refused: list | None = None,
 ) -> Iterator[Rows]:
     """Deletions an event announced (`ONCRMLEADDELETE`, `ONCRMDEALDELETE`), marked in the pass
     that follows instead of at the next reconcile. An event only says that something happened,
     so the IDs are checked first (`@ID`, 50 a page, in one batch for up to 2,450 IDs): one the
     portal still lists (restored since, or a forged event) is left alone. The marks join the
-    reconcile's, which keeps unmarking records that come back."""
+    reconcile's, which keeps unmarking records that come back.
+
+    One bad ID never blocks the others: when the portal refuses a check, the IDs are checked in
+    halves down to one; an ID whose own check is refused is not marked, and is added to
+    `refused` as (entity, ID) for the caller to report. Dropping it loses nothing: the
+    reconcile compares the full ID lists."""
     size = source_settings.RECONCILE_IDS_PER_REQUEST
-    streams = [
-        Stream(f"{entity}.{i}", ENTITIES[entity][0],
-               {"filter": {"@ID": ids[i : i + size]}, "select": ["ID"]}, keyset=False)
-        for entity, wanted in announced.items()
-        for ids in [sorted(wanted)]
-        for i in range(0, len(ids), size)
-    ]
-    present: set[tuple[str, int]] = set()
-    for page in read_streams(client, streams):
-        entity = page.stream.split(".")[0]
-        present.update((entity, int(row["ID"])) for row in page.rows)
+    pairs = [(entity, record_id) for entity, ids in announced.items() for record_id in sorted(ids)]
+    present, rejected = _still_listed(client, pairs, size)
+    if refused is not None:
+        refused.extend(rejected)
     state = dlt.current.resource_state("deleted_records")
     rows = []
     for entity, ids in announced.items():
-        gone = sorted(set(ids) - {i for e, i in present if e == entity})
+        gone = sorted(set(ids) - {i for e, i in present if e == entity}
+                      - {i for e, i in rejected if e == entity})
         rows += [_mark(entity, i, True, noticed) for i in gone]
         state[entity] = sorted(set(state.get(entity, [])) | set(gone))
     if rows:
         yield Rows("deleted_records", rows)
+
+
+def _still_listed(
+    client: BitrixClient, pairs: list[tuple[str, int]], size: int
+) -> tuple[set[tuple[str, int]], list[tuple[str, int]]]:
+    """(the pairs the portal lists, the pairs whose check it refused)."""
+    if not pairs:
+        return set(), []
+    streams = []
+    for entity in sorted({e for e, _ in pairs}):
+        ids = [i for e, i in pairs if e == entity]
+        streams += [Stream(f"{entity}.{n}", ENTITIES[entity][0],
+                           {"filter": {"@ID": ids[n : n + size]}, "select": ["ID"]}, keyset=False)
+                    for n in range(0, len(ids), size)]
+    try:
+        return {(page.stream.split(".")[0], int(row["ID"]))
+                for page in read_streams(client, streams) for row in page.rows}, []
+    except BitrixAuthError:
+        raise  # the webhook itself is refused: the pass fails, nothing is dropped
+    except BitrixError as exc:
+        if len(pairs) == 1:
+            log.warning("the portal refused to check announced deletion %s %s (%s): dropped",
+                        pairs[0][0], pairs[0][1], exc)
+            return set(), pairs
+    half = len(pairs) // 2
+    first, second = (_still_listed(client, part, size) for part in (pairs[:half], pairs[half:]))
+    return first[0] | second[0], first[1] + second[1]
 
 
 def _mark(entity: str, record_id: int, deleted: bool, noticed: float) -> dict:

@@ -295,3 +295,59 @@ def test_a_delete_event_for_a_record_the_portal_still_lists_marks_nothing(settin
     assert _bi(settings, "select count(*) from marts.fct_deleted_records") == [(0,)]
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         assert con.execute("select count(*) from bitrix_raw.deleted_records").fetchone() == (0,)
+
+
+def test_a_queued_delete_that_names_no_record_is_dropped_and_alerted_not_retried_forever(
+    settings, emulator, alert_receiver
+):
+    """Regression: a delete event for ID 9999999999999999999999999 was accepted and queued;
+    every cycle sent it to the portal, failed, and nothing was published again, even after a
+    restart, until someone deleted the queue file by hand."""
+    kept, gone = _add_lead(emulator, "kept"), _add_lead(emulator, "deleted")
+    sync(settings)
+    emulator.call("crm.lead.delete", {"id": gone})
+    queue = settings.warehouse_path.with_name(settings.warehouse_path.name + ".deletes")
+    queue.write_text(f"leads 9999999999999999999999999\nleads {gone}\ndeals ١٢\n")
+    worker = Worker(settings, ONLY_EVENTS, rate_per_second=0)
+    assert worker.cycle().published
+    assert _bi(settings, "select lead_id from marts.fct_leads") == [(kept,)]
+    assert _bi(settings, "select record_id from marts.fct_deleted_records") == [(gone,)]
+    assert queue.read_text() == ""
+    alerts = [r["json"] for r in alert_receiver.received if r["json"]["event"] == "bad_event"]
+    assert len(alerts) == 1 and "2 queued delete(s)" in alerts[0]["text"]
+
+
+def test_an_announced_deletion_the_portal_refuses_to_check_is_dropped_alone(
+    settings, emulator, alert_receiver, monkeypatch
+):
+    """The portal refuses every check that names one ID: that ID is dropped and alerted, the
+    other announced deletions are still checked and marked, and the cycle publishes."""
+    from sources.bitrix24.client import BitrixClient
+
+    leads = [_add_lead(emulator, f"lead {i}") for i in range(4)]
+    sync(settings)
+    for lead in leads[:2]:
+        emulator.call("crm.lead.delete", {"id": lead})
+    poison = leads[3]
+    request = BitrixClient._request
+
+    def refusing(client, method, params):
+        naming = [c for c in (params.get("cmd") or {}).values()
+                  if "%40ID" in c and f"={poison}&" in c + "&"]
+        if naming:  # the portal refuses each command that names the poisoned ID
+            emulator.control("POST", "faults", {"kind": "error", "method": "crm.lead.list",
+                                                "count": len(naming),
+                                                "error": "INVALID_ARG_VALUE", "status": 400})
+        return request(client, method, params)
+
+    monkeypatch.setattr(BitrixClient, "_request", refusing)
+    worker = Worker(settings, ONLY_EVENTS, rate_per_second=0)
+    worker._next_reconcile = float("inf")  # the announced deletions alone find them
+    for lead in (*leads[:2], poison):
+        worker.notify(events.Event("leads", "DELETE", lead))
+    assert worker.cycle().published
+    assert sorted(r[0] for r in _bi(settings, "select record_id from marts.fct_deleted_records")
+                  ) == sorted(leads[:2])
+    alerts = [r["json"] for r in alert_receiver.received if r["json"]["event"] == "bad_event"]
+    assert len(alerts) == 1 and f"leads {poison}" in alerts[0]["text"]
+    assert worker.cycle().rows == 0  # the next cycle does not try it again
