@@ -38,7 +38,7 @@ ROW_LIMIT = 200_000  # the ads table ranks ~150,000 ads
 
 def _attached_read_only(path: str) -> ConnectionWrapper:
     conn = duckdb.connect()  # in memory: a DuckDB instance of its own
-    conn.execute(f"attach '{path}' as bi (read_only)")
+    conn.execute("attach ? as bi (read_only)", [path])  # a path is bound, never pasted
     conn.execute("use bi")
     return ConnectionWrapper(conn)
 

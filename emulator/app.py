@@ -99,8 +99,13 @@ async def read_params(request: Request) -> dict:
 def create_app(portal: Portal, live=None) -> Starlette:
     access = logging.getLogger("emulator.access")
 
-    def redact(text: str) -> str:
-        return text.replace(portal.secret, "***") if portal.secret else text
+    def redact(path: str) -> str:
+        """A webhook path with its secret segment hidden, whatever the secret (a wrong one is
+        someone's real secret, or a typo of the right one)."""
+        segments = path.split("/")
+        if len(segments) >= 3:
+            segments[1] = "***"
+        return "/".join(segments)
 
     async def rest(request: Request) -> Response:
         path = unquote(request.path_params["path"])
@@ -148,6 +153,8 @@ def create_app(portal: Portal, live=None) -> Starlette:
                 return HTMLResponse(_HTML_ERROR, status_code=502)
             elif fault.kind == "drop":
                 return DroppedResponse()
+            elif fault.kind == "answer":
+                return JSON(fault.body)
         if method == "batch":
             started, perf_start = portal.clock.now(), time.perf_counter()
             portal.stats.calls_by_method["batch"] += 1

@@ -7,7 +7,8 @@ Kinds and where they strike:
 - transport faults, per HTTP request (the URL's method; `batch` for a batch):
   `http_500` (500 `INTERNAL_SERVER_ERROR` JSON), `html` (a 502 HTML page, as a proxy or a timeout
   gives, reference §4.2), `slow` (the answer is delayed by `delay_seconds`), `drop` (the connection
-  closes mid-answer);
+  closes mid-answer), `answer` (HTTP 200 with `body` as the JSON answer, whatever it is: a
+  portal or a proxy answering something malformed);
 - `error`, per method call, including each command inside a batch: the call answers
   `{"error": CODE, "error_description": TEXT}` with `status` (default 400); in a batch it lands in
   `result_error`, as a portal's per-method refusals do.
@@ -16,7 +17,7 @@ Kinds and where they strike:
 import random
 from dataclasses import dataclass
 
-TRANSPORT_KINDS = ("http_500", "html", "slow", "drop")
+TRANSPORT_KINDS = ("http_500", "html", "slow", "drop", "answer")
 KINDS = (*TRANSPORT_KINDS, "error")
 
 
@@ -34,6 +35,7 @@ class Fault:
     error: str = "INTERNAL_SERVER_ERROR"
     error_description: str = "Internal server error"
     status: int = 400
+    body: object = None  # the JSON answer of an `answer` fault
 
     @classmethod
     def from_spec(cls, spec: dict) -> "Fault":

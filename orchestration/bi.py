@@ -15,6 +15,8 @@ opened. The copy is written in storage version v1.4.0 so BI drivers that bundle 
 (1.4, 1.5) open it too.
 """
 
+import errno
+import glob
 import os
 import time
 from collections.abc import Iterator
@@ -25,6 +27,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration import engine
+from orchestration.failures import disk_full, disk_full_hint
 from orchestration.settings import Settings
 
 STORAGE_VERSION = "v1.4.0"
@@ -46,34 +49,49 @@ class Published:
 
 def publish(settings: Settings) -> Published:
     """Postgres: swap the tested marts in as schema `marts`. DuckDB: copy the marts into a new
-    file and swap it in as `BI_PATH`."""
+    file and swap it in as `BI_PATH`.
+
+    The new file is written beside `BI_PATH` under one name (the writer lock makes a publish
+    the only one), and it and DuckDB's write-ahead log beside it are removed whatever happens,
+    so a failed publish (a full disk) leaves nothing behind to fill the disk further; files
+    older releases named by process ID are removed too."""
     if settings.engine == "postgres":
         return _swap_schema(settings)
     started = time.perf_counter()
     target = settings.bi_path
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    leftovers = [tmp, *target.parent.glob(f".{glob.escape(target.name)}.*.tmp")]
+    _remove(leftovers)
     rows = 0
     try:
-        with duckdb.connect(str(settings.warehouse_path)) as con:
-            tables = _tables(con)
-            con.execute(f"attach '{tmp}' as bi_new (storage_version '{STORAGE_VERSION}')")
+        with duckdb.connect(str(settings.warehouse_path)) as raw:
+            con = engine.Connection(raw, "duckdb")
+            tables = _tables(raw)
+            con.execute(f"attach ? as bi_new (storage_version '{STORAGE_VERSION}')", [str(tmp)])
             for schema in sorted({s for s, _ in tables}):
-                con.execute(f'create schema bi_new."{schema}"')
+                con.execute(f"create schema {con.ident('bi_new', schema)}")
             for schema, table in tables:
-                con.execute(
-                    f'create table bi_new."{schema}"."{table}" as '
-                    f'select * from "{schema}"."{table}"'
-                )
-                rows += con.execute(
-                    f'select count(*) from bi_new."{schema}"."{table}"'
-                ).fetchall()[0][0]
+                copy = con.ident("bi_new", schema, table)
+                con.execute(f"create table {copy} as select * from {con.ident(schema, table)}")
+                rows += con.value(f"select count(*) from {copy}")
             con.execute("detach bi_new")
         os.replace(tmp, target)
+    except (OSError, duckdb.Error) as exc:
+        if disk_full(exc):
+            raise OSError(errno.ENOSPC, f"publishing the BI copy failed: "
+                                        f"{disk_full_hint(target.parent)}") from exc
+        raise
     finally:
-        tmp.unlink(missing_ok=True)
+        _remove([tmp])
     return Published(len(tables), rows, time.perf_counter() - started)
+
+
+def _remove(files: list[Path]) -> None:
+    """Each file and the write-ahead log DuckDB keeps beside it, where they exist."""
+    for path in files:
+        for leftover in (path, path.with_name(path.name + ".wal")):
+            leftover.unlink(missing_ok=True)
 
 
 def _swap_schema(settings: Settings) -> Published:
@@ -84,12 +102,13 @@ def _swap_schema(settings: Settings) -> Published:
             "and table_type = 'BASE TABLE' order by 1", [BUILD_SCHEMA])]
         if not tables:
             raise RuntimeError("the warehouse has no marts yet: run a sync and a build first")
-        con.execute(f"set local lock_timeout = '{SWAP_LOCK_TIMEOUT}'")
+        con.execute("select set_config('lock_timeout', ?, true)", [SWAP_LOCK_TIMEOUT])
         con.execute("drop schema if exists marts_new cascade")
         con.execute("create schema marts_new")
         for table in tables:
-            con.execute(f'create table marts_new."{table}" as table {BUILD_SCHEMA}."{table}"')
-            rows += con.value(f'select count(*) from marts_new."{table}"')
+            copy = con.ident("marts_new", table)
+            con.execute(f"create table {copy} as table {con.ident(BUILD_SCHEMA, table)}")
+            rows += con.value(f"select count(*) from {copy}")
         con.execute("drop schema if exists marts cascade")
         con.execute("alter schema marts_new rename to marts")
     return Published(len(tables), rows, time.perf_counter() - started)
@@ -162,24 +181,45 @@ def export(settings: Settings, mart: str, fmt: str, out: Path, progress=None) ->
         raise ValueError(f"no mart {mart!r}; the marts are: {', '.join(available)}")
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"format must be one of {', '.join(EXPORT_FORMATS)}")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    _writable_folder(out)
     tmp = out.with_name(f".{out.name}.tmp")
-    with connect(settings) as con:
-        rows = con.execute(f'select count(*) from marts."{mart}"').fetchall()[0][0]
-        if fmt == "xlsx":
-            if rows > EXCEL_MAX_ROWS:
-                raise ValueError(
-                    f"{mart} has {rows:,} rows, more than an Excel sheet holds "
-                    f"({EXCEL_MAX_ROWS:,}): export it as csv or parquet"
-                )
-            _write_xlsx(con, mart, tmp, rows, progress)
-        elif con.engine == "duckdb":
-            options = "format csv, header true" if fmt == "csv" else "format parquet"
-            con.execute(f"copy (select * from marts.\"{mart}\") to '{tmp}' ({options})")
-        else:
-            _write_arrow(con, mart, tmp, fmt)
-    os.replace(tmp, out)
+    try:
+        with connect(settings) as con:
+            rows = con.value(f"select count(*) from {con.ident('marts', mart)}")
+            if fmt == "xlsx":
+                if rows > EXCEL_MAX_ROWS:
+                    raise ValueError(
+                        f"{mart} has {rows:,} rows, more than an Excel sheet holds "
+                        f"({EXCEL_MAX_ROWS:,}): export it as csv or parquet"
+                    )
+                _write_xlsx(con, mart, tmp, rows, progress)
+            elif con.engine == "duckdb":
+                options = "format csv, header true" if fmt == "csv" else "format parquet"
+                con.execute(f"copy (select * from {con.ident('marts', mart)}) to ? ({options})",
+                            [str(tmp)])
+            else:
+                _write_arrow(con, mart, tmp, fmt)
+        os.replace(tmp, out)
+    except (OSError, duckdb.Error) as exc:
+        if disk_full(exc):
+            raise OSError(errno.ENOSPC, f"the export failed: {disk_full_hint(out.parent)}") \
+                from exc
+        raise
+    finally:
+        tmp.unlink(missing_ok=True)
     return rows
+
+
+def _writable_folder(out: Path) -> None:
+    """`out`'s folder, created if missing; a clear error when a file stands in its way."""
+    for folder in (out.parent, *out.parent.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise ValueError(f"cannot write {out}: {folder} is a file, not a folder")
+            break
+    if out.is_dir():
+        raise ValueError(f"cannot write {out}: it is a folder; name a file")
+    out.parent.mkdir(parents=True, exist_ok=True)
 
 
 def _write_xlsx(con, mart: str, path: Path, rows: int, progress) -> None:
@@ -187,7 +227,7 @@ def _write_xlsx(con, mart: str, path: Path, rows: int, progress) -> None:
 
     book = Workbook(write_only=True)  # streams rows: memory stays flat on big marts
     sheet = book.create_sheet(mart[:31])
-    cursor = con.execute(f'select * from marts."{mart}"')
+    cursor = con.execute(f"select * from {con.ident('marts', mart)}")
     sheet.append([d[0] for d in cursor.description])
     done = 0
     while batch := cursor.fetchmany(10_000):
@@ -206,7 +246,7 @@ def _write_arrow(con: engine.Connection, mart: str, path: Path, fmt: str) -> Non
 
     cursor = con.raw.cursor(name="export")  # server-side: rows arrive in batches
     cursor.itersize = 10_000
-    cursor.execute(f'select * from marts."{mart}"')
+    cursor.execute(f"select * from {con.ident('marts', mart)}")
     batch = cursor.fetchmany(10_000)
     names = [d[0] for d in cursor.description]
     # an empty mart still gets its columns (a csv header; a parquet file of no rows)

@@ -23,6 +23,7 @@ def _fail(exc: BaseException) -> None:
     the webhook secret."""
     from dlt.common.configuration.exceptions import ConfigFieldMissingException
 
+    from orchestration.failures import disk_full
     from sources.bitrix24.errors import BitrixError, redact_webhooks
 
     if click.get_current_context().find_root().params.get("verbose"):
@@ -42,7 +43,9 @@ def _fail(exc: BaseException) -> None:
     else:
         text = str(cause).strip()
         message = f"{type(cause).__name__}: {text.splitlines()[0] if text else ''}"
-        if "Could not set lock" in text:
+        if disk_full(exc):
+            hint = "free space on that disk (or move the warehouse to a larger one) and run again"
+        elif "Could not set lock" in text:
             hint = ("another process holds the warehouse (a running sync, or a tool that opened "
                     "WAREHOUSE_PATH): BI tools should read BI_PATH instead")
     raise click.ClickException(f"{redact_webhooks(message)}\n  hint: {hint}")

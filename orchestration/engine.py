@@ -32,11 +32,28 @@ class Connection:
             cursor.execute(sql)
         return cursor
 
+    def ident(self, *names: str) -> str:
+        """A (qualified) name for SQL text: each part quoted as an identifier by the driver's
+        rule (psycopg2's `quote_ident`; DuckDB's parser's, the SQL standard's: in double quotes,
+        a quote inside doubled). Names never reach SQL bare."""
+        if self.engine == "postgres":
+            from psycopg2.extensions import quote_ident
+
+            return ".".join(quote_ident(name, self.raw) for name in names)
+        return ".".join(quote_identifier(name) for name in names)
+
     def rows(self, sql: str, params: Sequence = ()) -> list[tuple]:
         return [tuple(r) for r in self.execute(sql, params).fetchall()]
 
     def value(self, sql: str, params: Sequence = ()):
         return self.rows(sql, params)[0][0]
+
+
+def quote_identifier(name: str) -> str:
+    """One name as a DuckDB identifier (see `Connection.ident`)."""
+    if "\x00" in name:
+        raise ValueError("a name with a NUL character")
+    return '"' + name.replace('"', '""') + '"'
 
 
 @contextmanager

@@ -134,7 +134,7 @@ def _analyze(settings: Settings, trace) -> None:
     with engine.connect(settings) as con:
         for table, rows in sorted(_extracted(trace).items()):
             if rows:
-                con.execute(f'analyze {DATASET}."{table}"')
+                con.execute(f"analyze {con.ident(DATASET, table)}")
 
 
 def _extracted(trace) -> dict[str, int]:

@@ -37,6 +37,9 @@ from sources.bitrix24.tables import CRM, crm_entities
 from sources.bitrix24.windows import FirstLoad
 
 ENTITIES = tuple(CRM)  # what a backfill can re-read: leads, deals
+# A backfill window within what a portal's dates can hold (Bitrix24 dates from 1970 on; the
+# far end leaves room for the day after `until` without overflowing Python's dates).
+EARLIEST_DAY, LATEST_DAY = date(1970, 1, 1), date(9999, 12, 30)
 
 
 class InvalidRequest(ValueError):
@@ -60,6 +63,10 @@ class BackfillWindow:
             raise InvalidRequest(
                 f"the window is empty: until ({self.until}) is not after since ({self.since})"
             )
+        for name, day in (("since", self.since), ("until", self.until)):
+            if day is not None and not EARLIEST_DAY <= day <= LATEST_DAY:
+                raise InvalidRequest(f"`{name}` must be a day from {EARLIEST_DAY} to "
+                                     f"{LATEST_DAY}; got {day}")
 
     @classmethod
     def parse(
@@ -68,7 +75,7 @@ class BackfillWindow:
         """From text as a user types it: days as YYYY-MM-DD, entities comma-separated or a list."""
         if isinstance(entities, str):
             entities = entities.split(",")
-        wanted = tuple(e.strip() for e in entities if e.strip())
+        wanted = tuple(dict.fromkeys(e.strip() for e in entities if e.strip()))  # each once
         return cls(_day("since", since), _day("until", until) if until else None, wanted)
 
     def describe(self) -> str:

@@ -149,12 +149,14 @@ def _with_database(url: str, name: str) -> str:
 
 def ensure_database(url: str, name: str) -> str:
     """Database `name` of the server at `url`, created if missing; returns its URL."""
+    from psycopg2 import sql
+
     con = _admin(url)
     try:
         with con.cursor() as cur:
             cur.execute("select 1 from pg_database where datname = %s", [name])
             if cur.fetchone() is None:
-                cur.execute(f'create database "{name}"')
+                cur.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
     finally:
         con.close()
     return _with_database(url, name)
@@ -163,11 +165,14 @@ def ensure_database(url: str, name: str) -> str:
 def recreate_database(url: str, name: str) -> str:
     """Drop database `name` of the server at `url` (connections to it closed) and create it
     empty; returns its URL (`url` with the database replaced)."""
+    from psycopg2 import sql
+
     con = _admin(url)
     try:
         with con.cursor() as cur:
-            cur.execute(f'drop database if exists "{name}" with (force)')
-            cur.execute(f'create database "{name}"')
+            cur.execute(sql.SQL("drop database if exists {} with (force)").format(
+                sql.Identifier(name)))
+            cur.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
     finally:
         con.close()
     return _with_database(url, name)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestration import engine
+from orchestration.failures import disk_full, disk_full_hint
 from orchestration.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -175,9 +176,12 @@ def build(settings: Settings, what: Build = Build()) -> list:
             failures.append(f"{node.node.name}: {message[0] if message else node.status}")
     if result.exception is not None:
         failures.append(str(result.exception).strip().splitlines()[0])
-    raise BuildFailed(
-        f"dbt {what.command()[0]} failed: " + ("; ".join(failures[-3:]) or "see dbt.log"), results
-    )
+    detail = "; ".join(failures[-3:]) or "see dbt.log"
+    if disk_full(detail):
+        where = (settings.warehouse_path.parent if settings.engine == "duckdb"
+                 else "the PostgreSQL server's disk")
+        detail = f"{disk_full_hint(where)} ({detail})"
+    raise BuildFailed(f"dbt {what.command()[0]} failed: {detail}", results)
 
 
 def ensure_manifest(settings: Settings, target: Path) -> Path:

@@ -250,12 +250,11 @@ class BitrixClient:
                 raise BitrixRetryableError(
                     "batch: malformed answer", code="MALFORMED", method="batch"
                 )
-            times = result.get("result_time") or {}
-            for key, block in times.items() if isinstance(times, Mapping) else ():
+            # PHP sends an empty map as `[]`, and a map of keys 0…n as a list
+            result = {k: _as_map(v) if k.startswith("result") else v for k, v in result.items()}
+            for key, block in result.get("result_time", {}).items():
                 self._remember_reset(str(commands.get(key, "")).split("?", 1)[0], block)
-            errors = result.get("result_error") or {}
-            if isinstance(errors, list):
-                errors = dict(enumerate(errors))
+            errors = result.get("result_error", {})
             for key, err in errors.items():
                 cmd_method = str(commands.get(key, "")).split("?", 1)[0]
                 exc = self._error(cmd_method, err if isinstance(err, Mapping) else {}, 400)
@@ -265,12 +264,20 @@ class BitrixClient:
                     f"{exc} (batch command {key}: {self.webhook.redact(commands.get(key, ''))})",
                 )
                 raise exc
-            result = dict(result)
-            result["result_error"] = {str(k): v for k, v in errors.items()}
+            result["result_error"] = errors
             result["time"] = body.get("time") or {}
             return result
 
         return self._retrying()(attempt)
+
+
+def _as_map(value) -> dict:
+    """A `result_*` map of a batch answer as a dict of string keys, whatever PHP made of it."""
+    if isinstance(value, Mapping):
+        return {str(k): v for k, v in value.items()}
+    if isinstance(value, list):
+        return {str(i): v for i, v in enumerate(value)}
+    return {}
 
 
 _BACKOFF = wait_exponential_jitter(multiplier=0.5, max=30, jitter=0.5)

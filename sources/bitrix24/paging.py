@@ -212,7 +212,13 @@ def _ref(key: str, s: Stream) -> str:
 
 
 def _unix(value) -> float:
-    parsed = parse_datetime(value)
+    try:
+        parsed = parse_datetime(value)
+    except ValueError:
+        raise BitrixRetryableError(
+            f"server.time: the portal answered {str(value)[:40]!r}, not a time",
+            code="MALFORMED", method="server.time",
+        ) from None
     if parsed is None:
         raise BitrixRetryableError(
             "server.time: no time in the answer", code="MALFORMED", method="server.time"

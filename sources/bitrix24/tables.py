@@ -25,8 +25,9 @@ ALL_TABLES = "*"  # a pseudo-stream: every table materialises its schema
 
 
 def crm_entities(entities) -> tuple[str, ...]:
-    """`entities` checked against what the source can read (a ValueError names the choice)."""
-    wanted = tuple(entities)
+    """`entities` checked against what the source can read (a ValueError names the choice),
+    each once (a table named twice would be two resources of one name)."""
+    wanted = tuple(dict.fromkeys(entities))
     unknown = [e for e in wanted if e not in CRM]
     if unknown or not wanted:
         raise ValueError(

@@ -14,12 +14,15 @@ def test_emulator_prints_the_webhook_once_and_never_logs_the_secret():
     try:
         requests.get(emu.webhook + "server.time", timeout=10)
         requests.get(f"{emu.base}/rest/1/{secret}/no.such.method", timeout=10)
+        # regression: a wrong secret (someone's real one, or a typo of ours) was logged in clear
+        requests.get(f"{emu.base}/rest/1/wrong-secret-77aa/server.time", timeout=10)
     finally:
         emu.stop()
     output = emu.output()
     lines_with_secret = [line for line in output.splitlines() if secret in line]
     assert lines_with_secret == [f"Webhook URL: {emu.webhook}"]
     assert "/rest/1/***/server.time" in output  # the access log shows the call, masked
+    assert "wrong-secret-77aa" not in output
 
 
 def test_emulator_refuses_an_unknown_time_zone():

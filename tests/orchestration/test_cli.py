@@ -112,8 +112,12 @@ def test_backfill_command_checks_its_arguments_then_rebuilds(warehouse, demo):
     wrong = _run(["backfill", "--since", "2024-01-01", "--entities", "contacts"], warehouse,
                  demo.webhook)
     assert wrong.returncode == 2 and "choose from leads, deals" in wrong.stderr
+    # regression: dlt's InvalidResourceDataTypeMultiplePipes…, and an OverflowError
+    ancient = _run(["backfill", "--since", "0001-01-01"], warehouse, demo.webhook)
+    assert ancient.returncode == 2 and "from 1970-01-01 to 9999-12-30" in ancient.stderr
+    assert "Traceback" not in ancient.stderr
     _run(["sync", "--no-build"], warehouse, demo.webhook)
-    done = _run(["backfill", "--since", "2000-01-01", "--entities", "deals"], warehouse,
+    done = _run(["backfill", "--since", "2000-01-01", "--entities", "deals,deals"], warehouse,
                 demo.webhook)
     assert done.returncode == 0, done.stderr
     assert "Loaded: nothing new" in done.stdout and "transform" in done.stdout

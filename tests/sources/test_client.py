@@ -199,3 +199,23 @@ def test_urllib3_debug_lines_are_redacted_by_one_filter_however_many_clients(emu
         BitrixClient(emulator.webhook, rate=0).call("server.time")
     assert emulator.secret not in caplog.text and "/rest/1/***/server.time.json" in caplog.text
     assert len(logging.getLogger("urllib3.connectionpool").filters) == 1
+
+
+@pytest.mark.parametrize(
+    ("answer", "says"),
+    [({"result": {"result": []}}, "server.time: no time in the answer"),
+     ({"result": {"result": {"time": "yesterday-ish"}}},
+      "server.time: the portal answered 'yesterday-ish', not a time"),
+     ({"result": {"result": [], "result_error": [], "result_total": [], "result_next": []}},
+      "server.time: no time in the answer")],
+)
+def test_a_malformed_batch_answer_fails_the_read_in_words_not_a_python_error(
+    emulator, answer, says
+):
+    """Regression: `{"result":{"result":[]}}` (PHP's empty map) raised AttributeError and a
+    garbage `server.time` raised `ValueError: Invalid isoformat string`."""
+    emulator.control("POST", "faults", {"kind": "answer", "method": "batch", "body": answer})
+    client = BitrixClient(emulator.webhook, rate=0, max_attempts=2, sleep=lambda s: None)
+    with pytest.raises(BitrixRetryableError) as caught:  # the next pass tries again
+        read_streams(client, [Stream("leads", "crm.lead.list", {"select": ["ID"]})])
+    assert str(caught.value) == says
