@@ -19,6 +19,7 @@ from dlt.sources import DltSource
 
 from orchestration import engine
 from orchestration.settings import Settings
+from sources.bitrix24 import settings as source_settings
 from sources.bitrix24 import state
 from sources.bitrix24.errors import redact_webhooks
 
@@ -51,6 +52,10 @@ class RunResult:
 def make_pipeline(settings: Settings, progress: bool = False) -> dlt.Pipeline:
     """`progress`: dlt reports rows per table to stderr every 10 s (the CLI's long passes)."""
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    # A loaded package keeps every row's file unless told not to, and a merge's staging tables
+    # keep its last rows: copies of the portal outside the warehouse, growing without end.
+    dlt.config["load.delete_completed_jobs"] = True
+    dlt.config["load.truncate_staging_dataset"] = True
     if settings.engine == "postgres":
         destination = dlt.destinations.postgres(settings.postgres_url)
     else:
@@ -122,8 +127,42 @@ def load(
         raise
     if kind == "sync":
         result.data_as_of = state.data_as_of(pipeline)
+    personal_data(settings)
     record_run(settings, result)
     return result
+
+
+PERSONAL_TABLES = ("leads", "lead_versions", "deals", "deal_versions", "contacts")
+PERSONAL_COLUMNS = sorted(name.lower() for name in source_settings.PERSONAL_FIELDS)
+
+
+def personal_data(settings: Settings) -> None:
+    """Keep `ops.personal_data` true to what the warehouse holds. Opted in: the marker is
+    cleared. Not opted in: personal data loaded before (by an older release, or while the
+    setting was on) is erased once, in the raw tables and dlt's staging copies, and the marker
+    says when, so later runs cost one lookup."""
+    with engine.connect(settings) as con:
+        con.execute("create schema if not exists ops")
+        con.execute("create table if not exists ops.personal_data (erased_at timestamp)")
+        if settings.load_personal_data:
+            con.execute("delete from ops.personal_data")
+            return
+        if con.value("select count(*) from ops.personal_data"):
+            return
+        held: dict[tuple[str, str], list[str]] = {}
+        for schema, table, column in con.rows(
+            "select table_schema, table_name, column_name from information_schema.columns "
+            "where table_schema in (?, ?) order by 1, 2, 3", [DATASET, f"{DATASET}_staging"]
+        ):
+            if table in PERSONAL_TABLES and column in PERSONAL_COLUMNS:
+                held.setdefault((schema, table), []).append(column)
+        for (schema, table), columns in held.items():
+            names = [con.ident(c) for c in columns]
+            con.execute(f"update {con.ident(schema, table)} set "
+                        + ", ".join(f"{n} = null" for n in names)
+                        + " where " + " or ".join(f"{n} is not null" for n in names))
+        con.execute("insert into ops.personal_data values (?)",
+                    [datetime.now(UTC).replace(tzinfo=None)])
 
 
 def _analyze(settings: Settings, trace) -> None:

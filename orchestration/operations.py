@@ -169,7 +169,10 @@ def writing(settings: Settings) -> Iterator[None]:
 def load(
     settings: Settings, what: Load, *, progress: bool = False, **source_options
 ) -> ingest.RunResult:
-    """Extract and load; `source_options` go to the dlt source (webhook_url, rate_per_second…)."""
+    """Extract and load; `source_options` go to the dlt source (webhook_url, rate_per_second…).
+    Customers' personal data loads only when the warehouse opts in (`LOAD_PERSONAL_DATA`);
+    when it does not, any a warehouse holds from before is erased after the load."""
+    source_options = {"personal_data": settings.load_personal_data, **source_options}
     with writing(settings), closing(FirstLoad()) as first_load:
         if isinstance(what, Sync):  # a first load runs in windows, one dlt run each
             source_options = {**source_options, "first_load": first_load}

@@ -22,6 +22,9 @@ class Settings:
     # at postgres_url, which holds the password: a secret, never logged)
     engine: str = "duckdb"
     postgres_url: str | None = None
+    # load customers' names, birth dates, addresses and comments (no mart needs them; holding
+    # them makes the warehouse's owner an operator of personal data under 152-ФЗ)
+    load_personal_data: bool = False
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
@@ -48,4 +51,14 @@ def load() -> Settings:
         stale_after_minutes=float(env.get("STALE_AFTER_MINUTES") or Settings.stale_after_minutes),
         engine=env.get("WAREHOUSE_ENGINE") or Settings.engine,
         postgres_url=env.get("POSTGRES_URL") or None,
+        load_personal_data=_flag("LOAD_PERSONAL_DATA", env.get("LOAD_PERSONAL_DATA")),
     )
+
+
+def _flag(name: str, value: str | None) -> bool:
+    text = (value or "").strip().lower()
+    if text in ("", "0", "false", "no", "off"):
+        return False
+    if text in ("1", "true", "yes", "on"):
+        return True
+    raise ValueError(f"{name} must be true or false, not {value!r}")

@@ -25,7 +25,9 @@ def emulator(emulator_process):
     """The session's emulator reset to an empty portal, real clock, no faults, limits off."""
     emulator_process.configure(
         rate_limit={"enabled": False},
-        operating_limit={"enabled": False},
+        # every knob back to the portal's default: a test that set a tiny limit made a later
+        # test on the same worker fail at random (test_operating_reset_at_…)
+        operating_limit={"enabled": False, "limit_seconds": 480, "cost_scale": 1},
         auth_error_status=401,
         stagehistory_legacy_strings=False,
         scopes=None,

@@ -58,7 +58,9 @@ def expected_crm(record: dict, entity: str) -> dict:
         else (source_settings.DEAL_DATETIMES, source_settings.DEAL_DATES)
     )
     # Multiple fields (PHONE, EMAIL, WEB, IM, LINK) come only when named; the source does not.
-    raw = {k: v for k, v in record.items() if not isinstance(v, list)}
+    # Customers' personal data is not loaded (no opt-in here).
+    raw = {k: v for k, v in record.items()
+           if not isinstance(v, list) and k not in source_settings.PERSONAL_FIELDS}
     return {NAMING.normalize_identifier(k): v
             for k, v in clean_crm_record(raw, datetimes, dates).items()}
 

@@ -68,6 +68,7 @@ from .tables import (
     leads,
     statuses,
     users,
+    withheld,
 )
 from .windows import FirstLoad
 
@@ -86,10 +87,13 @@ def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat()
 
 
-def change_streams(state: dict, overlap_seconds: int, related: bool = True) -> list[Stream]:
+def change_streams(
+    state: dict, overlap_seconds: int, related: bool = True, personal_data: bool = False
+) -> list[Stream]:
     """The lists a pass reads from its cursor in `state` (`related`: with contacts and
     activities): what changed since the watermark, the stage history after its last ID. A first
-    load in windows goes on from the ID each list reached (`first_load.after`)."""
+    load in windows goes on from the ID each list reached (`first_load.after`). Customers'
+    personal data is dropped as rows are read unless `personal_data`."""
     after = state.get("first_load", {}).get("after", {})
     lists = [(name, method, "DATE_MODIFY", ["*", "UF_*"]) for name, (method, _, _) in CRM.items()]
     if related:
@@ -100,7 +104,8 @@ def change_streams(state: dict, overlap_seconds: int, related: bool = True) -> l
         watermark = state.get(name, {}).get("watermark")
         flt = {} if watermark is None else {f">={cursor}": _iso(watermark - overlap_seconds)}
         params = {"filter": flt, "select": select}
-        streams.append(Stream(name, method, params, last_id=after.get(name, 0)))
+        streams.append(Stream(name, method, params, last_id=after.get(name, 0),
+                              omit=withheld(name, personal_data)))
     for name, (entity_type, _) in HISTORY.items():
         streams.append(
             Stream(
@@ -159,6 +164,7 @@ def bitrix24_source(
     window_rows: int = settings.WINDOW_ROWS,
     first_load: FirstLoad | None = None,
     refused: list | None = None,
+    personal_data: bool = False,
 ) -> list[DltResource]:
     """Every CRM table of the portal, incrementally. `rate_per_second` 0 turns the client-side
     bucket off (for a portal without limits, such as the emulator in tests); `related` False
@@ -166,6 +172,8 @@ def bitrix24_source(
     leads, deals and their history with other clients); `deleted`: lead and deal IDs whose
     deletion an event announced, checked and marked in this pass (see `reconcile.py`), and
     `refused` collects those whose check the portal refused (dropped, for the caller to report).
+    `personal_data`: load customers' names, birth dates, addresses and comments too (off: no
+    mart needs them, and holding them is an obligation, see `settings.PERSONAL_FIELDS`).
 
     A first load runs in windows of `window_rows` records, one window a pass (see
     `windows.py`): `first_load.pending` says another pass must follow. The windows of one
@@ -173,7 +181,7 @@ def bitrix24_source(
     it each pass starts its own read from the state."""
     client = BitrixClient(webhook_url, rate=rate_per_second, burst=burst, max_attempts=max_attempts)
     pages = portal_pages(client, overlap_seconds, related, deleted or {}, window_rows, first_load,
-                         refused)
+                         refused, personal_data)
     return [
         pages,
         pages | leads,
@@ -203,6 +211,7 @@ def backfill_source(
     rate_per_second: float = settings.RATE_PER_SECOND,
     burst: int = settings.BURST,
     max_attempts: int = settings.MAX_ATTEMPTS,
+    personal_data: bool = False,
 ) -> list[DltResource]:
     """Re-read every lead and/or deal created in [`since`, `until`) (portal-local days), whatever
     its DATE_MODIFY: repairs made on the portal without touching DATE_MODIFY (a database fix, a
@@ -212,7 +221,8 @@ def backfill_source(
     `observed_at`). The incremental cursor is left as it is."""
     entities = crm_entities(entities)
     client = BitrixClient(webhook_url, rate=rate_per_second, burst=burst, max_attempts=max_attempts)
-    pages = backfill_pages(client, since, until, entities, frozenset(known_versions))
+    pages = backfill_pages(client, since, until, entities, frozenset(known_versions),
+                           personal_data)
     tables = {"leads": (leads, lead_versions), "deals": (deals, deal_versions)}
     return [pages, *(pages | table for entity in entities for table in tables[entity])]
 
@@ -224,13 +234,16 @@ def backfill_pages(
     until: date | None,
     entities: tuple[str, ...],
     known_versions: frozenset[str],
+    personal_data: bool = False,
 ) -> Iterator[Rows]:
     """The pages of a backfill window, shaped as `portal_pages` shapes them."""
     window = {">=DATE_CREATE": since.isoformat()}
     if until is not None:
         window["<DATE_CREATE"] = until.isoformat()
     streams = [
-        Stream(name, CRM[name][0], {"filter": window, "select": ["*", "UF_*"]}) for name in entities
+        Stream(name, CRM[name][0], {"filter": window, "select": ["*", "UF_*"]},
+               omit=withheld(name, personal_data))
+        for name in entities
     ]
     for page in read_streams(client, streams):  # a backfill moves no cursor
         rows, hashes = [], []
@@ -252,14 +265,16 @@ def portal_pages(
     window_rows: int,
     first_load: FirstLoad | None,
     refused: list | None = None,
+    personal_data: bool = False,
 ) -> Iterator[Rows]:
     """Every page one pass reads, tagged with its stream; the tables below pick theirs."""
     if first_load is not None:
         yield from _pass(client, overlap_seconds, related, deleted, window_rows, first_load,
-                         refused)
+                         refused, personal_data)
         return
     with closing(FirstLoad()) as own:  # a read ahead of this pass alone ends with it
-        yield from _pass(client, overlap_seconds, related, deleted, window_rows, own, refused)
+        yield from _pass(client, overlap_seconds, related, deleted, window_rows, own, refused,
+                         personal_data)
 
 
 def _pass(
@@ -270,19 +285,22 @@ def _pass(
     window_rows: int,
     first_load: FirstLoad,
     refused: list | None,
+    personal_data: bool,
 ) -> Iterator[Rows]:
     state = dlt.current.resource_state()
     first = state.get("leads", {}).get("watermark") is None
     if first:  # a window of the first load
-        read = first_load.start(client, change_streams(state, overlap_seconds, related))
+        read = first_load.start(
+            client, change_streams(state, overlap_seconds, related, personal_data))
         client = read.client  # one bucket for the read ahead and this window's own requests
         progress = state.setdefault("first_load", {"server_time": read.server_time, "after": {}})
         watermark = progress["server_time"]
         pages = read.window(window_rows)
     else:
-        read = read_streams(
-            client, [*change_streams(state, overlap_seconds, related), *dictionary_streams()]
-        )
+        read = read_streams(client, [
+            *change_streams(state, overlap_seconds, related, personal_data),
+            *dictionary_streams(),
+        ])
         watermark = read.server_time
         pages = iter(read)
     horizon = watermark - overlap_seconds

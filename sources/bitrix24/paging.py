@@ -25,7 +25,8 @@ class Stream:
     `keyset` streams page by ID with `start=-1`; `id_filter` says where the `>ID` condition goes
     (`("filter", ">ID")`, or `("FILTER", ">ID")` for user.get, or `(">ID",)` for department.get);
     `order` is how the method is told to sort by ID; `wrapper` the key rows sit under; `id_key`
-    the row's ID field (`id` in the camelCase `crm.item.*` answers)."""
+    the row's ID field (`id` in the camelCase `crm.item.*` answers); `omit` the fields no row
+    keeps (customers' personal data, unless the warehouse opts in)."""
 
     name: str
     method: str
@@ -35,6 +36,7 @@ class Stream:
     order: dict = field(default_factory=lambda: {"order": {"ID": "ASC"}})
     wrapper: str | None = None
     id_key: str = "ID"
+    omit: frozenset = frozenset()  # fields dropped from every row as it is read
     last_id: int = 0
     total: int | None = None
     fetched: int = 0
@@ -69,6 +71,9 @@ class Stream:
             raise BitrixRetryableError(
                 f"{self.method}: a page is not a list of rows", code="MALFORMED", method=self.method
             )
+        if self.omit:
+            rows = [{k: v for k, v in row.items() if k not in self.omit}
+                    if isinstance(row, Mapping) else row for row in rows]
         return rows
 
 

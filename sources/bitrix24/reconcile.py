@@ -37,6 +37,7 @@ from .tables import (
     lead_stage_history,
     lead_versions,
     leads,
+    withheld,
 )
 
 log = logging.getLogger(__name__)
@@ -56,17 +57,21 @@ def deletions_source(
     webhook_url: str = dlt.secrets.value,
     rate_per_second: float = source_settings.RATE_PER_SECOND,
     burst: int = source_settings.BURST,
+    personal_data: bool = False,
 ):
-    """`known`: the IDs per entity the warehouse holds and has not marked deleted."""
+    """`known`: the IDs per entity the warehouse holds and has not marked deleted;
+    `personal_data` as in `bitrix24_source`."""
     client = BitrixClient(webhook_url, rate=rate_per_second, burst=burst)
-    pages = reconcile_pages(client, known)
+    pages = reconcile_pages(client, known, personal_data)
     tables = (leads, lead_versions, deals, deal_versions, lead_stage_history, deal_stage_history,
               activities, deal_products)
     return [pages, pages | deleted_records, *(pages | table for table in tables)]
 
 
 @dlt.resource(name="reconcile_pages", selected=False)
-def reconcile_pages(client: BitrixClient, known: dict[str, list[int]]) -> Iterator[Rows]:
+def reconcile_pages(
+    client: BitrixClient, known: dict[str, list[int]], personal_data: bool = False
+) -> Iterator[Rows]:
     # the marks live where the first versions of reconcile kept them
     state = dlt.current.resource_state("deleted_records")
     streams = [Stream(name, method, {"select": ["ID"]}) for name, (method, *_) in ENTITIES.items()]
@@ -91,7 +96,7 @@ def reconcile_pages(client: BitrixClient, known: dict[str, list[int]]) -> Iterat
         unknown[entity] = sorted(
             (present[entity] - set(known.get(entity, [])) - marked) | back
         )
-    yield from _unknown_records(client, unknown)
+    yield from _unknown_records(client, unknown, personal_data)
     yield from product_pages(client, unknown["deals"])
 
 
@@ -159,7 +164,9 @@ def _mark(entity: str, record_id: int, deleted: bool, noticed: float) -> dict:
             "noticed_at": datetime.fromtimestamp(noticed, UTC)}
 
 
-def _unknown_records(client: BitrixClient, unknown: dict[str, list[int]]) -> Iterator[Rows]:
+def _unknown_records(
+    client: BitrixClient, unknown: dict[str, list[int]], personal_data: bool
+) -> Iterator[Rows]:
     """The records the portal lists and the warehouse never held, with their stage history and
     activities."""
     size = source_settings.RECONCILE_IDS_PER_REQUEST
@@ -174,7 +181,7 @@ def _unknown_records(client: BitrixClient, unknown: dict[str, list[int]]) -> Ite
             method, history, entity_type = ENTITIES[entity]
             streams.append(Stream(f"{entity}.{n}", method,
                                   {"filter": {"@ID": ids}, "select": ["*", "UF_*"]},
-                                  keyset=False))
+                                  keyset=False, omit=withheld(entity, personal_data)))
             streams.append(Stream(f"{history}.{n}", "crm.stagehistory.list",
                                   {"entityTypeId": entity_type, "filter": {"@OWNER_ID": ids}},
                                   wrapper="items"))

@@ -55,7 +55,6 @@ _COMMON_TEXTS = (
     "CURRENCY_ID",
     "IS_MANUAL_OPPORTUNITY",
     "OPENED",
-    "COMMENTS",
     "IS_RETURN_CUSTOMER",
     "ORIGINATOR_ID",
     "ORIGIN_ID",
@@ -67,16 +66,10 @@ _COMMON_TEXTS = (
 )
 LEAD_TEXTS = (
     *_COMMON_TEXTS,
-    "HONORIFIC",
-    "NAME",
-    "SECOND_NAME",
-    "LAST_NAME",
     "COMPANY_TITLE",
     "STATUS_ID",
     "STATUS_DESCRIPTION",
     "STATUS_SEMANTIC_ID",
-    "POST",
-    "ADDRESS",
     "HAS_PHONE",
     "HAS_EMAIL",
     "HAS_IMOL",
@@ -93,6 +86,18 @@ DEAL_TEXTS = (
     "ADDITIONAL_INFO",
 )
 
+# Customers' personal data (152-ФЗ): fields of leads, deals and contacts that name, locate or
+# describe a person, or hold free text about one. No mart needs them, so a pass drops them from
+# every row it reads unless the warehouse opts in (`LOAD_PERSONAL_DATA`); they are never typed
+# up front, so a warehouse that does not load them has no such columns.
+PERSONAL_FIELDS = frozenset({
+    "HONORIFIC", "NAME", "SECOND_NAME", "LAST_NAME", "BIRTHDATE", "POST", "COMMENTS",
+    "ADDRESS", "ADDRESS_2", "ADDRESS_CITY", "ADDRESS_POSTAL_CODE", "ADDRESS_REGION",
+    "ADDRESS_PROVINCE", "ADDRESS_COUNTRY", "ADDRESS_COUNTRY_CODE", "ADDRESS_LOC_ADDR_ID",
+    "PHONE", "EMAIL", "WEB", "IM", "LINK",
+})
+PERSONAL_STREAMS = ("leads", "deals", "contacts")  # the lists whose rows carry such fields
+
 # `deleted_records` (written by reconcile, created with the other tables by a sync).
 DELETED_RECORDS_COLUMNS = {
     "entity": {"data_type": "text", "nullable": False},
@@ -107,8 +112,8 @@ CONTACT_DATETIMES = ("DATE_CREATE", "DATE_MODIFY")
 CONTACT_DATES = ("BIRTHDATE",)
 CONTACT_INTEGERS = ("ID", "ASSIGNED_BY_ID", "CREATED_BY_ID", "MODIFY_BY_ID", "COMPANY_ID",
                     "LEAD_ID")
-CONTACT_TEXTS = ("NAME", "SECOND_NAME", "LAST_NAME", "TYPE_ID", "SOURCE_ID", "HAS_PHONE",
-                 "HAS_EMAIL", "OPENED", "UTM_SOURCE", "UTM_MEDIUM", "UTM_CAMPAIGN")
+CONTACT_TEXTS = ("TYPE_ID", "SOURCE_ID", "HAS_PHONE", "HAS_EMAIL", "OPENED", "UTM_SOURCE",
+                 "UTM_MEDIUM", "UTM_CAMPAIGN")
 ACTIVITY_DATETIMES = ("CREATED", "LAST_UPDATED", "START_TIME", "END_TIME", "DEADLINE")
 ACTIVITY_INTEGERS = ("ID", "OWNER_ID", "OWNER_TYPE_ID", "TYPE_ID", "STATUS", "RESPONSIBLE_ID",
                      "PRIORITY", "DIRECTION", "AUTHOR_ID", "EDITOR_ID")

@@ -36,6 +36,14 @@ def crm_entities(entities) -> tuple[str, ...]:
     return wanted
 
 
+def withheld(stream: str, personal_data: bool) -> frozenset:
+    """The fields a stream's rows lose as they are read: customers' personal data, unless the
+    warehouse opts in."""
+    if personal_data or stream not in settings.PERSONAL_STREAMS:
+        return frozenset()
+    return settings.PERSONAL_FIELDS
+
+
 @dataclass(frozen=True)
 class Rows:
     """Rows of one stream, read at `observed_at` (portal time, unix seconds); leads and deals
@@ -52,7 +60,8 @@ def _types(texts, integers, datetimes, dates, money=settings.MONEY) -> dict:
     types = {name.lower(): "text" for name in texts}
     types.update({name.lower(): "bigint" for name in integers})
     types.update({name.lower(): "timestamp" for name in datetimes})
-    types.update({name.lower(): "date" for name in dates})
+    # a birth date is parsed as a date when loaded (opted in), never declared
+    types.update({name.lower(): "date" for name in dates if name not in settings.PERSONAL_FIELDS})
     types.update({name.lower(): "decimal" for name in money})
     types.update(bad_values="json", observed_at="timestamp")
     return types

@@ -163,3 +163,63 @@ def test_the_password_shows_nowhere(on_postgres, emulator):
     # …nor in the run log
     with engine.connect(settings, read_only=True) as con:
         assert password not in str(con.rows("select * from ops.sync_runs"))
+
+
+def _killed(script: str, settings: Settings, reached, env: dict | None = None) -> None:
+    """`script` in a process of its own on the Postgres warehouse, SIGKILLed when `reached()`."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "WAREHOUSE_ENGINE": "postgres", "POSTGRES_URL": settings.postgres_url,
+             "WAREHOUSE_PATH": str(settings.warehouse_path),
+             "DLT_PIPELINES_DIR": str(settings.dlt_dir), **(env or {})})
+    deadline = time.monotonic() + 180
+    while process.poll() is None and not reached() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    process.kill()
+    process.wait()
+    assert process.returncode == -9, "the process ended before the kill"
+
+
+def _busy(settings: Settings, like: str):
+    """Whether a session of the pipeline is running a statement like `like` right now."""
+    def reached() -> bool:
+        with engine.connect(settings, read_only=True) as con:
+            return con.value("select count(*) from pg_stat_activity where state = 'active' "
+                             "and query ilike ? and pid <> pg_backend_pid()", [like]) > 0
+    return reached
+
+
+def test_a_load_killed_on_postgres_then_rerun_equals_the_portal(on_postgres, demo):
+    from tests.warehouse import assert_equal_to_portal, sync
+
+    demo.control("POST", "faults", {"faults": [
+        {"kind": "slow", "method": "batch", "delay_seconds": 0.2}]})
+    _killed("from orchestration import operations, settings; "
+            "operations.load(settings.load(), operations.Sync(), rate_per_second=0)",
+            on_postgres, _busy(on_postgres, "insert into%bitrix_raw%"))
+    demo.control("DELETE", "faults")
+    sync(on_postgres)
+    assert_equal_to_portal(on_postgres, demo)
+
+
+def test_a_publish_killed_mid_swap_leaves_the_old_marts_whole_and_the_next_one_swaps(
+    on_postgres, emulator
+):
+    emulator.call("crm.lead.add", {"fields": {"TITLE": "Первый"}})
+    _cycle(on_postgres)
+    emulator.call("crm.lead.add", {"fields": {"TITLE": "Второй"}})
+    operations.load(on_postgres, operations.Sync(), rate_per_second=0)
+    operations.build(on_postgres)
+    with engine.connect(on_postgres) as con:  # hold the swap at its last step
+        con.execute("lock table marts.fct_leads in access share mode")
+        _killed("from orchestration import operations, settings; "
+                "operations.publish(settings.load())",
+                on_postgres, _busy(on_postgres, "drop schema if exists marts %"))
+    with bi.connect(on_postgres) as con:
+        assert con.value("select count(*) from marts.fct_leads") == 1  # the old set, whole
+        assert con.value("select count(*) from information_schema.schemata "
+                         "where schema_name = 'marts_new'") == 0  # rolled back with it
+    assert operations.publish(on_postgres).tables == len(MARTS)
+    with bi.connect(on_postgres) as con:
+        assert con.value("select count(*) from marts.fct_leads") == 2

@@ -45,14 +45,14 @@ def test_changes_to_rows_activities_and_contacts_arrive_on_the_next_pass(warehou
     emulator.control("POST", "clock", {"advance_seconds": 600})
     emulator.call("crm.deal.productrows.set", {"id": deal, "rows": []})
     emulator.call("crm.activity.update", {"id": task, "fields": {"COMPLETED": "Y"}})
-    emulator.call("crm.contact.update", {"id": contact, "fields": {"LAST_NAME": "Смирнова"}})
+    emulator.call("crm.contact.update", {"id": contact, "fields": {"TYPE_ID": "SUPPLIER"}})
     emulator.control("DELETE", "stats")
     loaded = sync(warehouse)
     assert _products(warehouse)[deal] == [] and _products(warehouse)[other] == []
     assert loaded["deal_products"] == 1  # only the deal that changed
     assert [(r["id"], r["status"], r["completed"]) for r in table(warehouse, "activities")] == [
         (task, 2, "Y")]
-    assert [r["last_name"] for r in table(warehouse, "contacts")] == ["Смирнова"]
+    assert [r["type_id"] for r in table(warehouse, "contacts")] == ["SUPPLIER"]
     assert emulator.stats()["http_requests"] == 2  # the pass, then the changed deal's rows
     # Read again inside the overlap, unchanged: nothing loads twice.
     assert not any(sync(warehouse).values())

@@ -112,6 +112,15 @@ def test_a_pass_through_faults_loads_what_a_clean_pass_loads(warehouse, demo, fa
     assert_equal_to_portal(warehouse, demo)
 
 
+def test_a_pass_through_faults_on_postgres_loads_what_the_portal_holds(on_postgres, demo):
+    demo.control("POST", "faults", {"faults": [
+        {"kind": kind, "probability": 0.2} for kind in ("http_500", "html", "drop")], "seed": 5})
+    sync(on_postgres, max_attempts=12)
+    demo.control("DELETE", "faults")
+    assert demo.stats()["faults_injected"], "the fault never struck"
+    assert_equal_to_portal(on_postgres, demo)
+
+
 def test_the_portals_real_rate_limit_is_respected_without_refusals(warehouse, demo):
     demo.configure(rate_limit={"enabled": True, "rate": 2, "burst": 5})
     operations.load(warehouse, operations.Sync(), rate_per_second=2, burst=5)

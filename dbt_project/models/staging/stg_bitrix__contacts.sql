@@ -7,7 +7,6 @@ source as (
 renamed as (
     select
         id as contact_id,
-        trim(concat_ws(' ', name, last_name)) as contact_name,
         type_id as contact_type,
         source_id,
         assigned_by_id as manager_id,
