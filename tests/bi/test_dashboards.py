@@ -58,8 +58,10 @@ def _first_cell(page: Page, title: str, column: str) -> str:
 
 
 def _download(page: Page, title: str, item: str, folder: Path) -> Path:
-    """A chart's own export (its menu → Download → `item`), saved in `folder`."""
-    with page.expect_download() as started:
+    """A chart's own export (its menu → Download → `item`), saved in `folder`. Superset builds
+    the file on request: beside another test worker on 2 cores an Excel file of every ad took
+    longer than Playwright's default 30 s (a failure of a clean-clone run)."""
+    with page.expect_download(timeout=180_000) as started:
         _chart(page, title).locator('[aria-label="More Options"]').click()
         page.get_by_text("Download", exact=True).hover()
         page.get_by_text(item, exact=True).click()
