@@ -13,6 +13,7 @@ activities (which keep their old `LAST_UPDATED`) and a deal's product rows, and 
 pass's rows.
 """
 
+import copy
 import logging
 from collections.abc import Collection, Iterator, Mapping
 from datetime import UTC, datetime
@@ -49,6 +50,7 @@ ENTITIES = {
 # Streams of one read: three per chunk of IDs (records, stage history, activities), plus
 # `server.time`, within a batch of 50 commands.
 CHUNKS_PER_READ = (source_settings.BATCH_SIZE - 1) // 3
+ISOLATION_ATTEMPTS = 2  # per request while a refused check is split down to its bad ID
 
 
 @dlt.source(name="bitrix24", section="bitrix24", max_table_nesting=0)
@@ -154,8 +156,13 @@ def _still_listed(
             log.warning("the portal refused to check announced deletion %s %s (%s): dropped",
                         pairs[0][0], pairs[0][1], exc)
             return set(), pairs
+    # the halves are checked with few retries: a portal failing every call must not hold the
+    # writer lock through a hundred rounds of back-off
+    isolating = copy.copy(client)
+    isolating.max_attempts = min(client.max_attempts, ISOLATION_ATTEMPTS)
     half = len(pairs) // 2
-    first, second = (_still_listed(client, part, size) for part in (pairs[:half], pairs[half:]))
+    first, second = (_still_listed(isolating, part, size)
+                     for part in (pairs[:half], pairs[half:]))
     return first[0] | second[0], first[1] + second[1]
 
 
