@@ -14,6 +14,7 @@ from urllib.parse import quote
 import openpyxl
 import pytest
 from playwright.sync_api import Page, Response, expect, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from orchestration import bi, operations, superset
 from tests.bi.browser import CHART, chart_count, launch, log_in, open_dashboard
@@ -58,13 +59,21 @@ def _first_cell(page: Page, title: str, column: str) -> str:
 
 
 def _download(page: Page, title: str, item: str, folder: Path) -> Path:
-    """A chart's own export (its menu → Download → `item`), saved in `folder`. Superset builds
-    the file on request: beside another test worker on 2 cores an Excel file of every ad took
-    longer than Playwright's default 30 s (a failure of a clean-clone run)."""
-    with page.expect_download(timeout=180_000) as started:
-        _chart(page, title).locator('[aria-label="More Options"]').click()
-        page.get_by_text("Download", exact=True).hover()
-        page.get_by_text(item, exact=True).click()
+    """A chart's own export (its menu → Download → `item`), saved in `folder`. Beside another
+    test worker on 2 cores the menu's hover-opened submenu sometimes closed before the click
+    (a download that never started, twice in clean runs): the menu is closed and opened again,
+    at most three times; a download that starts is waited for as long as Superset needs."""
+    for attempt in range(3):
+        page.keyboard.press("Escape")  # no menu left open by the previous export
+        try:
+            with page.expect_download(timeout=60_000) as started:
+                _chart(page, title).locator('[aria-label="More Options"]').click()
+                page.get_by_text("Download", exact=True).hover()
+                page.get_by_text(item, exact=True).click()
+            break
+        except PlaywrightTimeoutError:
+            if attempt == 2:
+                raise
     path = folder / started.value.suggested_filename
     started.value.save_as(path)
     return path
