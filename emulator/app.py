@@ -5,7 +5,7 @@ Starlette (ASGI, served by uvicorn) because both already come with the Dagster s
 kept, and give async handlers: a `slow` fault sleeps without holding other clients up, while the
 store runs on the one event-loop thread, so it needs no locks.
 
-API facts relied on (reference §1):
+API facts relied on (docs/bitrix24-api.md §1):
 - webhook URLs are `/rest/<user_id>/<secret>/<method>[.json]`; a wrong user or secret answers
   `INVALID_CREDENTIALS` (401 by the source, 403 by the docs: `auth_error_status` picks), no auth
   at all `NO_AUTH_FOUND` 401, a token without the user ID or an unknown method

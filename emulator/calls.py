@@ -1,6 +1,6 @@
 """What a REST method handler receives and returns: the `Call` (store, clock, user), its
 parameters (names case-insensitive), the `Reply` and the `RestError`; and the one list page of 50
-rows every list method answers with (reference §2)."""
+rows every list method answers with (docs/bitrix24-api.md §2)."""
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field

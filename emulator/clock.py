@@ -1,11 +1,11 @@
 """The portal's clock and time zone: a virtual clock tests can set, freeze or advance, and the
 portal's datetime wire format.
 
-API facts relied on (reference §5, §10.1): datetimes go out as `YYYY-MM-DDThh:mm:ss±hh:mm` in the
-portal's zone with no fractions; an empty datetime is `""`; date-only fields go out as a datetime
-whose time part equals the UTC offset (`date('c', MakeTimeStamp($d) + date('Z'))`); filter values
-are read with their offset, and a value without an offset is read in the portal's zone; a value
-that is not a date makes the condition match nothing.
+API facts relied on (docs/bitrix24-api.md §5, §10.1): datetimes go out as
+`YYYY-MM-DDThh:mm:ss±hh:mm` in the portal's zone with no fractions; an empty datetime is `""`;
+date-only fields go out as a datetime whose time part equals the UTC offset (`date('c',
+MakeTimeStamp($d) + date('Z'))`); filter values are read with their offset, and a value without an
+offset is read in the portal's zone; a value that is not a date makes the condition match nothing.
 """
 
 import re

@@ -1,4 +1,5 @@
-"""`select` → the columns to read, and stored rows → the legacy wire format (reference §2.1):
+"""`select` → the columns to read, and stored rows → the legacy wire format
+(docs/bitrix24-api.md §2.1):
 `*` is the standard non-multiple fields, `UF_*` the custom ones, multiple fields come only when
 named, unknown names are ignored; values go out as the portal writes them (strings, `Y`/`N`,
 dates in the portal's zone)."""

@@ -1,4 +1,4 @@
-"""Outbound events, sent as a portal sends them (reference §8, `api-reference/events/`).
+"""Outbound events, sent as a portal sends them (docs/bitrix24-api.md §8, `api-reference/events/`).
 
 `event.bind {event, handler}` registers a handler URL for an event; `event.get` lists the
 bindings; `event.unbind {event?, handler?}` removes the matching ones and returns `{count}`.

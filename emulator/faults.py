@@ -6,9 +6,9 @@ probability (a seeded random fraction), or neither (every matching call until cl
 Kinds and where they strike:
 - transport faults, per HTTP request (the URL's method; `batch` for a batch):
   `http_500` (500 `INTERNAL_SERVER_ERROR` JSON), `html` (a 502 HTML page, as a proxy or a timeout
-  gives, reference §4.2), `slow` (the answer is delayed by `delay_seconds`), `drop` (the connection
-  closes mid-answer), `answer` (HTTP 200 with `body` as the JSON answer, whatever it is: a
-  portal or a proxy answering something malformed);
+  gives, docs/bitrix24-api.md §4.2), `slow` (the answer is delayed by `delay_seconds`), `drop`
+  (the connection closes mid-answer), `answer` (HTTP 200 with `body` as the JSON answer, whatever
+  it is: a portal or a proxy answering something malformed);
 - `error`, per method call, including each command inside a batch: the call answers
   `{"error": CODE, "error_description": TEXT}` with `status` (default 400); in a batch it lands in
   `result_error`, as a portal's per-method refusals do.

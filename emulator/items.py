@@ -1,7 +1,7 @@
 """`crm.item.*` for leads (entityTypeId 1) and deals (2): the universal CRM methods that the
 official docs recommend over the deprecated `crm.lead.*` / `crm.deal.*`, over the same store.
 
-API facts relied on (reference §2.2, §5; `api-reference/crm/universal/crm-item-*.md`):
+API facts relied on (docs/bitrix24-api.md §2.2, §5; `api-reference/crm/universal/crm-item-*.md`):
 - field names are camelCase (`stageId`, `assignedById`, `createdTime`, `ufCrmCarBrand`), and the
   legacy names map onto them with a few exceptions (`STATUS_ID` → `stageId` for leads,
   `DATE_MODIFY` → `updatedTime`, `CREATED_BY_ID` → `createdBy`, …);

@@ -1,4 +1,4 @@
-"""The portal's two throttles (reference §4).
+"""The portal's two throttles (docs/bitrix24-api.md §4).
 
 - Request intensity, a leaky bucket per portal: every HTTP request adds 1 to a counter that drains
   by `rate` per second; a request that would lift it above `burst` is refused with 503

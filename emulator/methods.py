@@ -2,7 +2,7 @@
 `Reply` (result plus `total`/`next`) or raises `RestError` (see `calls.py`); the envelope, auth,
 limits and batch live in `emulator.portal` and `emulator.app`.
 
-API facts relied on (reference §2, §5–7):
+API facts relied on (docs/bitrix24-api.md §2, §5–7):
 - list pages are always 50 rows; legacy methods floor `start` to a multiple of 50; `next` is
   present only when a later page exists; `start=-1` skips the count: `total` 0 and no `next`;
 - top-level parameter names are case-insensitive (`filter`, `FILTER`, `Filter`, `arFilter`);

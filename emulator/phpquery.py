@@ -1,8 +1,9 @@
 """PHP-style query strings, as the portal reads them.
 
 Bitrix24 reads GET parameters, form bodies and `batch` commands with PHP's `parse_str`, so
-`filter[>ID]=5&select[]=ID&select[]=TITLE&order[ID]=ASC` becomes nested arrays (reference §1.3,
-§3). PHP has one array type; a map whose keys are exactly 0..n-1 is returned here as a list.
+`filter[>ID]=5&select[]=ID&select[]=TITLE&order[ID]=ASC` becomes nested arrays
+(docs/bitrix24-api.md §1.2, §3). PHP has one array type; a map whose keys are exactly 0..n-1 is
+returned here as a list.
 """
 
 from urllib.parse import unquote_plus

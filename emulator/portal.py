@@ -1,6 +1,6 @@
 """The portal behind the HTTP layer: method dispatch, `batch`, limits and request statistics.
 
-API facts relied on (reference §1.4, §3, §4):
+API facts relied on (docs/bitrix24-api.md §1.3, §3, §4):
 - the success envelope is `{"result", ["total"], ["next"], "time": {start, finish, duration,
   processing, date_start, date_finish[, operating_reset_at, operating]}}`; `operating*` only when
   the operating-time limiter is on;
@@ -148,10 +148,10 @@ class Portal:
         )
 
     def check_permission(self, method: str) -> None:
-        """The webhook's scopes, then its user's CRM rights (reference §1.5): a method outside
-        the scopes is `insufficient_scope` (401 by the portal's source); a CRM method called by
-        a user without CRM access is "Access denied." (the legacy methods' empty code, 400) or
-        `ACCESS_DENIED` (the controllers')."""
+        """The webhook's scopes, then its user's CRM rights (docs/bitrix24-api.md §1.5): a method
+        outside the scopes is `insufficient_scope` (401 by the portal's source); a CRM method
+        called by a user without CRM access is "Access denied." (the legacy methods' empty code,
+        400) or `ACCESS_DENIED` (the controllers')."""
         scopes = self.options["scopes"]
         needed = scope_of(method)
         if scopes is not None and needed and not needed & set(scopes):

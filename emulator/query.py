@@ -1,6 +1,6 @@
 """List-method parameters → SQL, and stored rows → the legacy wire format.
 
-API facts relied on (reference §2.1, §10):
+API facts relied on (docs/bitrix24-api.md §2.1, §10):
 - filter keys are `[prefix]FIELD`, prefixes `=` (default), `!`/`!=`, `>`, `>=`, `<`, `<=`, `@` (IN),
   `!@` (NOT IN), `%` (substring LIKE), `=%`/`%=` (LIKE with explicit `%`), `!%` and `!=%`/`!%=`
   (their negations); an array value with `=`/`!` means IN/NOT IN;

@@ -1,6 +1,6 @@
 """The portal's data: an indexed SQLite database and the server-side effects of writes.
 
-What a real portal does on a write, and this store does too (reference §5, §6, §8):
+What a real portal does on a write, and this store does too (docs/bitrix24-api.md §5, §6, §8):
 - `DATE_CREATE`, `DATE_MODIFY`, `MOVED_TIME` come from the portal clock; `CREATED_BY_ID`,
   `MODIFY_BY_ID`, `MOVED_BY_ID` from the calling user; read-only and unknown fields are dropped;
 - the stage's semantic ID (`P`/`S`/`F`) follows the status dictionary of the entity (leads:

@@ -3,7 +3,7 @@ up in the portal's UI, or an application's `event.bind`), which wakes the worker
 
 A portal POSTs `application/x-www-form-urlencoded`: `event` (`ONCRMLEADADD`, …),
 `data[FIELDS][ID]`, `ts` and `auth[...]`, whose `application_token` is the token the portal
-showed for the webhook (reference §8). The receiver compares it with
+showed for the webhook (docs/bitrix24-api.md §8). The receiver compares it with
 `SOURCES__BITRIX24__APPLICATION_TOKEN` in constant time and refuses anything else with 403: the
 URL is public, so anyone can POST to it. An accepted event is answered at once (the portal's
 queue lowers the priority of slow handlers and never retries); the worker does the rest.

@@ -3,7 +3,7 @@ rate limit, retries, error codes and redaction of the webhook secret. Resources 
 everything Bitrix-specific lives here, in `paging.py` (the batch/keyset planner) and in
 `webhook.py` (the URL and its redaction).
 
-API facts relied on (reference §1–4, §10–13):
+API facts relied on (docs/bitrix24-api.md §1–4, §10):
 - the webhook URL `https://portal/rest/<user>/<secret>/` carries the secret, so every message,
   exception and log line this module produces has it replaced by `***`;
 - decide on the `error` code, not the HTTP status: `QUERY_LIMIT_EXCEEDED` (503) is refused before it

@@ -1,8 +1,8 @@
 """What can go wrong talking to a portal, and the redaction of secrets (a webhook's, a database
 URL's password) from any text.
 
-Decide on the `error` code, not the HTTP status (reference §10): the fatal codes are never
-retried, the retryable ones always are; every message here is free of the webhook secret.
+Decide on the `error` code, not the HTTP status (docs/bitrix24-api.md §1.4): the fatal codes are
+never retried, the retryable ones always are; every message here is free of the webhook secret.
 """
 
 import re

@@ -1,9 +1,9 @@
 """Pure transforms of the Bitrix24 source: query strings, value parsing, record flags.
 
-API facts relied on (reference §5, §10): legacy lists send IDs and amounts as strings, datetimes as
-`YYYY-MM-DDThh:mm:ss±hh:mm` and `""` when empty, date-only fields as a datetime whose time part is
-the UTC offset (only the date part is meant); batch commands are `method?query` with PHP bracket
-notation.
+API facts relied on (docs/bitrix24-api.md §5, §10): legacy lists send IDs and amounts as strings,
+datetimes as `YYYY-MM-DDThh:mm:ss±hh:mm` and `""` when empty, date-only fields as a datetime whose
+time part is the UTC offset (only the date part is meant); batch commands are `method?query` with
+PHP bracket notation.
 """
 
 import hashlib

@@ -4,7 +4,7 @@ Pages are 50 rows; `start=-1` skips the count; keyset paging is `order {ID: ASC}
 `filter {">ID": last}` (never offset paging, which drifts while rows change); inside one batch a
 command names the previous page's last ID as `$result[prev][49][ID]`, so a batch reads 2,500
 rows of one stream in one request. When a page comes back short, later links of its chain are
-ignored, whatever the portal answered for them (reference §3–4).
+ignored, whatever the portal answered for them (docs/bitrix24-api.md §3–4).
 """
 
 import math

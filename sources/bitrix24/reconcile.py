@@ -1,8 +1,8 @@
-"""Reconcile by ID lists: the portal keeps no tombstones (reference §8), so deleted leads and
-deals are found by listing every ID (select ID only, keyset, 2,500 IDs a request) and comparing
-with the warehouse. Missing records are marked in `deleted_records` with the portal time they
-were noticed; nothing is removed. A record that shows up again (restored from the recycle bin, a
-permission given back) is unmarked.
+"""Reconcile by ID lists: the portal keeps no tombstones (docs/bitrix24-api.md §8), so deleted
+leads and deals are found by listing every ID (select ID only, keyset, 2,500 IDs a request) and
+comparing with the warehouse. Missing records are marked in `deleted_records` with the portal time
+they were noticed; nothing is removed. A record that shows up again (restored from the recycle bin,
+a permission given back) is unmarked.
 
 The same comparison finds records the portal lists and the warehouse has never held, or held
 and marked deleted before a restore: a record restored from the recycle bin comes back with its

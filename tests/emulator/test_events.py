@@ -1,5 +1,5 @@
 """Outbound events: `event.bind` / `event.get` / `event.unbind`, and the form-encoded POST a
-portal sends on a lead or deal add, update and delete (reference §8)."""
+portal sends on a lead or deal add, update and delete (docs/bitrix24-api.md §8)."""
 
 import time
 
