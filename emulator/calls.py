@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .encoding import resolve_select, row_encoder
-from .query import Entity, FilterError, build_order, build_where
+from .query import INT_MAX, INT_MIN, Entity, FilterError, build_order, build_where
 from .store import Store
 
 if TYPE_CHECKING:
@@ -97,7 +97,7 @@ def int_param(params: Mapping, name: str) -> int | None:
         value = int(text)
     except ValueError:
         return None
-    return value if -(2**63) <= value < 2**63 else None
+    return value if INT_MIN <= value <= INT_MAX else None
 
 
 def start_of(params: Mapping) -> int:

@@ -155,7 +155,7 @@ def _check_values(col: Column, value, clock: PortalClock) -> None:
         raise FilterError(f"Invalid filter: field '{col.name}' has invalid value") from None
 
 
-_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1  # what the store's integers hold
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1  # what the store's integers hold
 
 
 def _coerce(col: Column, value, clock: PortalClock):
@@ -170,7 +170,7 @@ def _coerce(col: Column, value, clock: PortalClock):
             number = int(float(value))
         except OverflowError:  # inf
             raise ValueError("not a number") from None
-        if not _INT_MIN <= number <= _INT_MAX:  # a portal's database compares: nothing matches
+        if not INT_MIN <= number <= INT_MAX:  # a portal's database compares: nothing matches
             raise ValueError("out of range")
         return number
     if kind == BOOL:

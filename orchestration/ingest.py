@@ -36,7 +36,8 @@ create table if not exists ops.sync_runs (
     data_as_of timestamp,           -- UTC, portal clock: the pass saw every change before it
     rows_loaded json,               -- {table: rows}
     error varchar                   -- first line, webhook secret redacted
-)"""
+);
+create table if not exists ops.personal_data (erased_at timestamp)  -- UTC, see _personal_data"""
 
 
 @dataclass
@@ -127,7 +128,6 @@ def load(
         raise
     if kind == "sync":
         result.data_as_of = state.data_as_of(pipeline)
-    personal_data(settings)
     record_run(settings, result)
     return result
 
@@ -136,33 +136,30 @@ PERSONAL_TABLES = ("leads", "lead_versions", "deals", "deal_versions", "contacts
 PERSONAL_COLUMNS = sorted(name.lower() for name in source_settings.PERSONAL_FIELDS)
 
 
-def personal_data(settings: Settings) -> None:
-    """Keep `ops.personal_data` true to what the warehouse holds. Opted in: the marker is
-    cleared. Not opted in: personal data loaded before (by an older release, or while the
-    setting was on) is erased once, in the raw tables and dlt's staging copies, and the marker
-    says when, so later runs cost one lookup."""
-    with engine.connect(settings) as con:
-        con.execute("create schema if not exists ops")
-        con.execute("create table if not exists ops.personal_data (erased_at timestamp)")
-        if settings.load_personal_data:
-            con.execute("delete from ops.personal_data")
-            return
-        if con.value("select count(*) from ops.personal_data"):
-            return
-        held: dict[tuple[str, str], list[str]] = {}
-        for schema, table, column in con.rows(
-            "select table_schema, table_name, column_name from information_schema.columns "
-            "where table_schema in (?, ?) order by 1, 2, 3", [DATASET, f"{DATASET}_staging"]
-        ):
-            if table in PERSONAL_TABLES and column in PERSONAL_COLUMNS:
-                held.setdefault((schema, table), []).append(column)
-        for (schema, table), columns in held.items():
-            names = [con.ident(c) for c in columns]
-            con.execute(f"update {con.ident(schema, table)} set "
-                        + ", ".join(f"{n} = null" for n in names)
-                        + " where " + " or ".join(f"{n} is not null" for n in names))
-        con.execute("insert into ops.personal_data values (?)",
-                    [datetime.now(UTC).replace(tzinfo=None)])
+def _personal_data(con: engine.Connection, settings: Settings) -> None:
+    """Keep `ops.personal_data` true to what the warehouse holds (after a good run, on the run
+    log's connection). Opted in: the marker is cleared. Not opted in: personal data loaded
+    before (by an older release, or while the setting was on) is erased once, in the raw tables
+    and dlt's staging copies, and the marker says when, so later runs cost one lookup."""
+    if settings.load_personal_data:
+        con.execute("delete from ops.personal_data")
+        return
+    if con.value("select count(*) from ops.personal_data"):
+        return
+    held: dict[tuple[str, str], list[str]] = {}
+    for schema, table, column in con.rows(
+        "select table_schema, table_name, column_name from information_schema.columns "
+        "where table_schema in (?, ?) order by 1, 2, 3", [DATASET, f"{DATASET}_staging"]
+    ):
+        if table in PERSONAL_TABLES and column in PERSONAL_COLUMNS:
+            held.setdefault((schema, table), []).append(column)
+    for (schema, table), columns in held.items():
+        names = [con.ident(c) for c in columns]
+        con.execute(f"update {con.ident(schema, table)} set "
+                    + ", ".join(f"{n} = null" for n in names)
+                    + " where " + " or ".join(f"{n} is not null" for n in names))
+    con.execute("insert into ops.personal_data values (?)",
+                [datetime.now(UTC).replace(tzinfo=None)])
 
 
 def _analyze(settings: Settings, trace) -> None:
@@ -238,6 +235,8 @@ def record_run(settings: Settings, result: RunResult, error: BaseException | Non
         with engine.connect(settings) as con:
             for statement in SYNC_RUNS_DDL.split(";"):
                 con.execute(statement)
+            if error is None:
+                _personal_data(con, settings)
             con.execute("insert into ops.sync_runs values (?, ?, ?, ?, ?, ?, ?, ?)", row)
     except engine.errors(settings):
         if error is None:

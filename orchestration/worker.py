@@ -137,13 +137,12 @@ class Worker:
             log.warning("%s", message)
             alerts.send(self.settings, alerts.Alert("bad_event", "worker", datetime.now(UTC),
                                                     message))
-            self._deleted = queued
-            self._write_deletes()
+            self._write_deletes(queued)
         return queued
 
-    def _write_deletes(self) -> None:
+    def _write_deletes(self, queued: set[tuple[str, int]]) -> None:
         tmp = self._deletes_file.with_name(self._deletes_file.name + ".tmp")
-        tmp.write_text("".join(f"{entity} {rid}\n" for entity, rid in sorted(self._deleted)))
+        tmp.write_text("".join(f"{entity} {rid}\n" for entity, rid in sorted(queued)))
         tmp.replace(self._deletes_file)
 
     # -- the loop ----------------------------------------------------------------------------
@@ -189,7 +188,7 @@ class Worker:
         if deleted:
             with self._lock:  # those that came during the pass wait for the next one
                 self._deleted -= deleted
-                self._write_deletes()
+                self._write_deletes(self._deleted)
         if sync.refused:
             shown = ", ".join(f"{entity} {rid}" for entity, rid in sync.refused[:5])
             alerts.send(self.settings, alerts.Alert(

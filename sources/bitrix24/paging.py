@@ -114,22 +114,17 @@ def read_streams(client: BitrixClient, streams: list[Stream]) -> Pass:
             params["start"] = 0
         first[s.name] = command(s.method, params)
     result = client.batch(first)
-    return Pass(_unix(result["result"].get("time")),
-                _pages(client, [(s, [s.name]) for s in streams], result))
+    return Pass(_unix(result["result"].get("time")), _pages(client, streams, result))
 
 
-def _pages(
-    client: BitrixClient, chains: list[tuple[Stream, list[str]]], result: dict
-) -> Iterator[Page]:
+def _pages(client: BitrixClient, streams: list[Stream], result: dict) -> Iterator[Page]:
     observed = _observed(result)
-    totals = result.get("result_total") or {}
-    nexts = result.get("result_next") or {}
-    for s, keys in chains:
+    for s in streams:
         if s.keyset:
-            s.total = totals.get(s.name) if isinstance(totals, Mapping) else None
-            yield from _chain(s, keys, result, observed)
+            s.total = result.get("result_total", {}).get(s.name)
+            yield from _chain(s, [s.name], result, observed)
             continue
-        if isinstance(nexts, Mapping) and s.name in nexts:
+        if s.name in result.get("result_next", {}):
             # one page is all a stream without keyset reads; never cut a list short quietly
             raise BitrixError(
                 f"{s.method}: the portal answered more than one page, which this list "
@@ -140,13 +135,12 @@ def _pages(
         s.done = True
         yield Page(s.name, s.rows_of(result["result"].get(s.name, [])), observed)
 
-    streams = [s for s, _ in chains]
     while True:
         open_streams = [s for s in streams if not s.done]
         if not open_streams:
             return
         commands: dict[str, str] = {}
-        chains = []
+        chains: list[tuple[Stream, list[str]]] = []
         slots = settings.BATCH_SIZE
         for s in open_streams:
             if slots == 0:
