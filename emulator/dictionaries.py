@@ -49,6 +49,15 @@ DEAL_TYPES = (
 )
 
 
+# What a Russian portal's currency dictionary holds: the rouble as base, rates as of the demo.
+CURRENCIES = (
+    ("RUB", "Российский рубль", "1.0000", 100, "Y", "# ₽"),
+    ("USD", "Доллар США", "91.5000", 200, "N", "$#"),
+    ("EUR", "Евро", "99.2000", 300, "N", "# €"),
+    ("CNY", "Китайский юань", "12.6000", 400, "N", "# ¥"),
+)
+
+
 def add_stages(portal: "Portal", entity_id: str, stages, system: bool) -> None:
     for status_id, name, sort, semantics in stages:
         portal.store.add_status(
@@ -95,3 +104,6 @@ def load_empty(portal: "Portal", admin_since: float | None = None) -> None:
             }
         )
     store.add_category(0, "Общая", 100, is_default=True)
+    for code, name, amount, sort, base, fmt in CURRENCIES:
+        store.put_currency({"CURRENCY": code, "FULL_NAME": name, "AMOUNT": amount, "SORT": sort,
+                            "BASE": base, "FORMAT_STRING": fmt})

@@ -246,6 +246,8 @@ USER_FIELDS: tuple[Field, ...] = (
     _f("PERSONAL_GENDER", TEXT, "string", "Пол"),
     _f("PERSONAL_MOBILE", TEXT, "string", "Мобильный телефон"),
     _f("WORK_POSITION", TEXT, "string", "Должность"),
+    _f("PERSONAL_BIRTHDAY", DATETIME, "date", "Дата рождения"),
+    _f("UF_EMPLOYMENT_DATE", TEXT, "string", "Дата принятия на работу"),
     _f("UF_DEPARTMENT", JSON, "integer", "Подразделения", multiple=True),
     _f("USER_TYPE", TEXT, "string", "Тип пользователя", read_only=True),
 )
@@ -302,6 +304,14 @@ CONTACT_FIELDS: tuple[Field, ...] = (
     *_PARTY_AUDIT,
 )
 
+# The parts of a company's (deprecated, still answered) address fields, `ADDRESS` and
+# `REG_ADDRESS` alike: field-name suffix → title suffix.
+_ADDRESS_PARTS = (
+    ("", ""), ("_2", " (стр. 2)"), ("_CITY", ": город"), ("_POSTAL_CODE", ": индекс"),
+    ("_REGION", ": район"), ("_PROVINCE", ": область"), ("_COUNTRY", ": страна"),
+    ("_COUNTRY_CODE", ": код страны"),
+)
+
 # `crm/companies/crm-company-fields.md`.
 COMPANY_FIELDS: tuple[Field, ...] = (
     _f("ID", INT, "integer", "ID", read_only=True),
@@ -311,6 +321,12 @@ COMPANY_FIELDS: tuple[Field, ...] = (
     _f("REVENUE", MONEY, "double", "Годовой оборот"),
     _f("CURRENCY_ID", TEXT, "crm_currency", "Валюта"),
     _f("IS_MY_COMPANY", FLAG, "char", "Моя компания"),
+    _f("EMPLOYEES", TEXT, "crm_status", "Кол-во сотрудников", status_type="EMPLOYEES"),
+    _f("LOGO", JSON, "file", "Логотип"),
+    _f("BANKING_DETAILS", TEXT, "string", "Реквизиты банка"),
+    *(_f(f"{prefix}{part}", TEXT, "string", f"{title}{suffix}", deprecated=True)
+      for prefix, title in (("ADDRESS", "Адрес"), ("REG_ADDRESS", "Юридический адрес"))
+      for part, suffix in _ADDRESS_PARTS),
     _f("HAS_PHONE", FLAG, "char", "Есть телефон", read_only=True),
     _f("HAS_EMAIL", FLAG, "char", "Есть e-mail", read_only=True),
     _f("LEAD_ID", INT, "crm_lead", "Лид", read_only=True),

@@ -9,7 +9,12 @@ API facts relied on (docs/bitrix24-api.md §2, §5–7):
 - `crm.stagehistory.list` and `crm.category.list` wrap rows in `result.items` /
   `result.categories`, with native integers (string-typed stage history is a portal option, as
   older portals answer);
-- method-level CRM errors carry an empty code: `{"error": "", "error_description": "Not found"}`.
+- method-level CRM errors carry an empty code: `{"error": "", "error_description": "Not found"}`;
+- `crm.status.get/update/delete {id}` address a status by its numeric row ID; update changes
+  `NAME`, `SORT`, `COLOR`; delete refuses a system status without `params: {FORCED: "Y"}` and a
+  status records still sit in (`crm/status/crm-status-*.md`);
+- `crm.category.get/update {entityTypeId, id}` answer `{"category": {…}}`, delete answers null
+  and refuses the default funnel and a funnel that holds deals (`universal/category/*.md`).
 """
 
 from collections.abc import Callable, Mapping
@@ -222,6 +227,102 @@ def status_add(call: Call, params: Mapping) -> Reply:
     return Reply(new_id)
 
 
+def _status_of(call: Call, params: Mapping) -> dict:
+    row_id = int_param(params, "id")
+    if row_id is None or row_id <= 0:
+        raise RestError("", "Invalid identifier.")
+    entity = call.store.entity("status")
+    cols_sql, encode = row_encoder(resolve_select(entity, ["*"]), call.store.clock)
+    rows = call.store.select(entity, cols_sql, '"ID" = ?', [row_id], "")
+    if not rows:
+        raise RestError("", "Status is not found.")
+    return encode(rows[0])
+
+
+def status_get(call: Call, params: Mapping) -> Reply:
+    row = _status_of(call, params)
+    row["SORT"] = str(row["SORT"]) if row.get("SORT") is not None else None
+    return Reply(row)
+
+
+def status_update(call: Call, params: Mapping) -> Reply:
+    row = _status_of(call, params)
+    fields = param(params, "fields")
+    if not isinstance(fields, Mapping):
+        raise RestError("", "Parameter 'fields' must be array.")
+    changes = {str(k).upper(): v for k, v in fields.items()}
+    if "SORT" in changes:
+        changes["SORT"] = int_param(changes, "SORT") or 10
+    if "NAME" in changes and not str(changes["NAME"] or "").strip():
+        raise RestError("", "Error on updating status.")
+    call.store.update_status(int(row["ID"]), changes)
+    return Reply(True)
+
+
+def status_delete(call: Call, params: Mapping) -> Reply:
+    row = _status_of(call, params)
+    flags = param(params, "params")
+    forced = isinstance(flags, Mapping) and str(flags.get("FORCED", "")).upper() == "Y"
+    if row["SYSTEM"] == "Y" and not forced:
+        raise RestError(
+            "", 'CRM System Status can be deleted only if parameter FORCED is specified and '
+            'equal to "Y".'
+        )
+    if call.store.status_in_use(row["ENTITY_ID"], row["STATUS_ID"]):
+        raise RestError("", "There are active items in this status.")
+    call.store.delete_status(int(row["ID"]))
+    return Reply(True)
+
+
+def _fields_of(entity_name: str):
+    def handler(call: Call, params: Mapping) -> Reply:
+        return Reply({f.name: f.describe() for f in call.store.entity(entity_name).fields})
+
+    return handler
+
+
+def _category_row(call: Call, params: Mapping) -> dict:
+    entity_type(params, {2: "deal"})
+    category_id = int_param(params, "id")
+    entity = call.store.entity("category")
+    cols_sql, encode = row_encoder(resolve_select(entity, ["*"]), call.store.clock)
+    rows = [] if category_id is None else call.store.select(
+        entity, cols_sql, '"id" = ?', [category_id], "")
+    if not rows:
+        raise RestError("NOT_FOUND", "Element not found")
+    return encode(rows[0])
+
+
+def category_get(call: Call, params: Mapping) -> Reply:
+    return Reply({"category": _category_row(call, params)})
+
+
+def category_update(call: Call, params: Mapping) -> Reply:
+    row = _category_row(call, params)
+    fields = param(params, "fields")
+    if not isinstance(fields, Mapping):
+        raise RestError("INVALID_ARG_VALUE", "Parameter 'fields' must be array.")
+    changes = {}
+    if "name" in fields:
+        if not str(fields["name"] or "").strip():
+            raise RestError("INVALID_ARG_VALUE", "Field 'name' is required")
+        changes["name"] = str(fields["name"])
+    if "sort" in fields:
+        changes["sort"] = int_param(fields, "sort") or 500
+    call.store.update_category(row["id"], changes)
+    return category_get(call, params)
+
+
+def category_delete(call: Call, params: Mapping) -> Reply:
+    row = _category_row(call, params)
+    if row["isDefault"] == "Y":
+        raise RestError("0", "Default deal category cannot be deleted")
+    if call.store.category_in_use(row["id"]):
+        raise RestError("0", f"Deals related to the funnel {row['name']} found")
+    call.store.delete_category(row["id"])
+    return Reply(None)
+
+
 def category_list(call: Call, params: Mapping) -> Reply:
     entity_type(params, {2: "deal"})
     entity = call.store.entity("category")
@@ -265,8 +366,16 @@ METHODS: dict[str, Callable[[Call, Mapping], Reply]] = {
     "crm.stagehistory.list": stagehistory_list,
     "crm.status.list": status_list,
     "crm.status.add": status_add,
+    "crm.status.get": status_get,
+    "crm.status.fields": _fields_of("status"),
+    "crm.status.update": status_update,
+    "crm.status.delete": status_delete,
     "crm.category.list": category_list,
     "crm.category.add": category_add,
+    "crm.category.get": category_get,
+    "crm.category.fields": _fields_of("category"),
+    "crm.category.update": category_update,
+    "crm.category.delete": category_delete,
 }
 
 

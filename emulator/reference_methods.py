@@ -3,29 +3,34 @@ departments, who the webhook's user is, which dictionaries the portal has, its c
 its custom fields.
 
 API facts relied on (b24restdocs `api-reference/`):
-- `user.current` answers the calling user's `user.get` row (`user/user-current.md`);
+- `user.current` answers the calling user's `user.get` row (`user/user-current.md`); `user.get`
+  answers an empty text field as `""`, `TIMESTAMP_X` and `LAST_ACTIVITY_DATE` as `{}`
+  (`user/user-get.md`); `user.update {ID, …fields}` answers `true`, `ACTIVE: N` dismisses
+  (`user/user-update.md`); `user.fields` and `department.fields` answer `{FIELD: title}`
+  (`user/user-fields.md`, `departments/department-fields.md`);
 - `crm.status.entity.types` lists the dictionaries: `{ID, NAME, [SEMANTIC_INFO], [PREFIX],
   [ENTITY_TYPE_ID], [CATEGORY_ID], [PARENT_ID]}`; lead stages `STATUS`, a deal funnel's stages
   `DEAL_STAGE` (funnel 0) or `DEAL_STAGE_<n>` with `PREFIX` `C<n>` and `PARENT_ID` `DEAL_STAGE`
   (`crm/status/crm-status-entity-types.md`);
 - `crm.currency.list` answers every field as a string, the base currency `BASE: "Y"`, amounts
-  with four decimals (`crm/currency/crm-currency-list.md`);
+  with four decimals: `AMOUNT_CNT` units of a currency cost `AMOUNT` of the base currency
+  (`crm/currency/crm-currency-list.md`); `crm.currency.get {id}` one such row;
+  `crm.currency.base.get` the base currency's code, `crm.currency.base.set {id}` changes it
+  (the other rates are then the caller's to update); `crm.currency.add {fields}`,
+  `crm.currency.update {id, fields}`, `crm.currency.delete {id}` answer `true`
+  (`crm/currency/crm-currency-*.md`);
 - `crm.lead.userfield.list` / `crm.deal.userfield.list` answer `{ID, ENTITY_ID: CRM_LEAD|CRM_DEAL,
   FIELD_NAME, USER_TYPE_ID, SORT, MULTIPLE, MANDATORY, …, EDIT_FORM_LABEL, LIST_COLUMN_LABEL}` with
-  IDs and flags as strings (`crm/deals/user-defined-fields/crm-deal-userfield-list.md`).
+  IDs and flags as strings, filtered on any of those fields and ordered by `order`
+  (`crm/deals/user-defined-fields/crm-deal-userfield-list.md`).
 """
 
 from collections.abc import Callable, Mapping
 
-from .calls import Call, Reply, RestError, list_page, param, start_of
+from .calls import Call, Reply, RestError, array_param, int_param, list_page, param, start_of
+from .fields import TEXT
+from .store import NotFound
 
-# What a Russian portal's currency dictionary holds: the rouble as base, rates as of the demo.
-CURRENCIES = (
-    ("RUB", "Российский рубль", "1.0000", "100", "Y", "# ₽"),
-    ("USD", "Доллар США", "91.5000", "200", "N", "$#"),
-    ("EUR", "Евро", "99.2000", "300", "N", "# €"),
-    ("CNY", "Китайский юань", "12.6000", "400", "N", "# ¥"),
-)
 _LEAD_STAGES = ("STATUS", "Стадии лидов", "NEW", "CONVERTED", "JUNK")
 
 
@@ -47,10 +52,43 @@ def user_get(call: Call, params: Mapping) -> Reply:
     select = param(params, "select")
     if isinstance(select, list) and {"*", "UF_*"} & set(select):
         select = None  # a user's UF_DEPARTMENT is a custom field: either mask gives every field
+    texts = [f.name for f in entity.fields if f.kind == TEXT]
+
+    def encode_row(row: dict) -> dict:
+        for name in texts:
+            if name in row and row[name] is None:
+                row[name] = ""
+        if select is None or "TIMESTAMP_X" in select:
+            row["TIMESTAMP_X"] = {}
+        if select is None or "LAST_ACTIVITY_DATE" in select:
+            row["LAST_ACTIVITY_DATE"] = {}
+        return row
+
     rows, total, nxt = list_page(
-        call, "user.get", entity, flt, order, select, start_of(params), every_field
+        call, "user.get", entity, flt, order, select, start_of(params), every_field, encode_row
     )
     return Reply(rows, total, nxt)
+
+
+def user_update(call: Call, params: Mapping) -> Reply:
+    fields = {str(k).upper(): v for k, v in params.items()}
+    user_id = int_param(fields, "ID")
+    if not user_id:
+        raise RestError("ERROR_ARGUMENT", "ID is required", 400)
+    if "ACTIVE" in fields and isinstance(fields["ACTIVE"], str):
+        fields["ACTIVE"] = fields["ACTIVE"].upper() in ("Y", "TRUE", "1")
+    try:
+        call.store.update_user(user_id, {k: v for k, v in fields.items() if k != "ID"})
+    except NotFound:
+        raise RestError("ERROR_NOT_FOUND", "User not found", 400) from None
+    return Reply(True)
+
+
+def _titles(entity_name: str):
+    def handler(call: Call, params: Mapping) -> Reply:
+        return Reply({f.name: f.title for f in call.store.entity(entity_name).fields})
+
+    return handler
 
 
 def user_add(call: Call, params: Mapping) -> Reply:
@@ -136,16 +174,91 @@ def _semantic_info(store, entity_id: str, start: str, success: str, failure: str
     }
 
 
+def _currency_row(row: Mapping, date: str) -> dict:
+    return {"CURRENCY": row["CURRENCY"], "AMOUNT_CNT": str(row["AMOUNT_CNT"]),
+            "AMOUNT": f"{float(row['AMOUNT']):.4f}", "SORT": str(row["SORT"]),
+            "BASE": row["BASE"], "FULL_NAME": row["FULL_NAME"], "LID": "ru",
+            "FORMAT_STRING": row["FORMAT_STRING"], "DEC_POINT": ".",
+            "THOUSANDS_SEP": "&nbsp;", "DECIMALS": "2", "DATE_UPDATE": date}
+
+
 def currency_list(call: Call, params: Mapping) -> Reply:
-    date = call.store.clock.format(call.store.clock.now())
-    rows = [
-        {"CURRENCY": code, "AMOUNT_CNT": "1", "AMOUNT": amount, "SORT": sort, "BASE": base,
-         "FULL_NAME": name, "LID": "ru", "FORMAT_STRING": fmt, "DEC_POINT": ".",
-         "THOUSANDS_SEP": "&nbsp;", "DECIMALS": "2", "DATE_UPDATE": date}
-        for code, name, amount, sort, base, fmt in CURRENCIES
-    ]
+    clock = call.store.clock
+    rows = [_currency_row(r, clock.format(r["DATE_UPDATE"])) for r in call.store.currencies()]
     call.rows_returned("crm.currency.list", len(rows))
     return Reply(rows, len(rows))
+
+
+def _currency_code(call: Call, params: Mapping) -> str:
+    code = param(params, "id")
+    if not isinstance(code, str) or not call.store.currencies(code.upper()):
+        raise RestError("", "Currency is not found.")
+    return code.upper()
+
+
+def currency_get(call: Call, params: Mapping) -> Reply:
+    row = call.store.currencies(_currency_code(call, params))[0]
+    return Reply(_currency_row(row, call.store.clock.format(row["DATE_UPDATE"])))
+
+
+def currency_base_get(call: Call, params: Mapping) -> Reply:
+    return Reply(next(r["CURRENCY"] for r in call.store.currencies() if r["BASE"] == "Y"))
+
+
+def currency_base_set(call: Call, params: Mapping) -> Reply:
+    call.store.put_currency({"CURRENCY": _currency_code(call, params), "BASE": "Y"})
+    return Reply(True)
+
+
+def _currency_fields(params: Mapping) -> dict:
+    fields = array_param(params, "fields")
+    if fields is None:
+        raise RestError("", "Parameter 'fields' must be array.")
+    out = {}
+    for key, value in fields.items():
+        key = str(key).upper()
+        if key in ("AMOUNT", "AMOUNT_CNT", "SORT"):
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                raise RestError("", f"The field {key} must be a number.") from None
+            if number <= 0 and key != "SORT":
+                raise RestError("", f"The field {key} must be positive.")
+            out[key] = number if key == "AMOUNT" else int(number)
+        elif key == "BASE":
+            out[key] = "Y" if str(value).upper() == "Y" else "N"
+        elif key == "LANG" and isinstance(value, Mapping):
+            lang = value.get("ru") or next(iter(value.values()), {})
+            if isinstance(lang, Mapping):
+                out.update({k: str(lang[k]) for k in ("FULL_NAME", "FORMAT_STRING") if k in lang})
+    return out
+
+
+def currency_add(call: Call, params: Mapping) -> Reply:
+    fields = _currency_fields(params)
+    code = str(array_param(params, "fields").get("CURRENCY") or "").upper()
+    if len(code) != 3 or not code.isascii() or not code.isalpha():
+        raise RestError("", "The field CURRENCY must be a 3-letter ISO 4217 code.")
+    if call.store.currencies(code):
+        raise RestError("", f"Currency {code} already exists.")
+    if "AMOUNT" not in fields:
+        raise RestError("", "The field AMOUNT is required.")
+    call.store.put_currency({**fields, "CURRENCY": code})
+    return Reply(code)
+
+
+def currency_update(call: Call, params: Mapping) -> Reply:
+    code = _currency_code(call, params)
+    call.store.put_currency({**_currency_fields(params), "CURRENCY": code})
+    return Reply(True)
+
+
+def currency_delete(call: Call, params: Mapping) -> Reply:
+    code = _currency_code(call, params)
+    if call.store.currencies(code)[0]["BASE"] == "Y":
+        raise RestError("", "The base currency cannot be deleted.")
+    call.store.delete_currency(code)
+    return Reply(True)
 
 
 def _userfield_list(kind: str) -> Callable[[Call, Mapping], Reply]:
@@ -159,6 +272,13 @@ def _userfield_list(kind: str) -> Callable[[Call, Mapping], Reply]:
              "HELP_MESSAGE": None}
             for i, (name, uf_type, title) in enumerate(call.store.userfields(kind), start=1)
         ]
+        for key, wanted in (array_param(params, "filter") or {}).items():
+            rows = [r for r in rows if str(r.get(str(key).upper())) == str(wanted)]
+        for key, direction in reversed(list((array_param(params, "order") or {}).items())):
+            key = str(key).upper()
+            numeric = key in ("ID", "SORT")
+            rows.sort(key=lambda r: int(r[key]) if numeric else str(r.get(key) or ""),
+                      reverse=str(direction).upper() == "DESC")
         call.rows_returned(f"crm.{kind}.userfield.list", len(rows))
         return Reply(rows, len(rows))
 
@@ -170,9 +290,18 @@ METHODS: dict[str, Callable[[Call, Mapping], Reply]] = {
     "user.get": user_get,
     "user.add": user_add,
     "user.current": user_current,
+    "user.update": user_update,
+    "user.fields": _titles("user"),
     "department.get": department_get,
+    "department.fields": _titles("department"),
     "crm.status.entity.types": status_entity_types,
     "crm.currency.list": currency_list,
+    "crm.currency.get": currency_get,
+    "crm.currency.base.get": currency_base_get,
+    "crm.currency.base.set": currency_base_set,
+    "crm.currency.add": currency_add,
+    "crm.currency.update": currency_update,
+    "crm.currency.delete": currency_delete,
     "crm.lead.userfield.list": _userfield_list("lead"),
     "crm.deal.userfield.list": _userfield_list("deal"),
 }

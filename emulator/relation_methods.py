@@ -5,6 +5,9 @@ CRUD of `emulator.methods`, over the store's `Relations`.
 API facts relied on (b24restdocs `api-reference/crm/`):
 - `crm.deal.contact.items.get {id}` → `[{CONTACT_ID, SORT, ROLE_ID, IS_PRIMARY}]` with native
   integers, the first contact primary (`deals/contacts/crm-deal-contact-items-get.md`);
+  `crm.deal.contact.add {id, fields: {CONTACT_ID, IS_PRIMARY}}` links one more (true; false when
+  it was linked already), `crm.deal.contact.fields` describes the link
+  (`deals/contacts/crm-deal-contact-add.md`, `crm-deal-contact-fields.md`);
 - `crm.activity.list` pages like the legacy lists, default order `START_TIME` ascending, every
   value a string (`timeline/activities/activity-base/crm-activity-list.md`); `crm.activity.add`
   answers the new ID; an unknown owner is refused;
@@ -19,7 +22,7 @@ from collections.abc import Callable, Mapping
 
 import orjson
 
-from .calls import Call, Reply, RestError, array_param, list_page, param, start_of
+from .calls import Call, Reply, RestError, array_param, int_param, list_page, param, start_of
 from .encoding import resolve_select, row_encoder
 from .items import camel, camel_filter, camel_order
 from .methods import crud_methods, record_id
@@ -39,6 +42,35 @@ def deal_contact_items_get(call: Call, params: Mapping) -> Reply:
             for i, cid in enumerate(ids)
         ]
     )
+
+
+def deal_contact_add(call: Call, params: Mapping) -> Reply:
+    deal_id = record_id(params)
+    fields = array_param(params, "fields") or {}
+    contact = int_param(fields, "CONTACT_ID")
+    if not contact or not call.store.exists("contact", contact):
+        raise RestError("", "The field CONTACT_ID is required and must name a contact.")
+    try:
+        deal = call.store.get_crm("deal", deal_id)
+    except NotFound:
+        raise RestError("", "Not found") from None
+    ids = orjson.loads(deal.get("CONTACT_IDS") or "[]")
+    if contact in ids:
+        return Reply(False)
+    primary = str(fields.get("IS_PRIMARY", "N")).upper() == "Y"
+    ids = [contact, *ids] if primary else [*ids, contact]
+    call.store.update_crm("deal", deal_id, {"CONTACT_IDS": ids}, call.user_id)
+    return Reply(True)
+
+
+def deal_contact_fields(call: Call, params: Mapping) -> Reply:
+    def describe(kind: str, title: str, required: bool = False) -> dict:
+        return {"type": kind, "isRequired": required, "isReadOnly": False, "isImmutable": False,
+                "isMultiple": False, "isDynamic": False, "title": title}
+
+    return Reply({"SORT": describe("integer", "Сортировка"),
+                  "IS_PRIMARY": describe("char", "Основной"),
+                  "CONTACT_ID": describe("integer", "Контакт", required=True)})
 
 
 # -- product rows -------------------------------------------------------------------------------
@@ -97,6 +129,8 @@ def item_productrow_list(call: Call, params: Mapping) -> Reply:
 METHODS: dict[str, Callable[[Call, Mapping], Reply]] = {
     **crud_methods("activity", default_order={"START_TIME": "ASC"}),
     "crm.deal.contact.items.get": deal_contact_items_get,
+    "crm.deal.contact.add": deal_contact_add,
+    "crm.deal.contact.fields": deal_contact_fields,
     "crm.deal.productrows.get": _productrows_get("D", "deal"),
     "crm.deal.productrows.set": _productrows_set("D"),
     "crm.lead.productrows.get": _productrows_get("L", "lead"),

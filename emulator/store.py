@@ -106,6 +106,11 @@ class Store(Records, Relations, Dictionaries):
         for table in _RECYCLED:
             cur.execute(f'DROP TABLE IF EXISTS "recycle_{table}"')
             cur.execute(f'CREATE TABLE "recycle_{table}" AS SELECT * FROM "{table}" WHERE 0')
+        cur.execute("DROP TABLE IF EXISTS currencies")
+        cur.execute(
+            "CREATE TABLE currencies (CURRENCY TEXT PRIMARY KEY, AMOUNT_CNT INTEGER, AMOUNT TEXT,"
+            " SORT INTEGER, BASE TEXT, FULL_NAME TEXT, FORMAT_STRING TEXT, DATE_UPDATE INTEGER)"
+        )
         cur.execute("DROP TABLE IF EXISTS userfields")
         cur.execute(
             "CREATE TABLE userfields (ENTITY TEXT, FIELD_NAME TEXT, TYPE TEXT, TITLE TEXT,"

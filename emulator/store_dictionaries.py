@@ -1,8 +1,9 @@
 """The store's dictionaries: custom fields, statuses (stages, sources, deal types), deal funnels,
-users and departments. A part of `Store`, kept apart from the CRM records."""
+users, departments and currencies. A part of `Store`, kept apart from the CRM records."""
 
 from collections.abc import Mapping
 
+from .store_records import NotFound
 from .values import normalize
 
 
@@ -84,6 +85,40 @@ class Dictionaries:
     def category_exists(self, category_id: int) -> bool:
         return self.exists("category", category_id)
 
+    def update_status(self, row_id: int, fields: Mapping) -> None:
+        """NAME, SORT and COLOR of a status row (what `crm.status.update` may change)."""
+        self._update("status", row_id, {k: v for k, v in fields.items()
+                                         if k in ("NAME", "SORT", "COLOR")})
+        self._semantics.clear()
+
+    def delete_status(self, row_id: int) -> None:
+        self.db.execute("DELETE FROM statuses WHERE ID = ?", (row_id,))
+        self._semantics.clear()
+
+    def status_in_use(self, entity_id: str, status_id: str) -> bool:
+        """Whether a live lead or deal sits in the stage (a portal refuses to delete it then)."""
+        if entity_id == "STATUS":
+            sql = "SELECT 1 FROM leads WHERE STATUS_ID = ? LIMIT 1"
+        elif entity_id.startswith("DEAL_STAGE"):
+            sql = "SELECT 1 FROM deals WHERE STAGE_ID = ? LIMIT 1"
+        else:
+            return False
+        return self.db.execute(sql, (status_id,)).fetchone() is not None
+
+    def update_category(self, category_id: int, fields: Mapping) -> None:
+        self._update("category", category_id, {k: v for k, v in fields.items()
+                                               if k in ("name", "sort")})
+
+    def delete_category(self, category_id: int) -> None:
+        """A funnel and its stages (`DEAL_STAGE_<id>`)."""
+        self.db.execute("DELETE FROM categories WHERE id = ?", (category_id,))
+        self.db.execute("DELETE FROM statuses WHERE ENTITY_ID = ?", (f"DEAL_STAGE_{category_id}",))
+        self._semantics.clear()
+
+    def category_in_use(self, category_id: int) -> bool:
+        row = self.db.execute("SELECT 1 FROM deals WHERE CATEGORY_ID = ? LIMIT 1", (category_id,))
+        return row.fetchone() is not None
+
     def add_user(self, fields: Mapping) -> int:
         row = normalize(self.entities["user"], fields, self.clock, creating=True, raw=True)
         row.setdefault("ACTIVE", 1)
@@ -93,10 +128,56 @@ class Dictionaries:
         row.setdefault("UF_DEPARTMENT", "[1]")
         return self._insert("user", row)
 
+    def update_user(self, user_id: int, fields: Mapping) -> None:
+        """`user.update`: the writable fields given; `ACTIVE` false is a dismissal."""
+        entity = self.entities["user"]
+        if not self.exists("user", user_id):
+            raise NotFound(user_id)
+        self._update("user", user_id, normalize(entity, fields, self.clock, creating=False))
+
     def add_department(self, fields: Mapping) -> int:
         row = normalize(self.entities["department"], fields, self.clock, creating=True, raw=True)
         row.setdefault("SORT", 500)
         return self._insert("department", row)
+
+    # -- currencies: CURRENCY, AMOUNT_CNT units cost AMOUNT of the base currency -----------------
+    def currencies(self, code: str | None = None) -> list[dict]:
+        cur = self.db.execute(
+            "SELECT * FROM currencies WHERE ? IS NULL OR CURRENCY = ? ORDER BY SORT, CURRENCY",
+            (code, code),
+        )
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def put_currency(self, fields: Mapping) -> None:
+        """Add or change a currency (`fields` hold its CURRENCY); BASE `Y` makes it the base."""
+        row = {**(self.currencies(fields["CURRENCY"]) or [{}])[0], **fields}
+        row.setdefault("AMOUNT_CNT", 1)
+        row.setdefault("SORT", 100)
+        row.setdefault("BASE", "N")
+        row.setdefault("FULL_NAME", row["CURRENCY"])
+        row.setdefault("FORMAT_STRING", f"# {row['CURRENCY']}")
+        row["DATE_UPDATE"] = int(self.clock.now())
+        if row["BASE"] == "Y":
+            self.db.execute("UPDATE currencies SET BASE = 'N'")
+        cols = ", ".join(row)
+        self.db.execute(
+            f"INSERT OR REPLACE INTO currencies ({cols}) VALUES ({', '.join('?' * len(row))})",
+            list(row.values()),
+        )
+
+    def delete_currency(self, code: str) -> None:
+        self.db.execute("DELETE FROM currencies WHERE CURRENCY = ?", (code,))
+
+    def _update(self, entity_name: str, record_id: int, changes: Mapping) -> None:
+        if not changes:
+            return
+        e = self.entities[entity_name]
+        sets = ", ".join(f'"{c}" = ?' for c in changes)
+        self.db.execute(
+            f'UPDATE "{e.table}" SET {sets} WHERE "{e.id_field}" = ?',
+            [*changes.values(), record_id],
+        )
 
     def _insert(self, entity_name: str, row: Mapping) -> int:
         e = self.entities[entity_name]

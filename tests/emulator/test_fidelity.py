@@ -279,3 +279,141 @@ def test_userfield_list_names_the_custom_fields_crm_fields_shows(demo):
     listed = {r["FIELD_NAME"] for r in demo.call("crm.deal.userfield.list")["result"]}
     described = {k for k in demo.call("crm.deal.fields")["result"] if k.startswith("UF_")}
     assert listed == described == {"UF_CRM_CAR_BRAND", "UF_CRM_BRANCH", "UF_CRM_DELIVERY"}
+
+
+def test_userfield_list_filters_and_orders(demo):
+    rows = demo.call("crm.deal.userfield.list", {"order": {"FIELD_NAME": "DESC"}})["result"]
+    assert [r["FIELD_NAME"] for r in rows] == sorted((r["FIELD_NAME"] for r in rows), reverse=True)
+    only = demo.call("crm.deal.userfield.list", {"filter": {"FIELD_NAME": "UF_CRM_BRANCH"}})
+    assert [r["FIELD_NAME"] for r in only["result"]] == ["UF_CRM_BRANCH"]
+
+
+# -- users and departments (user/user-get.md, user-update.md, user-fields.md) ----------------------
+
+
+def test_user_get_answers_empty_text_as_empty_strings_and_the_documented_extras(emulator):
+    me = emulator.call("user.get", {"ID": 1})["result"][0]
+    for name in ("SECOND_NAME", "TIME_ZONE", "PERSONAL_GENDER", "XML_ID", "UF_EMPLOYMENT_DATE",
+                 "PERSONAL_BIRTHDAY"):
+        assert me[name] == "", name
+    assert me["TIMESTAMP_X"] == {} and me["LAST_ACTIVITY_DATE"] == {}
+
+
+def test_user_update_dismisses_and_renames(emulator):
+    uid = emulator.call("user.add", {"EMAIL": "seller@example.ru", "NAME": "Иван"})["result"]
+    assert emulator.call("user.update", {"ID": uid, "ACTIVE": "N", "LAST_NAME": "Петров"})[
+        "result"] is True
+    row = emulator.call("user.get", {"ID": uid})["result"][0]
+    assert row["ACTIVE"] is False and row["LAST_NAME"] == "Петров"
+    assert emulator.post("user.update", {"ID": 999, "NAME": "x"}).status_code == 400
+
+
+def test_user_and_department_fields_name_every_field(emulator):
+    assert emulator.call("user.fields")["result"]["UF_DEPARTMENT"] == "Подразделения"
+    assert set(emulator.call("department.fields")["result"]) == {
+        "ID", "NAME", "SORT", "PARENT", "UF_HEAD"}
+
+
+# -- statuses and funnels (crm/status/crm-status-*.md, universal/category/crm-category-*.md) ------
+
+
+def _stage(client, entity_id, status_id):
+    rows = client.call("crm.status.list", {"filter": {"ENTITY_ID": entity_id}})["result"]
+    return next(r for r in rows if r["STATUS_ID"] == status_id)
+
+
+def test_a_status_is_read_renamed_and_deleted_by_its_row_id(emulator):
+    new = emulator.call("crm.status.add", {"fields": {
+        "ENTITY_ID": "STATUS", "STATUS_ID": "UC_CALL", "NAME": "Звонок", "SORT": 15}})["result"]
+    assert emulator.call("crm.status.get", {"id": new})["result"]["NAME"] == "Звонок"
+    assert emulator.call("crm.status.update", {"id": new, "fields": {"NAME": "Перезвон"}})[
+        "result"] is True
+    assert _stage(emulator, "STATUS", "UC_CALL")["NAME"] == "Перезвон"
+    assert "NAME" in emulator.call("crm.status.fields")["result"]
+    lead = emulator.call("crm.lead.add", {"fields": {"STATUS_ID": "UC_CALL"}})["result"]
+    busy = emulator.post("crm.status.delete", {"id": new})
+    assert busy.status_code == 400
+    assert busy.json()["error_description"] == "There are active items in this status."
+    emulator.call("crm.lead.update", {"id": lead, "fields": {"STATUS_ID": "IN_PROCESS"}})
+    assert emulator.call("crm.status.delete", {"id": new})["result"] is True
+    assert emulator.post("crm.status.get", {"id": new}).json()["error_description"] == (
+        "Status is not found.")
+
+
+def test_a_system_status_is_deleted_only_when_forced(emulator):
+    system = _stage(emulator, "STATUS", "IN_PROCESS")
+    refused = emulator.post("crm.status.delete", {"id": system["ID"]})
+    assert refused.status_code == 400 and "FORCED" in refused.json()["error_description"]
+    forced = emulator.call("crm.status.delete", {"id": system["ID"], "params": {"FORCED": "Y"}})
+    assert forced["result"] is True
+
+
+def test_a_funnel_is_read_renamed_and_deleted_only_when_empty(emulator):
+    new = emulator.call("crm.category.add", {"entityTypeId": 2, "fields": {"name": "Опт"}})[
+        "result"]["category"]["id"]
+    got = emulator.call("crm.category.get", {"entityTypeId": 2, "id": new})["result"]
+    assert got["category"]["name"] == "Опт"
+    renamed = emulator.call(
+        "crm.category.update", {"entityTypeId": 2, "id": new, "fields": {"name": "Оптовые"}})
+    assert renamed["result"]["category"]["name"] == "Оптовые"
+    assert "name" in emulator.call("crm.category.fields", {"entityTypeId": 2})["result"]
+    deal = emulator.call("crm.deal.add", {"fields": {"CATEGORY_ID": new}})["result"]
+    held = emulator.post("crm.category.delete", {"entityTypeId": 2, "id": new}).json()
+    assert held["error_description"] == "Deals related to the funnel Оптовые found"
+    default = emulator.post("crm.category.delete", {"entityTypeId": 2, "id": 0}).json()
+    assert default["error_description"] == "Default deal category cannot be deleted"
+    emulator.call("crm.deal.delete", {"id": deal})
+    assert emulator.call("crm.category.delete", {"entityTypeId": 2, "id": new})["result"] is None
+    assert not emulator.call("crm.status.list", {"filter": {"ENTITY_ID": f"DEAL_STAGE_{new}"}})[
+        "result"]
+
+
+# -- a deal's contacts (crm/deals/contacts/crm-deal-contact-add.md, -fields.md) --------------------
+
+
+def test_a_contact_is_linked_to_a_deal_once(emulator):
+    first = emulator.call("crm.contact.add", {"fields": {"NAME": "Анна"}})["result"]
+    second = emulator.call("crm.contact.add", {"fields": {"NAME": "Олег"}})["result"]
+    deal = emulator.call("crm.deal.add", {"fields": {"CONTACT_IDS": [first]}})["result"]
+    assert emulator.call("crm.deal.contact.add", {"id": deal, "fields": {
+        "CONTACT_ID": second, "IS_PRIMARY": "Y"}})["result"] is True
+    assert emulator.call("crm.deal.contact.add", {"id": deal, "fields": {
+        "CONTACT_ID": second}})["result"] is False
+    links = emulator.call("crm.deal.contact.items.get", {"id": deal})["result"]
+    assert [(r["CONTACT_ID"], r["IS_PRIMARY"]) for r in links] == [(second, "Y"), (first, "N")]
+    assert emulator.call("crm.deal.contact.fields")["result"]["CONTACT_ID"]["isRequired"] is True
+
+
+# -- companies (crm/companies/crm-company-fields.md) ---------------------------------------------
+
+
+def test_company_fields_carry_employees_addresses_banking_and_logo(emulator):
+    fields = emulator.call("crm.company.fields")["result"]
+    for name in ("EMPLOYEES", "LOGO", "BANKING_DETAILS", "ADDRESS", "ADDRESS_CITY", "REG_ADDRESS",
+                 "REG_ADDRESS_POSTAL_CODE"):
+        assert name in fields, name
+    company = emulator.call("crm.company.add", {"fields": {
+        "TITLE": "ООО Ромашка", "EMPLOYEES": "EMPLOYEES_2"}})["result"]
+    assert emulator.call("crm.company.get", {"id": company})["result"]["EMPLOYEES"] == (
+        "EMPLOYEES_2")
+
+
+# -- currencies (crm/currency/crm-currency-*.md) --------------------------------------------------
+
+
+def test_currencies_are_added_updated_and_the_base_is_read_and_changed(emulator):
+    assert emulator.call("crm.currency.base.get")["result"] == "RUB"
+    assert emulator.call("crm.currency.update", {"id": "USD", "fields": {"AMOUNT": 95.25}})[
+        "result"] is True
+    assert emulator.call("crm.currency.get", {"id": "USD"})["result"]["AMOUNT"] == "95.2500"
+    assert emulator.call("crm.currency.add", {"fields": {
+        "CURRENCY": "KZT", "AMOUNT_CNT": 100, "AMOUNT": 17.4, "SORT": 500}})["result"] == "KZT"
+    kzt = emulator.call("crm.currency.get", {"id": "KZT"})["result"]
+    assert (kzt["AMOUNT_CNT"], kzt["AMOUNT"], kzt["BASE"]) == ("100", "17.4000", "N")
+    assert emulator.post("crm.currency.delete", {"id": "RUB"}).status_code == 400
+    assert emulator.call("crm.currency.base.set", {"id": "USD"})["result"] is True
+    assert emulator.call("crm.currency.base.get")["result"] == "USD"
+    listed = emulator.call("crm.currency.list")["result"]
+    assert [r["CURRENCY"] for r in listed if r["BASE"] == "Y"] == ["USD"]
+    assert emulator.call("crm.currency.delete", {"id": "KZT"})["result"] is True
+    assert emulator.post("crm.currency.get", {"id": "KZT"}).status_code == 400
