@@ -9,3 +9,17 @@
 {% macro count_sum(expression) -%}
     cast(sum({{ expression }}) as bigint)
 {%- endmacro %}
+
+{#- An amount in a deal's own currency in the base currency, to the kopeck (`rate`: the
+    currency's rate to the base currency, int_currency_rates). -#}
+{% macro in_base(amount, rate) -%}
+    cast(round({{ amount }} * {{ rate }}, 2) as decimal(18, 2))
+{%- endmacro %}
+
+{#- The join condition picking the rate of `currency` in force at `seen_at` from
+    int_currency_rates aliased `rates`. -#}
+{% macro rate_in_force(rates, currency, seen_at) -%}
+    {{ rates }}.currency = {{ currency }}
+    and {{ rates }}.valid_from <= {{ seen_at }}
+    and {{ seen_at }} < {{ rates }}.valid_to
+{%- endmacro %}

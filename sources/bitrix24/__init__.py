@@ -56,6 +56,7 @@ from .tables import (
     activities,
     contacts,
     crm_entities,
+    currency_rates,
     deal_categories,
     deal_products,
     deal_stage_history,
@@ -74,7 +75,7 @@ from .windows import FirstLoad
 
 # The set of tables a pass creates; raised when a release adds one (an older warehouse then gets
 # the new tables created on its next pass).
-TABLES_VERSION = 2
+TABLES_VERSION = 3
 
 
 def _every_deal(client: BitrixClient) -> list[int]:
@@ -141,6 +142,7 @@ def dictionary_streams() -> list[Stream]:
             {},
             id_filter=("FILTER", ">ID"),
             order={"sort": "ID", "order": "ASC"},
+            keep=settings.USER_FIELDS,
         ),
         Stream(
             "departments",
@@ -149,6 +151,7 @@ def dictionary_streams() -> list[Stream]:
             id_filter=(">ID",),
             order={"sort": "ID", "order": "ASC"},
         ),
+        Stream("currencies", "crm.currency.list", {}, keyset=False),
     ]
 
 
@@ -194,6 +197,7 @@ def bitrix24_source(
         pages | deal_categories,
         pages | users,
         pages | departments,
+        pages | currency_rates,
         pages | deleted_records,
         pages | contacts,
         pages | activities,

@@ -26,7 +26,8 @@ class Stream:
     (`("filter", ">ID")`, or `("FILTER", ">ID")` for user.get, or `(">ID",)` for department.get);
     `order` is how the method is told to sort by ID; `wrapper` the key rows sit under; `id_key`
     the row's ID field (`id` in the camelCase `crm.item.*` answers); `omit` the fields no row
-    keeps (customers' personal data, unless the warehouse opts in)."""
+    keeps (customers' personal data, unless the warehouse opts in); `keep`, when given, the
+    only fields a row keeps (employees: what names a manager, nothing personal)."""
 
     name: str
     method: str
@@ -37,6 +38,7 @@ class Stream:
     wrapper: str | None = None
     id_key: str = "ID"
     omit: frozenset = frozenset()  # fields dropped from every row as it is read
+    keep: frozenset | None = None  # the only fields every row keeps, when given
     last_id: int = 0
     total: int | None = None
     fetched: int = 0
@@ -71,8 +73,9 @@ class Stream:
             raise BitrixRetryableError(
                 f"{self.method}: a page is not a list of rows", code="MALFORMED", method=self.method
             )
-        if self.omit:
-            rows = [{k: v for k, v in row.items() if k not in self.omit}
+        if self.omit or self.keep is not None:
+            rows = [{k: v for k, v in row.items()
+                     if k not in self.omit and (self.keep is None or k in self.keep)}
                     if isinstance(row, Mapping) else row for row in rows]
         return rows
 

@@ -97,6 +97,11 @@ PERSONAL_FIELDS = frozenset({
     "PHONE", "EMAIL", "WEB", "IM", "LINK",
 })
 PERSONAL_STREAMS = ("leads", "deals", "contacts")  # the lists whose rows carry such fields
+# What the warehouse keeps of an employee (`user.get` also answers e-mail, phones, birthday):
+# what names a manager and places him in a department, and whether he still works there.
+USER_FIELDS = frozenset({
+    "ID", "ACTIVE", "NAME", "LAST_NAME", "WORK_POSITION", "UF_DEPARTMENT", "USER_TYPE",
+})
 
 # `deleted_records` (written by reconcile, created with the other tables by a sync).
 DELETED_RECORDS_COLUMNS = {

@@ -3,6 +3,7 @@ what the pass resources hand over (`Rows`), with the column types dlt is told up
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 
 import dlt
 
@@ -20,7 +21,10 @@ RELATED = {
     "contacts": ("crm.contact.list", "DATE_MODIFY", ("*",)),
     "activities": ("crm.activity.list", "LAST_UPDATED", settings.ACTIVITY_SELECT),
 }
-DICTIONARY_KEYS = {"statuses": "ID", "deal_categories": "id", "users": "ID", "departments": "ID"}
+DICTIONARY_KEYS = {
+    "statuses": "ID", "deal_categories": "id", "users": "ID", "departments": "ID",
+    "currencies": "CURRENCY",
+}
 ALL_TABLES = "*"  # a pseudo-stream: every table materialises its schema
 
 
@@ -223,6 +227,47 @@ def _dictionary(name: str):
         columns=_columns({**DICTIONARY_TYPES[name], "is_deleted": "bool"}),
     )
 
+
+def _rate(text) -> Decimal | None:
+    """A currency's `AMOUNT` or `AMOUNT_CNT` as a positive number; None for anything else (the
+    staging model flags a currency without a usable rate instead of failing the pass)."""
+    try:
+        value = Decimal(str(text).strip())
+    except (InvalidOperation, ValueError):
+        return None
+    return value if value.is_finite() and value > 0 else None
+
+
+def _currency_rows(item: Rows) -> list[dict]:
+    observed = datetime.fromtimestamp(item.observed_at, UTC)
+    return [
+        {
+            "currency": row["CURRENCY"],
+            "amount": _rate(row.get("AMOUNT")),
+            "amount_cnt": _rate(row.get("AMOUNT_CNT")),
+            "base": row.get("BASE"),
+            "full_name": row.get("FULL_NAME"),
+            "is_deleted": row.get("is_deleted", False),
+            "observed_at": observed,
+        }
+        for row in item.rows
+    ]
+
+
+# Every version of the currency dictionary a pass saw (a new row when anything about a currency
+# changed), so a deal's amount converts at the rate the portal held when the deal was read.
+currency_rates = _table(
+    "currency_rates",
+    "currencies",
+    _currency_rows,
+    "Each currency's rate to the base currency as the passes saw it: AMOUNT_CNT units cost"
+    " AMOUNT of the base currency (BASE = 'Y') from `observed_at` on.",
+    primary_key=["currency", "observed_at"],
+    columns=_columns({
+        "currency": "text", "amount": "decimal", "amount_cnt": "decimal", "base": "text",
+        "full_name": "text", "is_deleted": "bool", "observed_at": "timestamp",
+    }),
+)
 
 # Filled by `reconcile`; created with the other tables so dbt finds it before a first reconcile.
 deleted_records = _table(

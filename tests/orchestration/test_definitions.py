@@ -10,7 +10,7 @@ from tests.warehouse import MARTS
 RAW_TABLES = {
     "leads", "lead_versions", "deals", "deal_versions", "lead_stage_history",
     "deal_stage_history", "statuses", "deal_categories", "users", "departments",
-    "deleted_records", "contacts", "activities", "deal_products",
+    "currency_rates", "deleted_records", "contacts", "activities", "deal_products",
 }
 
 

@@ -3,11 +3,14 @@
         materialized='incremental',
         unique_key='deal_id',
         incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
     )
 }}
 -- What the observed versions say about each deal: the first version (and whether it was seen
 -- at creation, which is the only way its amount is the amount at creation), and the first version
--- in a final stage (the amount and the manager at close).
+-- of its last stay in a final stage (the amount and the manager at close: a deal won, reopened
+-- and won again closed the second time). Amounts in the deal's own currency, with the currency
+-- and the moment the version was read, which fix the rate it converts at.
 -- Incremental: a run re-summarises every deal with a version loaded since the newest load
 -- already summarised. Safe because a deal's summary changes only when it gets a new version, and
 -- load times only grow; on an empty `this` (a first build with no deals yet) it takes them all.
@@ -17,7 +20,8 @@ all_versions as (
     select * from {{ ref('stg_bitrix__deal_versions') }}
 ),
 
-{% if is_incremental() %}
+{#- A `this` built by an older release lacks the newest column: rebuild every deal once. -#}
+{% if is_incremental() and has_column(this, 'observed_at_close') %}
 touched as (
     select distinct deal_id
     from all_versions
@@ -37,40 +41,61 @@ versions as (
 ),
 {% endif %}
 
-ranked as (
+ordered as (
     select
         *,
+        stage_semantic_id in ('S', 'F') as is_final,
+        lag(stage_semantic_id in ('S', 'F')) over (
+            partition by deal_id order by modified_at, observed_at
+        ) as was_final,
         row_number() over (partition by deal_id order by modified_at, observed_at) as version_number,
-        row_number() over (
-            partition by deal_id, stage_semantic_id in ('S', 'F')
-            order by modified_at, observed_at
-        ) as final_version_number,
         max(loaded_at) over (partition by deal_id) as last_loaded_at
     from versions
+),
+
+closings as (
+    -- the versions that entered a final stage from an open one (or were first seen closed)
+    select
+        *,
+        row_number() over (partition by deal_id order by modified_at desc, observed_at desc)
+            as closing_number
+    from ordered
+    where is_final and not coalesce(was_final, false)
 ),
 
 firsts as (
     select
         deal_id,
         amount as first_seen_amount,
+        currency as first_seen_currency,
+        observed_at as first_seen_observed_at,
         modified_at = created_at as is_first_seen_at_creation,
         last_loaded_at
-    from ranked
+    from ordered
     where version_number = 1
 ),
 
 at_close as (
-    select deal_id, amount as amount_at_close, manager_id as manager_at_close_id
-    from ranked
-    where stage_semantic_id in ('S', 'F') and final_version_number = 1
+    select
+        deal_id,
+        amount as amount_at_close,
+        currency as currency_at_close,
+        observed_at as observed_at_close,
+        manager_id as manager_at_close_id
+    from closings
+    where closing_number = 1
 ),
 
 final as (
     select
         firsts.deal_id,
         firsts.first_seen_amount,
+        firsts.first_seen_currency,
+        firsts.first_seen_observed_at,
         firsts.is_first_seen_at_creation,
         at_close.amount_at_close,
+        at_close.currency_at_close,
+        at_close.observed_at_close,
         at_close.manager_at_close_id,
         firsts.last_loaded_at
     from firsts

@@ -3,6 +3,8 @@
 -- Attribution rule (one set, never mixed field by field): a deal carries its lead's source, UTM
 -- and ad ID when it has a live lead that has a UTM_SOURCE; otherwise its own (deals created by an
 -- integration such as the Avito robot have no lead and their own UTM_SOURCE = the ad ID).
+-- Amounts: in the portal's base currency at the rate of the moment each was read (doc block
+-- `base_currency_amount`), with the deal's own amount, currency and rate beside them.
 -- Repeat: the portal's flags (Повторная сделка, Повторное обращение) or, when a manager forgot
 -- them, the deal's contact already had an earlier live deal.
 with
@@ -29,6 +31,15 @@ leads as (
     where not is_deleted
 ),
 
+rates as (
+    select * from {{ ref('int_currency_rates') }}
+),
+
+base as (
+    -- one row: the base currency (null before a sync has read the currencies)
+    select max(base_currency) as base_currency from rates
+),
+
 closings as (
     -- when the deal entered the final stage it is in now (stage history, so exact)
     select deal_id, max(entered_at) as closed_at
@@ -49,9 +60,14 @@ joined as (
         pipelines.pipeline_name,
         stages.stage_name,
         coalesce(stages.semantic_id, deals.stage_semantic_id) as semantic_id,
-        versions.first_seen_amount,
+        base.base_currency,
+        coalesce(deals.currency, base.base_currency) as deal_currency,
+        rate_now.rate_to_base as exchange_rate,
+        {{ in_base('deals.amount', 'rate_now.rate_to_base') }} as amount_in_base,
+        {{ in_base('versions.first_seen_amount', 'rate_first.rate_to_base') }}
+            as first_seen_amount,
         versions.is_first_seen_at_creation,
-        versions.amount_at_close,
+        {{ in_base('versions.amount_at_close', 'rate_close.rate_to_base') }} as amount_at_close,
         versions.manager_at_close_id,
         closings.closed_at as history_closed_at,
         coalesce(leads.utm_source, '') <> '' as is_lead_attributed,
@@ -68,6 +84,18 @@ joined as (
     left join stages
         on deals.pipeline_id = stages.pipeline_id and deals.stage_id = stages.stage_id
     left join versions on deals.deal_id = versions.deal_id
+    cross join base
+    left join rates as rate_now
+        on {{ rate_in_force('rate_now', 'coalesce(deals.currency, base.base_currency)',
+                            'deals.observed_at') }}
+    left join rates as rate_first
+        on {{ rate_in_force('rate_first',
+                            'coalesce(versions.first_seen_currency, base.base_currency)',
+                            'versions.first_seen_observed_at') }}
+    left join rates as rate_close
+        on {{ rate_in_force('rate_close',
+                            'coalesce(versions.currency_at_close, base.base_currency)',
+                            'versions.observed_at_close') }}
     left join closings on deals.deal_id = closings.deal_id
     left join leads on deals.lead_id = leads.lead_id
     left join deleted on deals.deal_id = deleted.deal_id
@@ -118,12 +146,15 @@ final as (
             when semantic_id in ('S', 'F') then coalesce(manager_at_close_id, manager_id)
             else manager_id
         end as credited_manager_id,
-        amount,
+        amount_in_base as amount,
         case when is_first_seen_at_creation then first_seen_amount end as amount_at_creation,
         coalesce(is_first_seen_at_creation, false) as is_creation_amount_known,
-        case when semantic_id in ('S', 'F') then coalesce(amount_at_close, amount) end
+        case when semantic_id in ('S', 'F') then coalesce(amount_at_close, amount_in_base) end
             as amount_at_close,
-        currency,
+        amount as amount_original,
+        deal_currency as currency,
+        exchange_rate,
+        base_currency,
         is_recurring_template,
         is_deleted,
         deleted_noticed_at,

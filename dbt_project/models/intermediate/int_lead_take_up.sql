@@ -1,9 +1,10 @@
--- When each lead was taken up (взят в работу) and who answered it: the first of its first
--- answer (a call, chat or e-mail bound to the lead, by its responsible at the time), its first
--- move out of the initial stage (stage history, exact) and its first reassignment (observed
--- versions: the first version whose responsible differs from the one before, at that version's
--- DATE_MODIFY). A lead never answered, moved nor reassigned has not been taken up. Planned
--- activities (tasks, meetings) are not answers.
+-- When each lead was taken up (взят в работу) and who answered it. The rule (doc block
+-- `take_up`, models/_docs.md): the first of its first answer, its first move out of the
+-- initial stage (stage history) and its first reassignment (observed versions: the first
+-- version whose responsible differs from the one before, at that version's DATE_MODIFY).
+-- An answer is a call, chat or e-mail bound to the lead that happened - completed, or an
+-- incoming chat or e-mail - at its START_TIME (END_TIME, then CREATED, when it has none), and
+-- never before the lead existed. A call planned for tomorrow is no answer.
 with
 
 leads as (
@@ -34,20 +35,39 @@ reassignments as (
     group by lead_id
 ),
 
-answers as (
+happened as (
     select
         owner_id as lead_id,
-        created_at as answered_at,
+        coalesce(started_at, ended_at, created_at) as happened_at,
         manager_id as answered_by_manager_id,
-        row_number() over (partition by owner_id order by created_at, activity_id) as answer_number
+        activity_id
     from {{ ref('stg_bitrix__activities') }}
-    where owner_entity = 'lead' and activity_kind in ('call', 'chat', 'email')
+    where
+        owner_entity = 'lead'
+        and activity_kind in ('call', 'chat', 'email')
+        and (is_completed or (direction = 'incoming' and activity_kind in ('chat', 'email')))
+),
+
+answers as (
+    select
+        *,
+        row_number() over (partition by lead_id order by happened_at, activity_id)
+            as answer_number
+    from happened
 ),
 
 first_answers as (
-    select lead_id, answered_at, answered_by_manager_id
+    select
+        answers.lead_id,
+        -- the call that created the lead started before it: answered at the lead's creation
+        case
+            when answers.happened_at < leads.created_at then leads.created_at
+            else answers.happened_at
+        end as answered_at,
+        answers.answered_by_manager_id
     from answers
-    where answer_number = 1
+    inner join leads on answers.lead_id = leads.lead_id
+    where answers.answer_number = 1
 ),
 
 taken as (

@@ -1,5 +1,6 @@
 -- Outcome from the status dictionary's semantics; the first manager from the oldest observed
--- version (the API keeps no assignment history, so syncs are the only witness).
+-- version (the API keeps no assignment history, so syncs are the only witness); the expected
+-- amount in the base currency (doc block `base_currency_amount`).
 with
 
 leads as (
@@ -20,6 +21,14 @@ deleted as (
     select record_id as lead_id, deleted_noticed_at
     from {{ ref('stg_bitrix__deleted_records') }}
     where entity = 'leads' and is_deleted
+),
+
+rates as (
+    select * from {{ ref('int_currency_rates') }}
+),
+
+base as (
+    select max(base_currency) as base_currency from rates
 ),
 
 first_versions as (
@@ -47,12 +56,18 @@ classified as (
         end as outcome,
         coalesce(first_versions.first_manager_id, leads.manager_id) as first_manager_id,
         nullif({{ regexp_first('leads.utm_source', var('ad_id_pattern')) }}, '') as ad_id,
+        coalesce(leads.currency, base.base_currency) as lead_currency,
+        {{ in_base('leads.amount', 'rate.rate_to_base') }} as amount_in_base,
         deleted.deleted_noticed_at,
         deleted.lead_id is not null as is_deleted
     from leads
     left join lead_stages on leads.status_id = lead_stages.status_id
     left join first_versions on leads.lead_id = first_versions.lead_id
     left join deleted on leads.lead_id = deleted.lead_id
+    cross join base
+    left join rates as rate
+        on {{ rate_in_force('rate', 'coalesce(leads.currency, base.base_currency)',
+                            'leads.observed_at') }}
 ),
 
 final as (

@@ -1,6 +1,6 @@
 -- Cross-sell: how much a won deal grew between creation and close, and what it sells now. The
 -- amount at creation is known only when a sync saw the deal's first version; otherwise the row
--- says so.
+-- says so. Amounts in the base currency (product rows at the deal's rate).
 with
 
 won as (
@@ -12,7 +12,7 @@ products as (
     select
         deal_id,
         count(*) as product_lines,
-        {{ money('sum(price * quantity)') }} as products_amount
+        sum(price * quantity) as products_amount
     from {{ ref('stg_bitrix__deal_product_rows') }}
     group by deal_id
 ),
@@ -29,7 +29,7 @@ final as (
         amount_at_close > amount_at_creation as has_uplift,
         is_creation_amount_known as is_history_complete,
         coalesce(products.product_lines, 0) as product_lines,
-        products.products_amount
+        {{ in_base('products.products_amount', 'won.exchange_rate') }} as products_amount
     from won
     left join products using (deal_id)
 )

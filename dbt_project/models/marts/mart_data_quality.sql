@@ -34,6 +34,7 @@ deal_checks as (
         lead_id is null and coalesce(utm_source, '') = '' and not is_recurring_template
             as is_without_source,
         stage_name is null as is_unknown_stage,
+        amount is not null and exchange_rate is null as is_without_rate,
         has_bad_values,
         is_recurring_template
     from deals
@@ -50,6 +51,7 @@ checks as (
         ('deals_without_lead_or_utm', 'deal', 'is_without_source', 'Deals without a lead and without UTM_SOURCE: no source to credit'),
         ('unknown_deal_stage', 'deal', 'is_unknown_stage', 'Deals in a stage missing from their funnel'),
         ('unparsable_deal_values', 'deal', 'has_bad_values', 'Deals with an amount or date that does not parse'),
+        ('deal_currency_without_rate', 'deal', 'is_without_rate', 'Deals in a currency the portal gives no usable rate for (Валюты): no amount in the base currency'),
         ('recurring_templates', 'deal', 'is_recurring_template', 'Recurring-deal templates (not deals, never revenue)'),
     ] %}
     {% for name, entity, flag, description in checks %}

@@ -1,9 +1,10 @@
 -- What sells: the product rows of live won deals by the month they were won. A row without a
--- catalogue product (typed by hand) is keyed by its name.
+-- catalogue product (typed by hand) is keyed by its name. Prices are in the deal's currency and
+-- convert at the deal's rate (fct_deals.exchange_rate) into the base currency.
 with
 
 won as (
-    select deal_id, pipeline_id, closed_date
+    select deal_id, pipeline_id, closed_date, exchange_rate
     from {{ ref('fct_deals') }}
     where is_revenue
 ),
@@ -25,7 +26,7 @@ sold as (
         product_rows.deal_id,
         product_rows.product_row_id,
         product_rows.quantity,
-        product_rows.price * product_rows.quantity as row_amount
+        product_rows.price * product_rows.quantity * won.exchange_rate as row_amount
     from product_rows
     inner join won on product_rows.deal_id = won.deal_id
 ),

@@ -13,6 +13,7 @@ renamed as (
         stage_id,
         stage_semantic_id,
         cast(opportunity as decimal(18, 2)) as amount,
+        nullif(upper(currency_id), '') as currency,
         {{ utc('date_create') }} as created_at,
         {{ utc('date_modify') }} as modified_at,
         {{ utc('observed_at') }} as observed_at,

@@ -24,7 +24,7 @@ renamed as (
         assigned_by_id as manager_id,
         created_by_id,
         cast(opportunity as decimal(18, 2)) as amount,
-        currency_id as currency,
+        nullif(upper(currency_id), '') as currency,
         closed = 'Y' as is_closed,
         is_recurring_template,
         is_return_customer = 'Y' as is_repeat_customer,

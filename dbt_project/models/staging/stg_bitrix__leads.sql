@@ -22,7 +22,7 @@ renamed as (
         company_id,
         is_return_customer = 'Y' as is_repeat_customer,
         cast(opportunity as decimal(18, 2)) as amount,
-        currency_id as currency,
+        nullif(upper(currency_id), '') as currency,
         {{ utc('date_create') }} as created_at,
         {{ utc('date_modify') }} as modified_at,
         {{ utc('moved_time') }} as stage_changed_at,
