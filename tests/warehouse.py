@@ -16,13 +16,13 @@ from sources.bitrix24.helpers import clean_crm_record
 from tests.support import ROOT
 
 NAMING = NamingConvention()
-# The BI contract (DESIGN.md): every table of schema `marts`, pinned so none changes silently.
+# The BI contract: every table of schema `marts`, pinned so none changes silently.
 MARTS = {
-    "fct_leads", "fct_deals", "fct_stage_intervals", "fct_deleted_records",
+    "dim_managers", "fct_leads", "fct_deals", "fct_stage_intervals", "fct_deleted_records",
     "mart_lead_sources_daily", "mart_ad_performance", "mart_funnel_conversion",
     "mart_funnel_by_manager", "mart_manager_performance", "mart_lead_take_up_daily",
     "mart_stage_activity_daily", "mart_cross_sell", "mart_product_sales", "mart_deal_losses",
-    "mart_attribution",
+    "mart_attribution", "mart_top_sources_monthly",
     "mart_data_quality", "mart_pipeline_freshness",
 }
 # Columns the pipeline adds; every other column comes from the portal.

@@ -154,4 +154,4 @@ def test_dbt_build_passes_on_a_new_empty_portal(warehouse, emulator):
     result = dbt(warehouse, *BUILD)
     assert result.returncode == 0, outcome(warehouse)[1]
     assert scalar(warehouse, "select count(*) from marts.fct_leads") == 0
-    assert scalar(warehouse, "select count(*) from marts.mart_data_quality") == 10
+    assert scalar(warehouse, "select count(*) from marts.mart_data_quality") == 11

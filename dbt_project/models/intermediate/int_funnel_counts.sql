@@ -6,6 +6,9 @@
 -- any later in-progress or success stage of the funnel (a deal won without passing
 -- «Квалификация» still reached it); failure stages count entries. A record counts once per
 -- stage, and `reached` never grows along the funnel, so no rate exceeds 1.
+-- A final stage counts only while the record is in it: a deal won and then reopened is no
+-- longer won here (nor in any mart), and a lost one reopened is no longer a loss. A stage
+-- removed from the portal's dictionary is no longer a step of the funnel.
 with
 
 records as (
@@ -14,10 +17,17 @@ records as (
 
 stages as (
     select * from {{ ref('int_stages_ordered') }}
+    where not is_removed
 ),
 
 stays as (
     select * from {{ ref('fct_stage_intervals') }}
+),
+
+current_stays as (
+    select entity, record_id, entered_at
+    from stays
+    where is_current
 ),
 
 -- stays in a stage of the funnel the record is in now (a deal moved to another funnel is
@@ -36,6 +46,7 @@ visits as (
         on records.entity = stages.entity
         and records.pipeline_id = stages.pipeline_id
         and stays.stage_id = stages.stage_id
+    where stages.semantic_id = 'P' or stays.is_current
 ),
 
 furthest as (
@@ -60,10 +71,14 @@ reached as (
 ),
 
 losses as (
-    -- the in-progress stage a record left for a failure stage
+    -- the in-progress stage a record left for the failure stage it is in now
     select distinct records.entity, records.record_id, stays.stage_id
     from records
     inner join stays on records.entity = stays.entity and records.record_id = stays.record_id
+    inner join current_stays
+        on stays.entity = current_stays.entity
+        and stays.record_id = current_stays.record_id
+        and stays.exited_at = current_stays.entered_at
     inner join stages as next_stage
         on records.entity = next_stage.entity
         and records.pipeline_id = next_stage.pipeline_id
@@ -109,6 +124,7 @@ final as (
         cohorts.pipeline_id,
         cohorts.cohort_month,
         cohorts.manager_id,
+        stages.pipeline_name,
         stages.stage_id,
         stages.stage_name,
         stages.stage_position,

@@ -8,6 +8,10 @@ won as (
     where is_revenue
 ),
 
+managers as (
+    select * from {{ ref('dim_managers') }}
+),
+
 products as (
     select
         deal_id,
@@ -19,9 +23,11 @@ products as (
 
 final as (
     select
-        deal_id,
-        pipeline_id,
-        credited_manager_id as manager_id,
+        won.deal_id,
+        won.pipeline_id,
+        won.pipeline_name,
+        won.credited_manager_id as manager_id,
+        managers.manager_name,
         closed_date,
         amount_at_creation,
         amount_at_close,
@@ -31,7 +37,8 @@ final as (
         coalesce(products.product_lines, 0) as product_lines,
         {{ in_base('products.products_amount', 'won.exchange_rate') }} as products_amount
     from won
-    left join products using (deal_id)
+    left join products on won.deal_id = products.deal_id
+    left join managers on won.credited_manager_id = managers.manager_id
 )
 
 select * from final

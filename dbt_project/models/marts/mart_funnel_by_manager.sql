@@ -15,12 +15,12 @@ medians as (
     group by entity, pipeline_id, cohort_month, manager_id, stage_id
 ),
 
-users as (
-    select * from {{ ref('stg_bitrix__users') }}
+managers as (
+    select * from {{ ref('dim_managers') }}
 ),
 
 measured as (
-    select counts.*, users.user_name as manager_name, medians.median_days_in_stage
+    select counts.*, managers.manager_name, medians.median_days_in_stage
     from counts
     left join medians
         on counts.entity = medians.entity
@@ -28,7 +28,7 @@ measured as (
         and counts.cohort_month = medians.cohort_month
         and counts.manager_id is not distinct from medians.manager_id
         and counts.stage_id = medians.stage_id
-    left join users on counts.manager_id = users.user_id
+    left join managers on counts.manager_id = managers.manager_id
 ),
 
 final as (

@@ -9,6 +9,7 @@ counts as (
         pipeline_id,
         cohort_month,
         stage_id,
+        {{ any_value('pipeline_name') }} as pipeline_name,
         {{ any_value('stage_name') }} as stage_name,
         {{ any_value('stage_position') }} as stage_position,
         {{ any_value('semantic_id') }} as semantic_id,

@@ -1,18 +1,14 @@
--- The take-up rule (the first move out of the initial stage or the first reassignment within
--- `take_up_target_minutes`): per day the leads arrived × the manager credited with them (the
--- first responsible) × that manager's department (branch, филиал).
+-- The take-up rule (doc block `take_up`, within `take_up_target_minutes`): per day the leads
+-- arrived × the manager credited with them (the first responsible) × that manager's department
+-- (branch, филиал).
 with
 
 leads as (
     select * from {{ ref('fct_leads') }}
 ),
 
-users as (
-    select * from {{ ref('stg_bitrix__users') }}
-),
-
-departments as (
-    select * from {{ ref('stg_bitrix__departments') }}
+managers as (
+    select * from {{ ref('dim_managers') }}
 ),
 
 daily as (
@@ -31,17 +27,16 @@ final as (
     select
         daily.lead_date,
         daily.manager_id,
-        users.user_name as manager_name,
-        users.department_id,
-        departments.department_name,
+        managers.manager_name,
+        managers.department_id,
+        managers.department_name,
         daily.leads,
         daily.leads_taken_up,
         daily.leads_taken_up_in_time,
         {{ ratio('daily.leads_taken_up_in_time', 'daily.leads') }} as take_up_in_time_rate,
         daily.median_take_up_minutes
     from daily
-    left join users on daily.manager_id = users.user_id
-    left join departments on users.department_id = departments.department_id
+    left join managers on daily.manager_id = managers.manager_id
 )
 
 select * from final

@@ -11,8 +11,8 @@ deals as (
     select * from {{ ref('fct_deals') }}
 ),
 
-users as (
-    select * from {{ ref('stg_bitrix__users') }}
+managers as (
+    select * from {{ ref('dim_managers') }}
 ),
 
 lead_months as (
@@ -68,8 +68,10 @@ final as (
     select
         joined.month,
         joined.manager_id,
-        users.user_name as manager_name,
-        users.department_id,
+        managers.manager_name,
+        managers.department_id,
+        managers.department_name,
+        managers.employment_status,
         joined.leads_taken,
         joined.leads_taken - joined.repeat_leads_taken as new_leads_taken,
         joined.repeat_leads_taken,
@@ -90,7 +92,7 @@ final as (
             as take_up_in_time_rate,
         joined.median_days_to_close
     from joined
-    left join users on joined.manager_id = users.user_id
+    left join managers on joined.manager_id = managers.manager_id
 )
 
 select * from final

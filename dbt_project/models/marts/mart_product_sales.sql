@@ -4,7 +4,7 @@
 with
 
 won as (
-    select deal_id, pipeline_id, closed_date, exchange_rate
+    select deal_id, pipeline_id, pipeline_name, closed_date, exchange_rate
     from {{ ref('fct_deals') }}
     where is_revenue
 ),
@@ -20,6 +20,7 @@ sold as (
     select
         cast(date_trunc('month', won.closed_date) as date) as closed_month,
         won.pipeline_id,
+        won.pipeline_name,
         product_rows.product_key,
         nullif(product_rows.product_id, 0) as product_id,
         product_rows.product_name,
@@ -35,6 +36,7 @@ final as (
     select
         closed_month,
         pipeline_id,
+        {{ any_value('pipeline_name') }} as pipeline_name,
         product_key,
         max(product_id) as product_id,
         {{ arg_max('product_name', 'product_row_id') }} as product_name,

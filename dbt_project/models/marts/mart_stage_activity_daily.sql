@@ -11,15 +11,21 @@ stages as (
     select * from {{ ref('int_stages_ordered') }}
 ),
 
+managers as (
+    select * from {{ ref('dim_managers') }}
+),
+
 final as (
     select
         {{ portal_date('stays.entered_at') }} as activity_date,
         stays.entity,
         stays.pipeline_id,
         stays.stage_id,
+        {{ any_value('stages.pipeline_name') }} as pipeline_name,
         {{ any_value('stages.stage_name') }} as stage_name,
         {{ any_value('stays.semantic_id') }} as semantic_id,
         stays.manager_id,
+        {{ any_value('managers.manager_name') }} as manager_name,
         count(*) as entries,
         count(distinct stays.record_id) as records_entered
     from stays
@@ -27,7 +33,8 @@ final as (
         on stays.entity = stages.entity
         and stays.pipeline_id = stages.pipeline_id
         and stays.stage_id = stages.stage_id
-    group by 1, 2, 3, 4, 7
+    left join managers on stays.manager_id = managers.manager_id
+    group by 1, 2, 3, 4, 8
 )
 
 select * from final

@@ -1,0 +1,59 @@
+-- Each month's five sources with the most leads (Топ-5 источников), against the month before:
+-- the dashboard's "top 5 sources by month", computed and tested here rather than in the BI
+-- tool. Ties go to the source code's order; a source new in the month has no growth.
+with
+
+daily as (
+    select * from {{ ref('mart_lead_sources_daily') }}
+),
+
+sources as (
+    select status_id as source_id, name as source_name
+    from {{ ref('stg_bitrix__statuses') }}
+    where dictionary_id = 'SOURCE'
+),
+
+monthly as (
+    select
+        {{ month_of('lead_date') }} as lead_month,
+        source_id,
+        {{ count_sum('leads_received') }} as leads,
+        {{ money('sum(revenue)') }} as revenue
+    from daily
+    group by {{ month_of('lead_date') }}, source_id
+),
+
+compared as (
+    select
+        this_month.lead_month,
+        this_month.source_id,
+        this_month.leads,
+        this_month.revenue,
+        coalesce(previous.leads, 0) as previous_month_leads,
+        {{ ratio('this_month.leads - previous.leads', 'previous.leads') }} as growth,
+        row_number() over (
+            partition by this_month.lead_month
+            order by this_month.leads desc, this_month.source_id
+        ) as source_rank
+    from monthly as this_month
+    left join monthly as previous
+        on previous.source_id is not distinct from this_month.source_id
+        and previous.lead_month = cast(this_month.lead_month - interval '1 month' as date)
+),
+
+final as (
+    select
+        compared.lead_month,
+        compared.source_rank,
+        compared.source_id,
+        coalesce(sources.source_name, compared.source_id, '(без источника)') as source_name,
+        compared.leads,
+        compared.previous_month_leads,
+        compared.growth,
+        compared.revenue
+    from compared
+    left join sources on compared.source_id = sources.source_id
+    where compared.source_rank <= 5
+)
+
+select * from final
