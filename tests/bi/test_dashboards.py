@@ -30,6 +30,11 @@ def _query(settings, sql: str):
         return con.execute(sql).fetchall()[0][0]
 
 
+def _query_all(settings, sql: str) -> list:
+    with bi.connect(settings) as con:
+        return [row[0] for row in con.execute(sql).fetchall()]
+
+
 def _assert_no_chart_error(page: Page, slug: str, answers: list[Response]) -> None:
     failed = [(answer.status, answer.text()[:300]) for answer in answers if answer.status >= 400]
     assert failed == [], slug
@@ -116,7 +121,7 @@ def test_every_dashboard_draws_every_chart_with_the_marts_figures_and_follows_a_
                 assert _big_number(page, "Revenue of the leads") == f"{revenue:,.0f}"
                 months = _query(warehouse, "select count(distinct date_trunc('month', lead_date))"
                                            " from marts.mart_lead_sources_daily")
-                pivot = _rows(opened.answers, "lead_date", "source_id", "utm_campaign")
+                pivot = _rows(opened.answers, "lead_date", "source_name", "utm_campaign")
                 assert len({row["lead_date"] for row in pivot}) == months  # grouped by month
             if slug == "ads":
                 sold = _query(warehouse,
@@ -150,6 +155,9 @@ def test_every_dashboard_draws_every_chart_with_the_marts_figures_and_follows_a_
                                          "group by manager_name order by sum(revenue) desc limit 1")
                 assert _first_cell(page, "Managers", "manager_name") == best
             if slug == "deals":
+                # people by name: the stuck deal's manager is one of the portal's employees
+                names = set(_query_all(warehouse, "select manager_name from marts.dim_managers"))
+                assert _first_cell(page, "Stuck deals", "current_manager_name") in names
                 share = _query(warehouse, "select count(*) filter (where product_lines > 1) "
                                           "/ count(*) from marts.mart_cross_sell")
                 assert _big_number(page, "Won deals with a cross-sell") == f"{share:.1%}"
@@ -168,6 +176,10 @@ def test_every_dashboard_draws_every_chart_with_the_marts_figures_and_follows_a_
         page.screenshot(path=ARTIFACTS / "funnel-one-manager.png")
         _assert_no_chart_error(page, "funnel", opened.answers)
         assert _first_cell(page, "Lead funnel", "cohort").replace(",", "") == cohort
+        funnels = set(_query_all(warehouse, "select distinct pipeline_name"
+                                            " from marts.mart_funnel_by_manager"
+                                            " where entity = 'deal'"))
+        assert _first_cell(page, "Deal funnel", "pipeline_name") in funnels  # named, not 0 / 1
         for title in ("Lead funnel", "Deal funnel"):
             cells = _chart(page, title).locator("tbody").inner_text()
             rates = [float(text.rstrip("%")) for text in re.findall(r"\d+(?:\.\d+)?%", cells)]

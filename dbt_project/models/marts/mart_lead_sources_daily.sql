@@ -60,11 +60,32 @@ daily as (
     group by lead_date, source_id, utm_source, utm_medium, utm_campaign
 ),
 
+sources as (
+    select status_id as source_id, name as source_name
+    from {{ ref('stg_bitrix__statuses') }}
+    where dictionary_id = 'SOURCE'
+),
+
 final as (
     select
-        *,
-        cast(revenue / nullif(leads_received, 0) as decimal(18, 2)) as revenue_per_lead
+        daily.lead_date,
+        daily.source_id,
+        coalesce(sources.source_name, daily.source_id, '(без источника)') as source_name,
+        daily.utm_source,
+        daily.utm_medium,
+        daily.utm_campaign,
+        daily.leads_received,
+        daily.quality_leads,
+        daily.junk_leads,
+        daily.in_work_leads,
+        daily.new_leads,
+        daily.repeat_leads,
+        daily.deals_won,
+        daily.revenue,
+        cast(daily.revenue / nullif(daily.leads_received, 0) as decimal(18, 2))
+            as revenue_per_lead
     from daily
+    left join sources on daily.source_id = sources.source_id
 )
 
 select * from final

@@ -7,16 +7,11 @@ daily as (
     select * from {{ ref('mart_lead_sources_daily') }}
 ),
 
-sources as (
-    select status_id as source_id, name as source_name
-    from {{ ref('stg_bitrix__statuses') }}
-    where dictionary_id = 'SOURCE'
-),
-
 monthly as (
     select
         {{ month_of('lead_date') }} as lead_month,
         source_id,
+        {{ any_value('source_name') }} as source_name,
         {{ count_sum('leads_received') }} as leads,
         {{ money('sum(revenue)') }} as revenue
     from daily
@@ -27,6 +22,7 @@ compared as (
     select
         this_month.lead_month,
         this_month.source_id,
+        this_month.source_name,
         this_month.leads,
         this_month.revenue,
         coalesce(previous.leads, 0) as previous_month_leads,
@@ -46,13 +42,12 @@ final as (
         compared.lead_month,
         compared.source_rank,
         compared.source_id,
-        coalesce(sources.source_name, compared.source_id, '(без источника)') as source_name,
+        compared.source_name,
         compared.leads,
         compared.previous_month_leads,
         compared.growth,
         compared.revenue
     from compared
-    left join sources on compared.source_id = sources.source_id
     where compared.source_rank <= 5
 )
 
