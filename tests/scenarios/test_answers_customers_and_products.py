@@ -26,7 +26,8 @@ def test_a_lead_is_taken_up_when_a_manager_first_answers_it(portal):
     portal.at("2024-04-22T10:25:00+03:00")
     portal.call("crm.activity.add", {"fields": {
         "OWNER_TYPE_ID": 1, "OWNER_ID": late, "TYPE_ID": 2, "PROVIDER_ID": "VOXIMPLANT_CALL",
-        "SUBJECT": "Исходящий звонок", "DIRECTION": 2, "RESPONSIBLE_ID": anna}})
+        "SUBJECT": "Исходящий звонок", "DIRECTION": 2, "RESPONSIBLE_ID": anna,
+        "COMPLETED": "Y"}})
     portal.at("2024-04-22T10:40:00+03:00")
     portal.update_lead(late, STATUS_ID="IN_PROCESS")
     portal.at("2024-04-22T10:41:00+03:00")
