@@ -1,15 +1,18 @@
 """A stateful property test: random sequences of REST writes (leads, deals with and without a
-lead, stage and funnel moves, amount changes, product rows, calls answering leads,
-reassignments, deletions, restores) at advancing portal times, with incremental syncs in
-between. At the end of every sequence:
+lead in roubles or dollars, stage and funnel moves, amount changes, product rows, calls made or
+only planned, reassignments, deletions, restores, changes of the dollar's rate) at advancing
+portal times, with incremental syncs in between. At the end of every sequence:
 
 (a) the incrementally built warehouse equals a `--full-refresh` build of it, row for row, in
     every mart and incremental model;
 (b) the key totals equal an independent computation from the emulator's final state: live leads,
     won revenue, revenue by ad (the attribution rule), revenue and leads per credited manager,
-    revenue by product from the won deals' product rows, and who first answered each lead.
+    revenue by product from the won deals' product rows, and who first answered each lead (the
+    first call made, not planned). Revenue is in roubles: a dollar deal at the rate the portal
+    held at the sync that last read the deal (the model's own record of it, taken from the
+    portal as each sync finds it).
 
-Seeded (`derandomize`) and bounded: a handful of sequences, at most three syncs each, no
+Seeded (`derandomize`) and bounded: a handful of sequences, at most five syncs each, no
 shrinking (a failure prints its whole sequence of steps). On each engine: DuckDB and PostgreSQL
 (whose incremental models take other paths: a lateral join for the manager of a stay).
 """
@@ -31,20 +34,24 @@ from tests.scenarios.portal import Portal
 AD_ID = re.compile(r"^[0-9]{6,}$")  # the ad_id_pattern var
 UTM = st.sampled_from([None, "2000000001", "2000000002", "yandex"])
 AMOUNTS = st.sampled_from([1500, 4000, 7000, 12500])
+CURRENCIES = st.sampled_from(["RUB", "RUB", "USD"])
+USD_RATES = st.sampled_from(["80", "90", "100"])
 MINUTES = st.integers(min_value=1, max_value=600)
 LEAD_STATUSES = ("NEW", "IN_PROCESS", "PROCESSED", "CONVERTED", "JUNK")
 OPEN_STAGES = ("PREPARATION", "PREPAYMENT_INVOICE", "EXECUTING")
 # Columns that depend on when the build ran, not on the data.
 BUILD_TIME = {"days_in_current_stage", "built_at", "last_synced_at"}
 SKIPPED = {"mart_pipeline_freshness"}  # the run log's timestamps
-MAX_SYNCS = 3
+MAX_PERIODS = 2  # synced periods after the shared start (itself synced once)
 INDEX = st.integers(min_value=0, max_value=50)  # which record: index modulo the records there
 MANAGER = st.integers(min_value=0, max_value=1)
 OP = st.one_of(
     st.tuples(st.just("lead"), MINUTES, MANAGER, UTM),
     st.tuples(st.just("lead"), MINUTES, MANAGER, UTM),
-    st.tuples(st.just("deal"), MINUTES, st.one_of(st.just(-1), INDEX), AMOUNTS, UTM, MANAGER),
-    st.tuples(st.just("deal"), MINUTES, st.one_of(st.just(-1), INDEX), AMOUNTS, UTM, MANAGER),
+    st.tuples(st.just("deal"), MINUTES, st.one_of(st.just(-1), INDEX), AMOUNTS, UTM, MANAGER,
+              CURRENCIES),
+    st.tuples(st.just("deal"), MINUTES, st.one_of(st.just(-1), INDEX), AMOUNTS, UTM, MANAGER,
+              CURRENCIES),
     st.tuples(st.just("move_lead"), MINUTES, INDEX, st.sampled_from(LEAD_STATUSES)),
     st.tuples(st.just("reassign_lead"), MINUTES, INDEX, MANAGER),
     st.tuples(st.just("move_deal"), MINUTES, INDEX,
@@ -52,7 +59,8 @@ OP = st.one_of(
     st.tuples(st.just("to_wholesale"), MINUTES, INDEX),
     st.tuples(st.just("amount"), MINUTES, INDEX, AMOUNTS),
     st.tuples(st.just("products"), MINUTES, INDEX, st.lists(AMOUNTS, max_size=2)),
-    st.tuples(st.just("answer"), MINUTES, INDEX, MANAGER),
+    st.tuples(st.just("answer"), MINUTES, INDEX, MANAGER, st.booleans()),
+    st.tuples(st.just("dollar"), MINUTES, USD_RATES),
     st.tuples(st.just("delete"), MINUTES, st.sampled_from(["lead", "deal"]), INDEX),
     st.tuples(st.just("restore"), MINUTES, INDEX),
 )
@@ -107,11 +115,35 @@ class PortalHistory(RuleBasedStateMachine):
         self.deals: list[int] = []
         self.deleted: list[tuple[str, int]] = []
         self.first_manager: dict[int, int] = {}  # lead → its responsible at the first sync
-        self.syncs = 0
+        self.rates = {"RUB": Decimal(1), "USD": Decimal(90)}
+        self._dollar("90")
+        self.read: dict[int, tuple[str, Decimal]] = {}  # deal → (DATE_MODIFY, rate) last read
+        self.periods = 0
         if first_sync:
             self.sync(1, reconcile=False)
+        self._seed()
         for op in ops:
             self.write(op)
+
+    def _seed(self) -> None:
+        """The start every sequence shares, for what random draws reach rarely: two won dollar
+        deals, one read again after the dollar's rate moves and one not, a won rouble deal with
+        product rows, a lead with a planned call and then a made one."""
+        self._tick(1)
+        self._lead(0, "2000000001")
+        self._deal(0, 1500, None, 0, "USD")
+        self._deal(-1, 4000, "2000000002", 1, "RUB")
+        self._products(1, [4000])
+        self._deal(-1, 7000, "2000000001", 1, "USD")  # read at 90 ₽ only
+        self._answer(0, 0, False)
+        self._tick(5)
+        self._answer(0, 1, True)
+        for deal in self.deals:
+            self.portal.update_deal(deal, STAGE_ID="WON")
+        self.sync(30, reconcile=False)
+        self._tick(1)
+        self._dollar("100")
+        self.portal.update_deal(self.deals[0], TITLE="Сделка в долларах")
 
     def _tick(self, minutes: int) -> None:
         self.now += timedelta(minutes=minutes)
@@ -133,8 +165,8 @@ class PortalHistory(RuleBasedStateMachine):
             fields["UTM_SOURCE"] = utm
         self.leads.append(self.portal.lead(**fields))
 
-    def _deal(self, lead_index, amount, utm, manager):
-        fields = {"title": "Сделка", "opportunity": amount,
+    def _deal(self, lead_index, amount, utm, manager, currency):
+        fields = {"title": "Сделка", "opportunity": amount, "currencyId": currency,
                   "assignedById": self.managers[manager]}
         if utm:
             fields["utmSource"] = utm
@@ -183,11 +215,18 @@ class PortalHistory(RuleBasedStateMachine):
             self.portal.call("crm.deal.productrows.set",
                              {"id": self._pick(self.deals, index), "rows": rows})
 
-    def _answer(self, index, manager):
+    def _answer(self, index, manager, made):
+        """A call on a lead: made (an answer) or only planned (none)."""
         if self.leads:
             self.portal.call("crm.activity.add", {"fields": {
                 "OWNER_TYPE_ID": 1, "OWNER_ID": self._pick(self.leads, index), "TYPE_ID": 2,
-                "SUBJECT": "Звонок", "RESPONSIBLE_ID": self.managers[manager]}})
+                "SUBJECT": "Звонок", "RESPONSIBLE_ID": self.managers[manager],
+                "COMPLETED": "Y" if made else "N"}})
+
+    def _dollar(self, amount):
+        """The dollar's rate changes on the portal (roubles a dollar)."""
+        self.portal.call("crm.currency.update", {"id": "USD", "fields": {"AMOUNT": amount}})
+        self.rates["USD"] = Decimal(amount)
 
     def _delete(self, entity, index):
         pool = self.leads if entity == "lead" else self.deals
@@ -205,22 +244,23 @@ class PortalHistory(RuleBasedStateMachine):
             (self.leads if entity == "lead" else self.deals).append(record)
 
     # -- the product -------------------------------------------------------------------------
-    @precondition(lambda self: self.syncs < MAX_SYNCS)
+    @precondition(lambda self: self.periods < MAX_PERIODS)
     @rule(ops=st.lists(OP, min_size=1, max_size=12), reconcile=st.booleans())
     def period(self, ops, reconcile):
         """Some writes, then a sync (and maybe a reconcile) an hour later."""
         for op in ops:
             self.write(op)
         self.sync(60, reconcile)
+        self.periods += 1
 
     def sync(self, minutes: int, reconcile: bool) -> None:
         self._tick(minutes)
         self._observe_first_managers()
+        self._observe_reads()
         operations.load(self.portal.settings, operations.Sync(), rate_per_second=0)
         if reconcile:
             operations.load(self.portal.settings, operations.Reconcile(), rate_per_second=0)
         transform.build(self.portal.settings, transform.Build(data_tests=False))
-        self.syncs += 1
 
     def _observe_first_managers(self) -> None:
         """The product credits a lead to the responsible its first sync saw: the model's own
@@ -228,11 +268,20 @@ class PortalHistory(RuleBasedStateMachine):
         for lead in self.emulator.records("lead"):
             self.first_manager.setdefault(int(lead["ID"]), int(lead["ASSIGNED_BY_ID"]))
 
+    def _observe_reads(self) -> None:
+        """A sync reads a deal again when it changed since the last sync read it (its
+        DATE_MODIFY moved), converting it at the rate the portal holds then."""
+        for deal in self.emulator.records("deal"):
+            deal_id, modified = int(deal["ID"]), deal["DATE_MODIFY"]
+            if self.read.get(deal_id, ("",))[0] != modified:
+                self.read[deal_id] = (modified, self.rates[deal["CURRENCY_ID"] or "RUB"])
+
     def teardown(self):
         if not hasattr(self, "portal"):
             return
         self._tick(1)
         self._observe_first_managers()
+        self._observe_reads()
         settings_ = self.portal.settings
         operations.load(settings_, operations.Sync(), rate_per_second=0)
         operations.load(settings_, operations.Reconcile(), rate_per_second=0)
@@ -249,24 +298,30 @@ class PortalHistory(RuleBasedStateMachine):
         leads = {int(r["ID"]): r for r in self.emulator.records("lead")}
         deals = {int(r["ID"]): r for r in self.emulator.records("deal")}
         won = {i: d for i, d in deals.items() if d["STAGE_SEMANTIC_ID"] == "S"}
-        revenue = sum((Decimal(d["OPPORTUNITY"]) for d in won.values()), Decimal(0))
+
+        def roubles(deal_id: int, amount) -> Decimal:
+            return Decimal(str(amount)) * self.read[deal_id][1]
+
+        revenue = sum((roubles(i, d["OPPORTUNITY"]) for i, d in won.items()), Decimal(0))
         by_ad: Counter = Counter()
         by_manager: Counter = Counter()
-        for deal in won.values():
+        for deal_id, deal in won.items():
             lead = leads.get(int(deal["LEAD_ID"] or 0))
             tags = lead if lead is not None and lead["UTM_SOURCE"] else deal
             if tags["UTM_SOURCE"] and AD_ID.match(tags["UTM_SOURCE"]):
-                by_ad[tags["UTM_SOURCE"]] += Decimal(deal["OPPORTUNITY"])
-            by_manager[int(deal["ASSIGNED_BY_ID"])] += Decimal(deal["OPPORTUNITY"])
+                by_ad[tags["UTM_SOURCE"]] += roubles(deal_id, deal["OPPORTUNITY"])
+            by_manager[int(deal["ASSIGNED_BY_ID"])] += roubles(deal_id, deal["OPPORTUNITY"])
         taken = Counter(self.first_manager[i] for i in leads)
         by_product: Counter = Counter()
         for deal_id in won:
             for row in self.emulator.call("crm.deal.productrows.get", {"id": deal_id})["result"]:
-                by_product[row["PRODUCT_ID"]] += Decimal(str(row["PRICE"])) * Decimal(
+                by_product[row["PRODUCT_ID"]] += roubles(deal_id, row["PRICE"]) * Decimal(
                     str(row["QUANTITY"]))
         answered = {}
-        for call in sorted(self.emulator.records("activity"), key=lambda a: int(a["ID"])):
-            if call["OWNER_TYPE_ID"] == "1" and int(call["OWNER_ID"]) in leads:
+        for call in sorted(self.emulator.records("activity"),
+                           key=lambda a: (datetime.fromisoformat(a["START_TIME"]), int(a["ID"]))):
+            if (call["OWNER_TYPE_ID"] == "1" and int(call["OWNER_ID"]) in leads
+                    and call["COMPLETED"] == "Y"):
                 answered.setdefault(int(call["OWNER_ID"]), int(call["RESPONSIBLE_ID"]))
 
         def rows(sql):
@@ -280,7 +335,7 @@ class PortalHistory(RuleBasedStateMachine):
         assert rows("select coalesce(sum(revenue), 0), coalesce(sum(leads_received), 0)"
                     " from marts.mart_lead_sources_daily") == [(revenue, len(leads))]
         assert dict(rows("select ad_id, revenue from marts.mart_ad_performance"
-                         " where revenue > 0")) == dict(by_ad)
+                         " where revenue > 0")) == {k: v for k, v in by_ad.items() if v}
         managers = defaultdict(lambda: [0, Decimal(0)])
         for manager, leads_taken, manager_revenue in rows(
             "select manager_id, sum(leads_taken), sum(revenue)"
@@ -309,7 +364,7 @@ def test_incremental_marts_equal_a_full_rebuild_and_an_independent_count(
     machine = PortalHistory.TestCase
     machine.settings = settings(
         max_examples=5,
-        stateful_step_count=MAX_SYNCS,
+        stateful_step_count=MAX_PERIODS,
         deadline=None,
         derandomize=True,
         database=None,
