@@ -1,6 +1,7 @@
 """dlt source for a Bitrix24 portal's CRM: leads, deals, every version of them seen, their stage
 history, contacts, activities (calls, chats, e-mails), the deals' product rows, the dictionaries
-(statuses of every funnel, sources), deal funnels, users and departments.
+(statuses of every funnel, sources), deal funnels, users (what names a manager), departments
+and the rates of the portal's currencies.
 
 Auth: an incoming webhook (`SOURCES__BITRIX24__WEBHOOK_URL` or `[sources.bitrix24] webhook_url`
 in `.dlt/secrets.toml`). The URL holds a secret; nothing here prints, raises or stores it.
