@@ -34,7 +34,7 @@ def test_definitions_hold_exactly_the_expected_assets_jobs_schedules_and_sensors
     assert {s.name for s in defs.sensors} == {"run_failure_alert_sensor", "staleness_alert_sensor"}
     # every dbt data test is an asset check; the unique test of each mart key among them
     checks = {(c.asset_key.path[-1], c.name) for c in graph.asset_check_keys}
-    assert len(checks) == 119
+    assert len(checks) == 121
     assert ("fct_leads", "unique_fct_leads_lead_id") in checks
 
 
