@@ -337,11 +337,19 @@ def _pass(
         else:
             snapshots[page.stream].extend(page.rows)
     complete = not first or read.exhausted
+    dictionaries = state.setdefault("dictionaries", {})
     if first and complete:
         for page in read_streams(client, dictionary_streams()):
             snapshots[page.stream].extend(page.rows)
-    dictionaries = state.setdefault("dictionaries", {})
-    for name, rows in snapshots.items() if complete else ():
+    elif first and "currencies" not in dictionaries:
+        # The rates, once, at the first window: the deals of a first load in windows have
+        # amounts in the base currency before the load ends (the rest waits for its end).
+        rates = [s for s in dictionary_streams() if s.name == "currencies"]
+        for page in read_streams(client, rates):
+            snapshots[page.stream].extend(page.rows)
+    for name, rows in snapshots.items():
+        if not complete and not rows:
+            continue  # a window read no such dictionary: nothing about it is known yet
         changed = dictionary_changes(dictionaries, name, DICTIONARY_KEYS[name], rows)
         if changed:
             yield Rows(name, changed, watermark)

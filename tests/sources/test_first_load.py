@@ -137,3 +137,16 @@ def test_the_source_run_on_its_own_loads_a_window_a_run_and_leaves_no_reader_beh
     with pipeline.sql_client() as client:
         loaded = client.execute_sql("select count(*) from leads")[0][0]
     assert loaded == len(demo.records("lead"))
+
+
+def test_a_first_load_in_windows_has_the_currency_rates_from_its_first_window(demo, tmp_path):
+    """The deals of the first windows convert to the base currency before the load ends."""
+    pipeline = dlt.pipeline("rates", destination=dlt.destinations.duckdb(
+        str(tmp_path / "w.duckdb")), pipelines_dir=str(tmp_path / "dlt"), dataset_name="raw")
+    pipeline.run(bitrix24_source(webhook_url=demo.webhook, rate_per_second=0,
+                                 window_rows=WINDOW), loader_file_format="parquet")
+    assert state.data_as_of(pipeline) is None  # more windows to come
+    with pipeline.sql_client() as client:
+        rates = client.execute_sql("select currency, base from currency_rates order by 1")
+    assert [tuple(row) for row in rates] == [
+        ("CNY", "N"), ("EUR", "N"), ("RUB", "Y"), ("USD", "N")]
