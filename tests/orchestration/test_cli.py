@@ -92,8 +92,8 @@ def test_export_of_an_unknown_mart_lists_the_marts_and_status_before_any_sync_sa
     _run(["sync"], warehouse, demo.webhook)
     unknown = _run(["export", "mart_nope", "--out", str(tmp_path / "x.xlsx")], warehouse, None)
     assert unknown.returncode == 1 and "Traceback" not in unknown.stderr
-    assert ("no mart 'mart_nope'; the marts are: fct_deals, fct_deleted_records, fct_leads"
-            in unknown.stderr)
+    assert ("no mart 'mart_nope'; the marts are: dim_managers, fct_deals, fct_deleted_records,"
+            " fct_leads" in unknown.stderr)
 
 
 def test_errors_are_one_line_with_a_hint_and_the_traceback_only_under_verbose(warehouse, demo):

@@ -13,7 +13,7 @@ def test_a_pipeline_installed_before_the_first_deal_still_knows_amounts_at_creat
     portal.sync()  # a new portal: nothing yet
     assert portal.value("select count(*) from marts.fct_deals") == 0
     assert portal.value("select count(*) from marts.fct_leads") == 0
-    assert portal.value("select count(*) from marts.mart_data_quality") == 10
+    assert portal.value("select count(*) from marts.mart_data_quality") == 11
 
     portal.at("2024-04-22T10:00:00+03:00")
     bumper = portal.deal(TITLE="Бампер Kia Rio", OPPORTUNITY=1500, ASSIGNED_BY_ID=anna)
