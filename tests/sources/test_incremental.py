@@ -16,7 +16,11 @@ def test_full_load_equals_the_portal_row_for_row(warehouse, demo):
     statuses = {(r["entity_id"], r["status_id"]) for r in table(warehouse, "statuses")}
     assert ("DEAL_STAGE_1", "C1:WON") in statuses and ("SOURCE", "UC_AVITO") in statuses
     assert [r["id"] for r in table(warehouse, "deal_categories")] == [0, 1]
-    assert len(table(warehouse, "users")) == len(demo.records("user"))
+    users = table(warehouse, "users")
+    assert len(users) == len(demo.records("user"))
+    # an employee is kept by what names him, never by his e-mail, phone or birthday
+    assert {"name", "last_name", "active", "uf_department"} <= set(users[0])
+    assert not {"email", "personal_mobile", "personal_birthday"} & set(users[0])
     assert scalar(warehouse, "select count(*) from bitrix_raw.departments") == 5
 
 
