@@ -360,6 +360,13 @@ ACTIVITY_FIELDS: tuple[Field, ...] = (
     _f("ORIGIN_ID", TEXT, "string", "Идентификатор во внешнем источнике"),
 )
 
+# `crm/deals/contacts/crm-deal-contact-fields.md`: a deal's link to one of its contacts.
+DEAL_CONTACT_FIELDS: tuple[Field, ...] = (
+    _f("SORT", NUM, "integer", "Сортировка"),
+    _f("IS_PRIMARY", FLAG, "char", "Основной"),
+    _f("CONTACT_ID", INT, "integer", "Контакт", required=True),
+)
+
 # `crm/deals/crm-deal-productrows-get.md`: what a deal (OWNER_TYPE D) or lead (L) sells.
 PRODUCT_ROW_FIELDS: tuple[Field, ...] = (
     _f("ID", INT, "integer", "ID", read_only=True),

@@ -227,16 +227,23 @@ def status_add(call: Call, params: Mapping) -> Reply:
     return Reply(new_id)
 
 
+def _row(call: Call, kind: str, row_id: int | None) -> dict | None:
+    """One row of a dictionary (`status`, `category`) by its ID, as the wire shows it."""
+    entity = call.store.entity(kind)
+    cols_sql, encode = row_encoder(resolve_select(entity, ["*"]), call.store.clock)
+    rows = [] if row_id is None else call.store.select(
+        entity, cols_sql, f'"{entity.id_field}" = ?', [row_id], "")
+    return encode(rows[0]) if rows else None
+
+
 def _status_of(call: Call, params: Mapping) -> dict:
     row_id = int_param(params, "id")
     if row_id is None or row_id <= 0:
         raise RestError("", "Invalid identifier.")
-    entity = call.store.entity("status")
-    cols_sql, encode = row_encoder(resolve_select(entity, ["*"]), call.store.clock)
-    rows = call.store.select(entity, cols_sql, '"ID" = ?', [row_id], "")
-    if not rows:
+    row = _row(call, "status", row_id)
+    if row is None:
         raise RestError("", "Status is not found.")
-    return encode(rows[0])
+    return row
 
 
 def status_get(call: Call, params: Mapping) -> Reply:
@@ -283,14 +290,10 @@ def _fields_of(entity_name: str):
 
 def _category_row(call: Call, params: Mapping) -> dict:
     entity_type(params, {2: "deal"})
-    category_id = int_param(params, "id")
-    entity = call.store.entity("category")
-    cols_sql, encode = row_encoder(resolve_select(entity, ["*"]), call.store.clock)
-    rows = [] if category_id is None else call.store.select(
-        entity, cols_sql, '"id" = ?', [category_id], "")
-    if not rows:
+    row = _row(call, "category", int_param(params, "id"))
+    if row is None:
         raise RestError("NOT_FOUND", "Element not found")
-    return encode(rows[0])
+    return row
 
 
 def category_get(call: Call, params: Mapping) -> Reply:
@@ -356,10 +359,7 @@ def category_add(call: Call, params: Mapping) -> Reply:
                 "SYSTEM": "Y",
             }
         )
-    entity = store.entity("category")
-    cols_sql, encode = row_encoder(resolve_select(entity, ["*"]), store.clock)
-    row = store.select(entity, cols_sql, '"id" = ?', [category_id], "")[0]
-    return Reply({"category": encode(row)})
+    return Reply({"category": _row(call, "category", category_id)})
 
 
 METHODS: dict[str, Callable[[Call, Mapping], Reply]] = {

@@ -24,6 +24,7 @@ import orjson
 
 from .calls import Call, Reply, RestError, array_param, int_param, list_page, param, start_of
 from .encoding import resolve_select, row_encoder
+from .fields import DEAL_CONTACT_FIELDS
 from .items import camel, camel_filter, camel_order
 from .methods import crud_methods, record_id
 from .store import NotFound
@@ -64,13 +65,7 @@ def deal_contact_add(call: Call, params: Mapping) -> Reply:
 
 
 def deal_contact_fields(call: Call, params: Mapping) -> Reply:
-    def describe(kind: str, title: str, required: bool = False) -> dict:
-        return {"type": kind, "isRequired": required, "isReadOnly": False, "isImmutable": False,
-                "isMultiple": False, "isDynamic": False, "title": title}
-
-    return Reply({"SORT": describe("integer", "Сортировка"),
-                  "IS_PRIMARY": describe("char", "Основной"),
-                  "CONTACT_ID": describe("integer", "Контакт", required=True)})
+    return Reply({f.name: f.describe() for f in DEAL_CONTACT_FIELDS})
 
 
 # -- product rows -------------------------------------------------------------------------------

@@ -8,7 +8,8 @@ from .values import normalize
 
 
 class Dictionaries:
-    """Mixed into `Store`: needs its `db`, `entity()` and `_insert()`."""
+    """Mixed into `Store`: needs its `db`, `clock`, `entities`, `exists()` and `_semantics`;
+    gives `_insert()` and `_update()` to the other parts."""
 
     def add_userfield(self, entity_name: str, name: str, kind: str, title: str) -> None:
         self.db.execute(

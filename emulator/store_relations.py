@@ -30,8 +30,8 @@ ACTIVITY_COMPLETED, ACTIVITY_WAITING = 2, 1
 
 
 class Relations:
-    """Mixed into `Store`: needs its `db`, `clock`, `entities`, `exists()`, `_insert()` and the
-    records' `get_crm()` / `update_crm()`."""
+    """Mixed into `Store`: needs its `db`, `clock`, `entities`, `exists()`, `_insert()`,
+    `_update()` and the records' `get_crm()` / `update_crm()`."""
 
     def add_record(self, entity_name: str, fields: Mapping, user_id: int, now=None) -> int:
         row = normalize(self.entities[entity_name], fields, self.clock, creating=True)
@@ -69,10 +69,7 @@ class Relations:
             merged = {**current, **changes}
             contact_flags(merged)
             changes.update(HAS_PHONE=merged["HAS_PHONE"], HAS_EMAIL=merged["HAS_EMAIL"])
-        sets = ", ".join(f'"{c}" = ?' for c in changes)
-        self.db.execute(
-            f'UPDATE "{entity.table}" SET {sets} WHERE "ID" = ?', [*changes.values(), record_id]
-        )
+        self._update(entity_name, record_id, changes)
 
     def delete_record(self, entity_name: str, record_id: int) -> None:
         table = self.entities[entity_name].table
