@@ -8,10 +8,6 @@ won as (
     where is_revenue
 ),
 
-managers as (
-    select * from {{ ref('dim_managers') }}
-),
-
 products as (
     select
         deal_id,
@@ -27,7 +23,7 @@ final as (
         won.pipeline_id,
         won.pipeline_name,
         won.credited_manager_id as manager_id,
-        managers.manager_name,
+        won.credited_manager_name as manager_name,
         closed_date,
         amount_at_creation,
         amount_at_close,
@@ -38,7 +34,6 @@ final as (
         {{ in_base('products.products_amount', 'won.exchange_rate') }} as products_amount
     from won
     left join products on won.deal_id = products.deal_id
-    left join managers on won.credited_manager_id = managers.manager_id
 )
 
 select * from final
