@@ -16,10 +16,11 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 from benchmarks.run import percentile
-from orchestration import bi, operations, superset
-from orchestration.settings import Settings
-from tests.bi.browser import chart_count, launch, log_in, open_dashboard
-from tests.support import free_port, start_emulator
+from bi.browser import chart_count, launch, log_in, open_dashboard
+from emulator.testing import free_port, start_emulator
+from orchestration.commands import superset
+from orchestration.pipeline import bi, operations
+from orchestration.pipeline.settings import Settings
 
 
 def _bi_copy(scale: float, folder: Path) -> Settings:

@@ -25,9 +25,9 @@ from pathlib import Path
 from benchmarks.freshness import Poller
 from benchmarks.run import percentile
 from benchmarks.source import pipeline_env
-from emulator.launcher import free_port
-from orchestration import events
-from tests.support import start_emulator
+from emulator.http.launcher import free_port
+from emulator.testing import start_emulator
+from orchestration.worker import events
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

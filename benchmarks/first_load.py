@@ -15,9 +15,9 @@ from contextlib import ExitStack
 import requests
 
 from benchmarks.source import LISTS, pipeline_env, sync_process, warehouse_on
-from orchestration import engine
+from emulator.testing import start_emulator
+from orchestration.pipeline import engine
 from sources.bitrix24 import settings
-from tests.support import start_emulator
 
 
 def run(scales: tuple[float, ...], engines: tuple[str, ...] = ("duckdb", "postgres")) -> list[str]:

@@ -29,7 +29,8 @@ import duckdb
 
 from benchmarks.run import percentile
 from benchmarks.source import pipeline_env
-from tests.support import start_emulator
+from emulator.testing import start_emulator
+from orchestration.dagster import DAGSTER_YAML
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -117,7 +118,7 @@ def _under_the_schedule(env: dict, emu, poller: Poller, changes: int, interval: 
                         home: Path) -> list[str]:
     daemon = subprocess.Popen(
         [str(Path(sys.executable).with_name("dagster-daemon")), "run", "-m",
-         "orchestration.definitions"],
+         "orchestration.dagster.definitions"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
@@ -141,8 +142,8 @@ def _under_the_schedule(env: dict, emu, poller: Poller, changes: int, interval: 
 
 
 def _in_process(env: dict, emu, poller: Poller) -> dict[str, list[float]]:
-    from orchestration import settings
-    from orchestration.definitions import build_definitions
+    from orchestration.dagster.definitions import build_definitions
+    from orchestration.pipeline import settings
 
     os.environ.update(env)
     defs = build_definitions(settings.load())
@@ -165,7 +166,7 @@ def run(scale: float, changes: int, interval: float, smoke: bool) -> list[str]:
         with tempfile.TemporaryDirectory() as tmp:
             home = Path(tmp) / "dagster"
             home.mkdir()
-            shutil.copy(ROOT / "orchestration" / "dagster.yaml", home / "dagster.yaml")
+            shutil.copy(DAGSTER_YAML, home / "dagster.yaml")
             env = {**pipeline_env(emu, tmp), "BI_PATH": f"{tmp}/bi.duckdb",
                    "DAGSTER_HOME": str(home)}
             if smoke:

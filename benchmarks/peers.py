@@ -39,7 +39,7 @@ from pathlib import Path
 import duckdb
 
 from benchmarks.source import _change, pipeline_env
-from tests.support import make_tls, start_emulator
+from emulator.testing import make_tls, start_emulator
 
 ROOT = Path(__file__).resolve().parents[1]
 ENTITIES = ("lead", "deal", "lead_history", "deal_history")
@@ -51,7 +51,7 @@ client, webhook, folder = sys.argv[1], sys.argv[2], sys.argv[3]
 started, extract = time.perf_counter(), None
 if client == "ours":
     import duckdb
-    from orchestration import operations, settings
+    from orchestration.pipeline import operations, settings
     run = operations.load(settings.load(), operations.Sync(), webhook_url=webhook,
                           rate_per_second=float(sys.argv[4]), related=False)
     extract = run.seconds["extract"]
@@ -172,8 +172,8 @@ def _correctness(emu, client: str, folder: str) -> dict:
 def _bi_reads(folder: str) -> list[str]:
     from dataclasses import replace
 
-    from orchestration import bi, transform
-    from orchestration.settings import load
+    from orchestration.pipeline import bi, transform
+    from orchestration.pipeline.settings import load
 
     settings = replace(load(), warehouse_path=Path(folder) / "warehouse.duckdb",
                        bi_path=Path(folder) / "bi.duckdb")

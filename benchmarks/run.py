@@ -33,13 +33,13 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.support import start_emulator  # noqa: E402
+from emulator.testing import start_emulator  # noqa: E402
 
 GENERATE = """
 import json, sys, time
 from benchmarks.memory import peak_rss_mb
-from emulator.datasets import load_dataset
-from emulator.portal import Portal
+from emulator.data.datasets import load_dataset
+from emulator.portal.portal import Portal
 portal = Portal("bench")
 started = time.perf_counter()
 counts = load_dataset(portal, "demo", scale=float(sys.argv[1]))

@@ -13,16 +13,16 @@ from pathlib import Path
 
 import requests
 
-from orchestration.postgres import LocalServer
-from orchestration.settings import Settings
-from tests.support import start_emulator
+from emulator.testing import start_emulator
+from orchestration.pipeline.postgres import LocalServer
+from orchestration.pipeline.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
 SYNC = """
 import json, sys, time
 from benchmarks.memory import peak_rss_mb
-from orchestration import operations, settings
+from orchestration.pipeline import operations, settings
 started = time.perf_counter()
 result = operations.load(settings.load(), operations.Sync(), **json.loads(sys.argv[1]))
 print(json.dumps({"seconds": time.perf_counter() - started, "rows": result.rows,

@@ -1,4 +1,4 @@
-"""dbt benchmark: the production build (`orchestration.transform.build`, dbt's programmatic
+"""dbt benchmark: the production build (`orchestration.pipeline.transform.build`, dbt's programmatic
 runner in the syncing process) on a fresh warehouse (full) and after 1,000 changes (incremental
 models take only what changed; tables and views rebuild), at demo scale 1 and 10, on each
 engine (DuckDB; PostgreSQL, a server of Debian's binaries on the same machine). Each build is
@@ -14,12 +14,12 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from benchmarks.source import _change, pipeline_env, sync_process, warehouse_on
-from tests.support import start_emulator
+from emulator.testing import start_emulator
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = """
 import json, sys, time
-from orchestration import settings, transform
+from orchestration.pipeline import settings, transform
 config = settings.load()
 seconds = []
 for _ in range(2):
@@ -49,7 +49,7 @@ def run(scales: tuple[float, ...], changes: int,
         "## Transform (dbt build on DuckDB or PostgreSQL)",
         "",
         f"`dbt build` (models and data tests; unit tests run in CI) as every sync runs it "
-        f"(`orchestration.transform.build`), on a fresh warehouse, then after {changes:,} "
+        f"(`orchestration.pipeline.transform.build`), on a fresh warehouse, then after {changes:,} "
         f"changes were synced. Cold: a new process (imports, parse, build), as "
         f"`bitrix-warehouse sync` pays it; warm: the same build again in that process, as a "
         f"long-lived worker pays it.",

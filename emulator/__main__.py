@@ -1,3 +1,3 @@
-from emulator.cli import emulator
+from emulator.http.cli import emulator
 
 emulator(prog_name="python -m emulator")

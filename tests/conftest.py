@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.postgres import LocalServer
-from orchestration.settings import Settings
-from tests.support import start_emulator
+from emulator.testing import start_emulator
+from orchestration.pipeline.postgres import LocalServer
+from orchestration.pipeline.settings import Settings
 
 
 @pytest.fixture(scope="session")

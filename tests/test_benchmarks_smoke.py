@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from orchestration import superset
-from tests.support import ROOT
+from emulator.testing import ROOT
+from orchestration.commands import superset
 
 EXPECTED = {
     "emulator": [r"\| 0\.05 \|", r"batch of 50 chained pages \(2,500 rows\)"],

@@ -9,11 +9,11 @@ import time
 
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
-from orchestration import engine, operations
-from orchestration.settings import Settings
+from emulator.testing import ROOT
+from orchestration.pipeline import engine, operations
+from orchestration.pipeline.settings import Settings
 from sources.bitrix24 import settings as source_settings
 from sources.bitrix24.helpers import clean_crm_record
-from tests.support import ROOT
 
 NAMING = NamingConvention()
 # The BI contract: every table of schema `marts`, pinned so none changes silently.
@@ -116,7 +116,7 @@ def warehouse_snapshot(settings: Settings) -> dict:
 
 
 SYNC_SCRIPT = (
-    "from orchestration import operations, settings; "
+    "from orchestration.pipeline import operations, settings; "
     "operations.load(settings.load(), operations.Sync(), rate_per_second=0)"
 )
 

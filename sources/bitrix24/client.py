@@ -35,13 +35,7 @@ from tenacity import (
 )
 
 from . import settings
-from .errors import (
-    FATAL_CODES,
-    RETRY_CODES,
-    BitrixAuthError,
-    BitrixError,
-    BitrixRetryableError,
-)
+from .errors import FATAL_CODES, RETRY_CODES, BitrixAuthError, BitrixError, BitrixRetryableError
 from .webhook import Webhook, redact_urllib3_logs
 
 log = logging.getLogger(__name__)

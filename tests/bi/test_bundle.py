@@ -4,9 +4,9 @@ reference resolves before Superset ever reads them, so a broken edit fails here 
 import pytest
 import yaml
 
-from orchestration import superset
-from tests.bi.bundle import BANNER, BUNDLE, CHARTS, DASHBOARDS, DATABASES, DATASETS, chart_uuids
-from tests.support import ROOT
+from bi.bundle import BANNER, BUNDLE, CHARTS, DASHBOARDS, DATABASES, DATASETS, chart_uuids
+from emulator.testing import ROOT
+from orchestration.commands import superset
 from tests.warehouse import MARTS
 
 MARTS_YML = ROOT / "dbt_project" / "models" / "marts" / "_marts__models.yml"

@@ -16,9 +16,10 @@ import pytest
 from playwright.sync_api import Page, Response, expect, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from orchestration import bi, operations, superset
-from tests.bi.browser import CHART, chart_count, launch, log_in, open_dashboard
-from tests.support import ROOT, free_port
+from bi.browser import CHART, chart_count, launch, log_in, open_dashboard
+from emulator.testing import ROOT, free_port
+from orchestration.commands import superset
+from orchestration.pipeline import bi, operations
 
 pytestmark = [pytest.mark.bi, pytest.mark.slow]
 

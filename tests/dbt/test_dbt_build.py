@@ -6,8 +6,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from orchestration import transform
-from tests.support import ROOT
+from emulator.testing import ROOT
+from orchestration.pipeline import transform
 from tests.warehouse import MARTS, reconcile, scalar, sync
 
 DBT = Path(sys.executable).with_name("dbt")

@@ -5,7 +5,7 @@ import sys
 
 import requests
 
-from tests.support import ROOT, start_emulator
+from emulator.testing import ROOT, start_emulator
 
 
 def test_emulator_prints_the_webhook_once_and_never_logs_the_secret():

@@ -4,9 +4,9 @@ from collections import Counter
 
 import pytest
 
-from emulator.datasets import load_dataset
-from emulator.demo import ANOMALIES
-from emulator.portal import Portal
+from emulator.data.datasets import load_dataset
+from emulator.data.demo import ANOMALIES
+from emulator.portal.portal import Portal
 
 
 @pytest.fixture(scope="module")

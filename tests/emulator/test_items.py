@@ -1,6 +1,6 @@
 """`crm.item.*` for leads and deals, `crm.category.add` and the recycle bin, over HTTP."""
 
-from emulator.items import camel
+from emulator.methods.items import camel
 
 
 def _freeze(emulator, at="2024-05-01T10:00:00+03:00"):

@@ -1,8 +1,8 @@
 """Live activity, tick by tick in process: every kind of change goes through the write path."""
 
-from emulator.datasets import load_dataset
-from emulator.live import LiveActivity
-from emulator.portal import Portal
+from emulator.data.datasets import load_dataset
+from emulator.data.live import LiveActivity
+from emulator.portal.portal import Portal
 
 
 def test_ticks_answer_leads_and_grow_deals_through_their_product_rows():

@@ -6,7 +6,7 @@ certificate comes from a throwaway CA made with trustme and trusted via REQUESTS
 
 import pytest
 
-from tests.support import make_tls, start_emulator
+from emulator.testing import make_tls, start_emulator
 
 
 @pytest.fixture(scope="module")

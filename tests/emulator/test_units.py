@@ -2,10 +2,10 @@
 
 import pytest
 
-from emulator.clock import PortalClock
-from emulator.phpquery import parse_qs_php
-from emulator.portal import php_array, substitute
-from emulator.query import split_key
+from emulator.portal.phpquery import parse_qs_php
+from emulator.portal.portal import php_array, substitute
+from emulator.store.clock import PortalClock
+from emulator.store.query import split_key
 
 
 def test_php_query_strings_nest_like_parse_str():

@@ -3,7 +3,7 @@ from dataclasses import replace
 import dagster as dg
 import pytest
 
-from orchestration.definitions import build_definitions
+from orchestration.dagster.definitions import build_definitions
 from tests.support import AlertReceiver
 
 

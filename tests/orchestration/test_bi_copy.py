@@ -9,8 +9,8 @@ import sys
 import duckdb
 import pytest
 
-from orchestration import bi, operations
-from tests.support import ROOT
+from emulator.testing import ROOT
+from orchestration.pipeline import bi, operations
 from tests.warehouse import MARTS, sync
 
 # A BI tool in its own process: opens BI_PATH read-only again and again, and checks an invariant

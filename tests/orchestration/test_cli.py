@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 
-from tests.support import ROOT
+from emulator.testing import ROOT
 
 
 def _run(args, warehouse, webhook, **settings):
@@ -14,7 +14,7 @@ def _run(args, warehouse, webhook, **settings):
     env.pop("SOURCES__BITRIX24__WEBHOOK_URL", None)
     if webhook:
         env["SOURCES__BITRIX24__WEBHOOK_URL"] = webhook
-    return subprocess.run([sys.executable, "-m", "orchestration.cli", *args], cwd=ROOT, env=env,
+    return subprocess.run([sys.executable, "-m", "orchestration", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
 
 

@@ -7,7 +7,7 @@ from dataclasses import replace
 import dagster as dg
 import duckdb
 
-from orchestration import sensors
+from orchestration.dagster import sensors
 from tests.warehouse import scalar
 
 

@@ -2,8 +2,8 @@
 
 import dagster as dg
 
-from orchestration import jobs
-from orchestration.assets import BI_KEY, SPEC_WEBHOOK
+from orchestration.dagster import jobs
+from orchestration.dagster.assets import BI_KEY, SPEC_WEBHOOK
 from sources.bitrix24 import bitrix24_source
 from tests.warehouse import MARTS
 
@@ -81,9 +81,9 @@ def test_the_minute_schedule_skips_a_tick_while_a_writing_run_is_going(defs, ins
 def test_the_instance_settings_that_make_dev_installs_are_valid(tmp_path, monkeypatch):
     import shutil
 
-    from orchestration.dev import HERE
+    from orchestration.dagster import DAGSTER_YAML
 
-    shutil.copy(HERE / "dagster.yaml", tmp_path / "dagster.yaml")
+    shutil.copy(DAGSTER_YAML, tmp_path / "dagster.yaml")
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
     with dg.DagsterInstance.get() as instance:
         assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
@@ -93,7 +93,7 @@ def test_the_dbt_manifest_is_parsed_again_only_when_stale_and_swapped_in_whole(t
                                                                                warehouse):
     import os
 
-    from orchestration.transform import ensure_manifest
+    from orchestration.pipeline.transform import ensure_manifest
 
     manifest = ensure_manifest(warehouse, tmp_path / "target")
     assert "model.bitrix_warehouse.mart_attribution" in manifest.read_text()

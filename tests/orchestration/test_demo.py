@@ -4,13 +4,13 @@ import os
 import subprocess
 import sys
 
-from tests.support import ROOT
+from emulator.testing import ROOT
 
 
 def test_demo_runs_end_to_end_and_shows_what_the_marts_say(tmp_path):
     env = {**os.environ, "WAREHOUSE_PATH": str(tmp_path / "warehouse.duckdb")}
     env.pop("SOURCES__BITRIX24__WEBHOOK_URL", None)
-    result = subprocess.run([sys.executable, "-m", "orchestration.cli", "demo", "--scale", "0.02"],
+    result = subprocess.run([sys.executable, "-m", "orchestration", "demo", "--scale", "0.02"],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     for title in ("Leads by source", "Top ads by revenue", "Top parts by revenue", "Lead funnel",

@@ -3,8 +3,8 @@
 import pytest
 import requests
 
-from orchestration import events
-from tests.support import free_port
+from emulator.testing import free_port
+from orchestration.worker import events
 
 TOKEN = "app-token-5e1f"
 

@@ -5,7 +5,7 @@ opted in and then out has it erased."""
 from dataclasses import replace
 from datetime import date
 
-from orchestration import bi, engine, operations
+from orchestration.pipeline import bi, engine, operations
 
 # What a customer tells a seller, written through the REST API; each value unique to this test.
 PERSON = {

@@ -14,9 +14,9 @@ import pyarrow.parquet
 import pytest
 from openpyxl import load_workbook
 
-from orchestration import bi, engine, operations
-from orchestration.settings import Settings
-from tests.support import ROOT
+from emulator.testing import ROOT
+from orchestration.pipeline import bi, engine, operations
+from orchestration.pipeline.settings import Settings
 from tests.warehouse import MARTS
 
 pytestmark = pytest.mark.slow
@@ -142,7 +142,7 @@ def test_the_password_shows_nowhere(on_postgres, emulator):
            "WAREHOUSE_ENGINE": "postgres", "POSTGRES_URL": settings.postgres_url,
            "WAREHOUSE_PATH": str(settings.warehouse_path),
            "DLT_PIPELINES_DIR": str(settings.dlt_dir)}
-    cli = [sys.executable, "-m", "orchestration.cli"]
+    cli = [sys.executable, "-m", "orchestration"]
     runs = [subprocess.run([*cli, "sync"], cwd=ROOT, env=env, capture_output=True, text=True),
             subprocess.run([*cli, "status"], cwd=ROOT, env=env, capture_output=True, text=True)]
     assert [r.returncode for r in runs] == [0, 0], runs[0].stderr[-2000:]
@@ -195,7 +195,7 @@ def test_a_load_killed_on_postgres_then_rerun_equals_the_portal(on_postgres, dem
 
     demo.control("POST", "faults", {"faults": [
         {"kind": "slow", "method": "batch", "delay_seconds": 0.2}]})
-    _killed("from orchestration import operations, settings; "
+    _killed("from orchestration.pipeline import operations, settings; "
             "operations.load(settings.load(), operations.Sync(), rate_per_second=0)",
             on_postgres, _busy(on_postgres, "insert into%bitrix_raw%"))
     demo.control("DELETE", "faults")
@@ -213,7 +213,7 @@ def test_a_publish_killed_mid_swap_leaves_the_old_marts_whole_and_the_next_one_s
     operations.build(on_postgres)
     with engine.connect(on_postgres) as con:  # hold the swap at its last step
         con.execute("lock table marts.fct_leads in access share mode")
-        _killed("from orchestration import operations, settings; "
+        _killed("from orchestration.pipeline import operations, settings; "
                 "operations.publish(settings.load())",
                 on_postgres, _busy(on_postgres, "drop schema if exists marts %"))
     with bi.connect(on_postgres) as con:

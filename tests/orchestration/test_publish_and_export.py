@@ -11,8 +11,8 @@ from dataclasses import replace
 import duckdb
 import pytest
 
-from orchestration import bi
-from orchestration.settings import Settings
+from orchestration.pipeline import bi
+from orchestration.pipeline.settings import Settings
 
 
 def _warehouse(folder, rows: int = 3) -> Settings:

@@ -17,11 +17,13 @@ import duckdb
 import pytest
 import requests
 
-from orchestration import events, jobs, transform
-from orchestration.assets import BI_KEY, SYNC_RUNS_KEY
-from orchestration.reporting import DagsterReport
-from orchestration.worker import Timing, Worker
-from tests.support import free_port
+from emulator.testing import free_port
+from orchestration.dagster import jobs
+from orchestration.dagster.assets import BI_KEY, SYNC_RUNS_KEY
+from orchestration.dagster.reporting import DagsterReport
+from orchestration.pipeline import transform
+from orchestration.worker import events
+from orchestration.worker.worker import Timing, Worker
 from tests.warehouse import reconcile, sync
 
 pytestmark = pytest.mark.timeout(600)

@@ -10,9 +10,9 @@ clock cannot be set over REST, and restoring a deleted record is a UI action wit
 
 from dataclasses import dataclass
 
-from orchestration import bi, operations
-from orchestration.settings import Settings
-from tests.support import Emulator
+from emulator.testing import Emulator
+from orchestration.pipeline import bi, operations
+from orchestration.pipeline.settings import Settings
 
 
 @dataclass

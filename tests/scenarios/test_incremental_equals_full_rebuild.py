@@ -27,8 +27,8 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
-from orchestration import bi, engine, operations, transform
-from orchestration.settings import Settings
+from orchestration.pipeline import bi, engine, operations, transform
+from orchestration.pipeline.settings import Settings
 from tests.scenarios.portal import Portal
 
 AD_ID = re.compile(r"^[0-9]{6,}$")  # the ad_id_pattern var

@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from orchestration import operations
+from orchestration.pipeline import operations
 from tests.warehouse import scalar, sync, table
 
 

@@ -6,7 +6,8 @@ from decimal import Decimal
 import pytest
 import requests
 
-from emulator.phpquery import parse_qs_php
+from emulator.portal.phpquery import parse_qs_php
+from emulator.testing import free_port
 from sources.bitrix24.client import BitrixClient, LeakyBucket
 from sources.bitrix24.errors import BitrixAuthError, BitrixRetryableError
 from sources.bitrix24.helpers import (
@@ -17,7 +18,6 @@ from sources.bitrix24.helpers import (
     php_query,
 )
 from sources.bitrix24.paging import Stream, read_streams
-from tests.support import free_port
 
 
 def test_php_query_round_trips_through_a_php_style_parser():

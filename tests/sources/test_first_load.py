@@ -12,13 +12,7 @@ from sources.bitrix24 import bitrix24_source, change_streams, state
 from sources.bitrix24.client import BitrixClient
 from sources.bitrix24.errors import BitrixError
 from sources.bitrix24.windows import ReadAhead
-from tests.warehouse import (
-    assert_equal_to_portal,
-    kill_sync_when,
-    scalar,
-    sync,
-    warehouse_snapshot,
-)
+from tests.warehouse import assert_equal_to_portal, kill_sync_when, scalar, sync, warehouse_snapshot
 
 WINDOW = 4_000  # records: the demo portal (~30,000) loads in about eight windows
 

@@ -8,7 +8,7 @@ from base64 import b64decode
 
 import pytest
 
-from orchestration import operations
+from orchestration.pipeline import operations
 from sources.bitrix24.errors import BitrixAuthError
 from tests.warehouse import (
     assert_equal_to_portal,

@@ -1,0 +1,3 @@
+from orchestration.commands.cli import main
+
+main(prog_name="bitrix-warehouse")

@@ -1,0 +1,196 @@
+"""The assets: the portal's raw tables (dlt), the dbt models and tests, and the BI copy - one
+lineage graph. The raw tables' keys equal the dbt sources' keys (`bitrix/<table>`), so every
+staging model hangs off the dlt asset that loads its table.
+
+Every asset that writes DuckDB runs in the `duckdb_writer` pool: the file has one writer. The
+settings reach the assets at run time as the `settings` resource; the builders here take only
+what shapes the graph (the freshness policy, the pipeline's tables, the dbt project). Each asset
+calls one operation of `orchestration.pipeline.operations`.
+"""
+
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+import dagster as dg
+import dlt
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster_dlt import DagsterDltTranslator, build_dlt_asset_specs
+from dagster_dlt.translator import DltResourceTranslatorData
+from pydantic import Field
+
+from orchestration.pipeline import bi, operations, transform
+from orchestration.pipeline.settings import Settings
+from sources.bitrix24 import bitrix24_source
+
+POOL = "duckdb_writer"
+RAW_GROUP, BI_KEY = "raw", dg.AssetKey(["bi", "bi_copy"])
+# The dlt source is built once to list its tables for the asset specs; it never runs, so it
+# gets a placeholder webhook and the real one stays in dlt's config, out of Dagster's metadata.
+SPEC_WEBHOOK = "https://portal.invalid/rest/1/placeholder/"
+
+
+def freshness(settings: Settings) -> dg.FreshnessPolicy:
+    window = timedelta(minutes=settings.stale_after_minutes)
+    return dg.FreshnessPolicy.time_window(fail_window=window)
+
+
+class IngestConfig(dg.Config):
+    """What the ingest step loads: the incremental `sync` (default), a `backfill` of a window of
+    creation dates, or the deletion `reconcile` (see `orchestration.pipeline.operations`)."""
+
+    mode: operations.Mode = "sync"
+    since: str | None = None  # backfill: first day, YYYY-MM-DD (portal time)
+    until: str | None = None  # backfill: day after the window; default: open
+    # backfill: leads and/or deals
+    entities: list[str] = Field(default_factory=lambda: list(operations.ENTITIES))
+
+    def request(self) -> operations.Load:
+        try:
+            return operations.request(self.mode, self.since, self.until, self.entities)
+        except operations.InvalidRequest as exc:
+            raise dg.Failure(f"{self.mode}: {exc}") from None
+
+
+class RawTranslator(DagsterDltTranslator):
+    def __init__(self, policy: dg.FreshnessPolicy) -> None:
+        super().__init__()
+        self.policy = policy
+
+    def get_asset_spec(self, data: DltResourceTranslatorData) -> dg.AssetSpec:
+        return (
+            super()
+            .get_asset_spec(data)
+            .replace_attributes(
+                key=dg.AssetKey(["bitrix", data.resource.name]),
+                deps=[],  # no phantom upstream: the portal is outside the graph
+                group_name=RAW_GROUP,
+                freshness_policy=self.policy,
+            )
+        )
+
+
+SYNC_RUNS_KEY = dg.AssetKey(["ops", "sync_runs"])
+
+
+def raw_assets(policy: dg.FreshnessPolicy, pipeline: dlt.Pipeline) -> dg.AssetsDefinition:
+    # The ingest step also appends to the run log, which the freshness mart reads: its spec
+    # joins the tables' so the graph shows who writes it.
+    specs = [
+        # without the source, pipeline and translator objects dagster-dlt's resource would need
+        spec.replace_attributes(
+            metadata={k: v for k, v in spec.metadata.items() if not k.startswith("dagster_dlt/")}
+        )
+        for spec in build_dlt_asset_specs(
+            dlt_source=bitrix24_source(webhook_url=SPEC_WEBHOOK),
+            dlt_pipeline=pipeline,
+            dagster_dlt_translator=RawTranslator(policy),
+        )
+    ]
+    run_log = dg.AssetSpec(
+        SYNC_RUNS_KEY,
+        group_name=RAW_GROUP,
+        kinds={"duckdb"},
+        description="The pipeline's run log: one row per sync, backfill or reconcile run.",
+    )
+
+    @dg.multi_asset(specs=[*specs, run_log], name="bitrix24_raw", pool=POOL)
+    def bitrix24_raw(
+        context: dg.AssetExecutionContext,
+        config: IngestConfig,
+        settings: dg.ResourceParam[Settings],
+    ):
+        # dagster-dlt's resource is not used: it fails on a second run in one process
+        # (dagster#34052), and our runner also finishes a killed run's packages, loads parquet,
+        # caps DuckDB's memory and writes the run log.
+        result = operations.load(settings, config.request())
+        context.log.info(f"{config.mode}: {sum(result.rows.values()):,} rows loaded")
+        yield dg.MaterializeResult(asset_key=SYNC_RUNS_KEY, metadata={"run_id": result.run_id})
+        for spec in specs:
+            yield dg.MaterializeResult(
+                asset_key=spec.key,
+                metadata={
+                    "rows_loaded": result.rows.get(spec.key.path[-1], 0),
+                    "mode": config.mode,
+                    "data_as_of": str(result.data_as_of or ""),
+                    **{f"{step}_seconds": round(s, 2) for step, s in result.seconds.items()},
+                },
+            )
+
+    return bitrix24_raw
+
+
+def dbt_project(settings: Settings) -> DbtProject:
+    # The manifest describes the project, not a warehouse: one for every warehouse, in dbt's
+    # usual place; each warehouse's runs get their own target folder (see `marts_assets`).
+    transform.ensure_manifest(settings, transform.PROJECT_DIR / "target")
+    return DbtProject(project_dir=transform.PROJECT_DIR, profiles_dir=transform.PROJECT_DIR)
+
+
+class MartsTranslator(DagsterDbtTranslator):
+    def __init__(self, policy: dg.FreshnessPolicy) -> None:
+        super().__init__()
+        self.policy = policy
+
+    def get_asset_spec(
+        self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
+    ) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        node = self.get_resource_props(manifest, unique_id)
+        if node["resource_type"] == "model" and node["config"].get("schema") == "marts":
+            spec = spec.replace_attributes(freshness_policy=self.policy)
+        return spec
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        return dbt_resource_props["config"].get("schema") or "dbt"
+
+
+def marts_assets(policy: dg.FreshnessPolicy, project: DbtProject) -> dg.AssetsDefinition:
+    @dbt_assets(
+        manifest=project.manifest_path,
+        project=project,
+        name="bitrix_dbt",
+        dagster_dbt_translator=MartsTranslator(policy),
+        pool=POOL,
+    )
+    def bitrix_dbt(
+        context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: dg.ResourceParam[Settings]
+    ):
+        args = transform.arguments(settings, transform.Build().command())
+        # one fixed folder per warehouse (dagster-dbt's default is a new one per run: 1,440 a day)
+        target = transform.target_of(settings, "dagster")
+        with operations.writing(settings):
+            yield from dbt.cli(args, context=context, target_path=target).stream()
+
+    return bitrix_dbt
+
+
+def bi_copy_asset(policy: dg.FreshnessPolicy, marts: dg.AssetsDefinition) -> dg.AssetsDefinition:
+    mart_keys = [key for key in marts.keys if key.path[0] == "marts"]
+
+    @dg.asset(
+        key=BI_KEY,
+        deps=mart_keys,
+        group_name="bi",
+        kinds={"duckdb"},
+        pool=POOL,
+        freshness_policy=policy,
+        description=(
+            "The marts published for BI tools at BI_PATH: written to a new file (DuckDB storage "
+            "v1.4.0) and swapped in atomically, so readers never see a lock or a half-built mart."
+        ),
+    )
+    def bi_copy(
+        context: dg.AssetExecutionContext, settings: dg.ResourceParam[Settings]
+    ) -> dg.MaterializeResult:
+        published = operations.publish(settings)
+        return dg.MaterializeResult(
+            metadata={
+                "published to": bi.location(settings),
+                "tables": published.tables,
+                "rows": published.rows,
+                "seconds": round(published.seconds, 2),
+            }
+        )
+
+    return bi_copy

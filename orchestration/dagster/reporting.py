@@ -1,0 +1,135 @@
+"""The worker's cycles, shown in Dagster on the assets the scheduled job materializes: runless
+asset events (`DagsterInstance.report_runless_asset_event`), so the asset graph, the freshness
+policies, the staleness sensor and each asset's history read the same whichever of the two
+wrote the warehouse.
+
+- a pass: a materialization of `ops/sync_runs` and of every `bitrix/<table>`, with the rows it
+  loaded and dlt's step times (as the job's ingest step reports them);
+- `dbt run`: a materialization of each model that ran;
+- the BI copy: a materialization of `bi/bi_copy`;
+- `dbt test`: an asset check evaluation per data test, keyed as dagster-dbt keys the checks
+  of the job's dbt step, with its failing rows;
+- a failed cycle: an observation of `ops/sync_runs` with the error's first line (the webhook
+  secret redacted), so the failure shows in the asset's history beside the runs'.
+"""
+
+import json
+from collections.abc import Iterable
+
+import dagster as dg
+from dagster_dbt.asset_utils import get_asset_check_key_for_test
+
+from orchestration.dagster import assets
+from orchestration.pipeline import ingest, transform
+from orchestration.pipeline.bi import Published
+from orchestration.pipeline.settings import Settings
+from sources.bitrix24 import bitrix24_source
+
+
+def raw_keys() -> list[dg.AssetKey]:
+    """The raw tables' asset keys, as `assets.raw_assets` names them."""
+    source = bitrix24_source(webhook_url=assets.SPEC_WEBHOOK)
+    return [dg.AssetKey(["bitrix", name]) for name in source.selected_resources]
+
+
+class DagsterReport:
+    def __init__(self, settings: Settings, instance: dg.DagsterInstance) -> None:
+        self.instance = instance
+        manifest_path = transform.ensure_manifest(settings, transform.PROJECT_DIR / "target")
+        self.manifest = json.loads(manifest_path.read_text())
+        self.translator = assets.MartsTranslator(assets.freshness(settings))
+        self.raw = raw_keys()
+
+    @classmethod
+    def open(cls, settings: Settings) -> "DagsterReport | None":
+        """The report to `DAGSTER_HOME`'s instance; None when no instance is set up."""
+        if settings.dagster_home is None:
+            return None
+        return cls(settings, dg.DagsterInstance.from_config(str(settings.dagster_home)))
+
+    def _emit(self, events: Iterable) -> None:
+        for event in events:
+            self.instance.report_runless_asset_event(event)
+
+    def loaded(self, run: ingest.RunResult) -> None:
+        common = {
+            "mode": run.kind,
+            "data_as_of": str(run.data_as_of or ""),
+            "reported_by": "worker",
+            **{f"{step}_seconds": round(s, 2) for step, s in run.seconds.items()},
+        }
+        self._emit(
+            [
+                dg.AssetMaterialization(assets.SYNC_RUNS_KEY, metadata={"run_id": run.run_id}),
+                *(
+                    dg.AssetMaterialization(
+                        key, metadata={"rows_loaded": run.rows.get(key.path[-1], 0), **common}
+                    )
+                    for key in self.raw
+                ),
+            ]
+        )
+
+    def _key(self, unique_id: str) -> dg.AssetKey:
+        return self.translator.get_asset_spec(self.manifest, unique_id, None).key
+
+    def built(self, results: Iterable) -> None:
+        """`results`: dbt's node results of a `dbt run`."""
+        self._emit(
+            dg.AssetMaterialization(
+                self._key(node.node.unique_id),
+                metadata={"seconds": round(node.execution_time, 2), "reported_by": "worker"},
+            )
+            for node in results
+            if node.node.unique_id.startswith("model.") and str(node.status) == "success"
+        )
+
+    def published(self, published: Published, where: str) -> None:
+        self._emit(
+            [
+                dg.AssetMaterialization(
+                    assets.BI_KEY,
+                    metadata={
+                        "published to": where,
+                        "tables": published.tables,
+                        "rows": published.rows,
+                        "seconds": round(published.seconds, 2),
+                        "reported_by": "worker",
+                    },
+                )
+            ]
+        )
+
+    def tested(self, results: Iterable) -> None:
+        """`results`: dbt's node results of a `dbt test`."""
+        evaluations = []
+        for node in results:
+            key = get_asset_check_key_for_test(
+                self.manifest, self.translator, node.node.unique_id, None
+            )
+            if key is None:
+                continue
+            status = str(node.status)
+            warn = node.node.config.severity.lower() == "warn"
+            evaluations.append(
+                dg.AssetCheckEvaluation(
+                    asset_key=key.asset_key,
+                    check_name=key.name,
+                    passed=status == "pass",
+                    severity=(
+                        dg.AssetCheckSeverity.WARN if warn else dg.AssetCheckSeverity.ERROR
+                    ),
+                    metadata={
+                        "status": status,
+                        "failures": int(node.failures or 0),
+                        "reported_by": "worker",
+                    },
+                )
+            )
+        self._emit(evaluations)
+
+    def failed(self, error: str) -> None:
+        self._emit([dg.AssetObservation(
+            assets.SYNC_RUNS_KEY,
+            metadata={"status": "failed", "error": error, "reported_by": "worker"},
+        )])

@@ -1,0 +1,243 @@
+"""Extract and load: the dlt pipeline that copies the portal into `bitrix_raw`, each run recorded
+in `ops.sync_runs`. `orchestration.pipeline.operations` says what a run loads.
+
+`ops.sync_runs` is the run log that `mart_pipeline_freshness` and `bitrix-warehouse status` read:
+one row per run, failed ones included, with the portal time the data is complete as of.
+"""
+
+import json
+import sys
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dlt
+from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
+from dlt.sources import DltSource
+
+from orchestration.pipeline import engine
+from orchestration.pipeline.settings import Settings
+from sources.bitrix24 import settings as source_settings
+from sources.bitrix24 import state
+from sources.bitrix24.errors import redact_webhooks
+
+PIPELINE_NAME = "bitrix24"
+DATASET = "bitrix_raw"
+SYNC_RUNS_DDL = """
+create schema if not exists ops;
+create table if not exists ops.sync_runs (
+    run_id varchar primary key,
+    kind varchar not null,          -- sync | backfill | reconcile
+    started_at timestamp not null,  -- UTC, local clock
+    finished_at timestamp not null,
+    status varchar not null,        -- success | failed
+    data_as_of timestamp,           -- UTC, portal clock: the pass saw every change before it
+    rows_loaded json,               -- {table: rows}
+    error varchar                   -- first line, webhook secret redacted
+);
+create table if not exists ops.personal_data (erased_at timestamp)  -- UTC, see _personal_data"""
+
+
+@dataclass
+class RunResult:
+    kind: str
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    rows: dict[str, int] = field(default_factory=dict)
+    data_as_of: datetime | None = None
+    seconds: dict[str, float] = field(default_factory=dict)  # extract, normalize, load
+
+
+def make_pipeline(settings: Settings, progress: bool = False) -> dlt.Pipeline:
+    """`progress`: dlt reports rows per table to stderr every 10 s (the CLI's long passes)."""
+    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    # A loaded package keeps every row's file unless told not to, and a merge's staging tables
+    # keep its last rows: copies of the portal outside the warehouse, growing without end.
+    dlt.config["load.delete_completed_jobs"] = True
+    dlt.config["load.truncate_staging_dataset"] = True
+    if settings.engine == "postgres":
+        destination = dlt.destinations.postgres(settings.postgres_url)
+    else:
+        credentials = DuckDbCredentials(str(settings.warehouse_path))
+        # A merge into multi-million-row tables otherwise lets DuckDB's buffer pool grow to 80 %
+        # of the machine (6.6 GB at demo scale 10); it spills to disk above this instead.
+        credentials.global_config = {"memory_limit": settings.duckdb_memory_limit}
+        destination = dlt.destinations.duckdb(credentials)
+    return dlt.pipeline(
+        pipeline_name=PIPELINE_NAME,
+        destination=destination,
+        dataset_name=DATASET,
+        pipelines_dir=str(working_dir(settings)),
+        progress=(
+            dlt.progress.log(log_period=10, logger=sys.stderr, dump_system_stats=False)
+            if progress
+            else None
+        ),
+    )
+
+
+def working_dir(settings: Settings) -> Path:
+    """dlt's folder for this warehouse. Its local state (the cursors) belongs to one warehouse:
+    a Postgres database gets a folder of its own inside `dlt_dir`, so switching engines, or
+    databases, never goes on from another warehouse's cursors and skips its first load."""
+    if settings.engine == "duckdb":
+        return settings.dlt_dir
+    parts = engine.postgres_parts(settings.postgres_url)
+    return settings.dlt_dir / f"postgres_{parts['host']}_{parts['port']}_{parts['dbname']}"
+
+
+def _finish_pending(pipeline: dlt.Pipeline) -> None:
+    """Load the packages a killed run left behind, before extracting anything new."""
+    if pipeline.has_pending_data:
+        pipeline.normalize()
+        pipeline.load()
+
+
+def load(
+    settings: Settings,
+    kind: str,
+    make_source: Callable[[dlt.Pipeline], DltSource],
+    progress: bool = False,
+    more: Callable[[], bool] = lambda: False,
+) -> RunResult:
+    """Load the source `make_source` builds for the pipeline (after finishing what a killed run
+    left), again while `more()` says the source has more to load (the windows of a first
+    load, each committed before the next is read), then record the run (failed runs too) in
+    `ops.sync_runs`. `progress`: dlt's rows per table every 10 s, and a line per window."""
+    result = RunResult(kind)
+    try:
+        pipeline = make_pipeline(settings, progress)
+        _finish_pending(pipeline)
+        while True:
+            pipeline.run(make_source(pipeline), loader_file_format=file_format(settings))
+            _count(result, pipeline.last_trace)
+            _analyze(settings, pipeline.last_trace)
+            if not more():
+                break
+            if progress:
+                print(
+                    f"First load: a window committed, {sum(result.rows.values()):,} rows so "
+                    "far; a kill resumes from here",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    except Exception as exc:
+        record_run(settings, result, error=exc)
+        raise
+    if kind == "sync":
+        result.data_as_of = state.data_as_of(pipeline)
+    record_run(settings, result)
+    return result
+
+
+PERSONAL_TABLES = ("leads", "lead_versions", "deals", "deal_versions", "contacts")
+PERSONAL_COLUMNS = sorted(name.lower() for name in source_settings.PERSONAL_FIELDS)
+
+
+def _personal_data(con: engine.Connection, settings: Settings) -> None:
+    """Keep `ops.personal_data` true to what the warehouse holds (after a good run, on the run
+    log's connection). Opted in: the marker is cleared. Not opted in: personal data loaded
+    before (by an older release, or while the setting was on) is erased once, in the raw tables
+    and dlt's staging copies, and the marker says when, so later runs cost one lookup."""
+    if settings.load_personal_data:
+        con.execute("delete from ops.personal_data")
+        return
+    if con.value("select count(*) from ops.personal_data"):
+        return
+    held: dict[tuple[str, str], list[str]] = {}
+    for schema, table, column in con.rows(
+        "select table_schema, table_name, column_name from information_schema.columns "
+        "where table_schema in (?, ?) order by 1, 2, 3", [DATASET, f"{DATASET}_staging"]
+    ):
+        if table in PERSONAL_TABLES and column in PERSONAL_COLUMNS:
+            held.setdefault((schema, table), []).append(column)
+    for (schema, table), columns in held.items():
+        names = [con.ident(c) for c in columns]
+        con.execute(f"update {con.ident(schema, table)} set "
+                    + ", ".join(f"{n} = null" for n in names)
+                    + " where " + " or ".join(f"{n} is not null" for n in names))
+    con.execute("insert into ops.personal_data values (?)",
+                [datetime.now(UTC).replace(tzinfo=None)])
+
+
+def _analyze(settings: Settings, trace) -> None:
+    """Postgres: fresh statistics for the raw tables a run loaded rows into. Autovacuum gets to
+    them later; the dbt build right after a first load would otherwise plan for empty tables."""
+    if settings.engine != "postgres":
+        return
+    with engine.connect(settings) as con:
+        for table, rows in sorted(_extracted(trace).items()):
+            if rows:
+                con.execute(f"analyze {con.ident(DATASET, table)}")
+
+
+def _extracted(trace) -> dict[str, int]:
+    """The rows a dlt run extracted per table of the source (dlt's own tables left out)."""
+    extract, rows = trace.last_extract_info, {}
+    for metrics in (extract.metrics.values() if extract else ()):
+        for step in metrics:
+            for table, table_metrics in step["table_metrics"].items():
+                if not table.startswith("_dlt"):
+                    rows[table] = rows.get(table, 0) + table_metrics.items_count
+    return rows
+
+
+def file_format(settings: Settings) -> str:
+    """DuckDB: parquet, not dlt's default insert_values (5× slower, 10× the memory) nor jsonl:
+    DuckDB infers a jsonl file's columns from its first 20,480 rows, so a column first filled
+    later (a bad amount, a new custom field) failed the whole load; and dlt 1.31 cannot load the
+    empty jsonl file that creates a table before its first row. Postgres: insert_values, dlt's
+    own choice there: its csv path loads with COPY … FORCE_NULL, which turns every empty string
+    the portal sent ('' status, title) into NULL, so the marts differed from DuckDB's; its
+    parquet path needs ADBC."""
+    return "insert_values" if settings.engine == "postgres" else "parquet"
+
+
+def _count(result: RunResult, trace) -> None:
+    """Add a dlt run's rows per table and step seconds to `result`. The rows are counted as
+    extracted (the source's rows are one table row each): dlt 1.31's csv writer counts the fields
+    it wrote, not the rows, into the normalize step's figures."""
+    for table, rows in _extracted(trace).items():
+        result.rows[table] = result.rows.get(table, 0) + rows
+    for step in trace.steps:
+        if step.step in ("extract", "normalize", "load") and step.finished_at:
+            seconds = (step.finished_at - step.started_at).total_seconds()
+            result.seconds[step.step] = result.seconds.get(step.step, 0.0) + seconds
+
+
+def error_line(error: BaseException) -> str:
+    """What went wrong, in one line: the innermost cause (dlt wraps the source's error in its
+    own), the webhook secret redacted."""
+    cause = error
+    while cause.__cause__ is not None:
+        cause = cause.__cause__
+    first = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+    return redact_webhooks(f"{type(cause).__name__}: {first}")[:500]
+
+
+def record_run(settings: Settings, result: RunResult, error: BaseException | None = None) -> None:
+    """Append the run to `ops.sync_runs`. A failure to record a failed run (the warehouse
+    locked, say) must not hide the run's own error, so it is swallowed in that case."""
+    message = error_line(error) if error is not None else None
+    row = [
+        result.run_id,
+        result.kind,
+        result.started_at.replace(tzinfo=None),
+        datetime.now(UTC).replace(tzinfo=None),
+        "failed" if error else "success",
+        result.data_as_of.replace(tzinfo=None) if result.data_as_of else None,
+        json.dumps(result.rows),
+        message,
+    ]
+    try:
+        with engine.connect(settings) as con:
+            for statement in SYNC_RUNS_DDL.split(";"):
+                con.execute(statement)
+            if error is None:
+                _personal_data(con, settings)
+            con.execute("insert into ops.sync_runs values (?, ?, ?, ?, ?, ?, ?, ?)", row)
+    except engine.errors(settings):
+        if error is None:
+            raise

@@ -1,0 +1,234 @@
+"""The pipeline's operations, each defined once: the CLI commands and the Dagster assets are thin
+drivers that call these and hold no logic of their own.
+
+- `load(settings, Sync() | Backfill(window) | Reconcile())`: extract → load into `bitrix_raw`,
+  recorded in `ops.sync_runs`. A sync reads what changed since the cursor; a backfill re-reads
+  the leads/deals created in a window whatever their DATE_MODIFY (history kept, the cursor
+  untouched); a reconcile compares ID lists and marks deleted records (nothing is removed).
+  The first sync of a warehouse runs in windows, each a dlt run committed before the next is
+  read (`sources/bitrix24/windows.py`): memory stays flat and a kill resumes from the last one.
+- `build(settings)`: `dbt build` of every model and data test (the marts read every raw table,
+  so any load rebuilds them all; the incremental models make that cheap).
+- `publish(settings)`: the marts copied to the BI file and swapped in atomically.
+- `run(settings, what)`: load → build → publish, each step timed. Every load is followed by both:
+  a deletion mark or a repaired UTM only reaches a BI user once the marts are rebuilt.
+
+Each step holds the warehouse's writer lock (`writing`): the event worker, a Dagster run and a
+CLI command may be started side by side, and DuckDB would fail the second writer with a lock
+error; with the lock it waits its turn.
+"""
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import ClassVar, Literal, get_args
+
+import dlt
+from filelock import FileLock
+
+from orchestration.pipeline import bi, ingest, transform
+from orchestration.pipeline.settings import Settings
+from sources.bitrix24 import backfill_source, bitrix24_source, state
+from sources.bitrix24.reconcile import deletions_source
+from sources.bitrix24.tables import CRM, crm_entities
+from sources.bitrix24.windows import FirstLoad
+
+ENTITIES = tuple(CRM)  # what a backfill can re-read: leads, deals
+# A backfill window within what a portal's dates can hold (Bitrix24 dates from 1970 on; the
+# far end leaves room for the day after `until` without overflowing Python's dates).
+EARLIEST_DAY, LATEST_DAY = date(1970, 1, 1), date(9999, 12, 30)
+
+
+class InvalidRequest(ValueError):
+    """An operation asked for wrongly; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class BackfillWindow:
+    """Leads and/or deals created in [since, until) (portal-local days); `until` None: open."""
+
+    since: date
+    until: date | None = None
+    entities: tuple[str, ...] = ENTITIES
+
+    def __post_init__(self) -> None:
+        try:
+            crm_entities(self.entities)
+        except ValueError as exc:
+            raise InvalidRequest(str(exc)) from None
+        if self.until is not None and self.until <= self.since:
+            raise InvalidRequest(
+                f"the window is empty: until ({self.until}) is not after since ({self.since})"
+            )
+        for name, day in (("since", self.since), ("until", self.until)):
+            if day is not None and not EARLIEST_DAY <= day <= LATEST_DAY:
+                raise InvalidRequest(f"`{name}` must be a day from {EARLIEST_DAY} to "
+                                     f"{LATEST_DAY}; got {day}")
+
+    @classmethod
+    def parse(
+        cls, since: str | None, until: str | None = None, entities: Iterable[str] | str = ENTITIES
+    ) -> "BackfillWindow":
+        """From text as a user types it: days as YYYY-MM-DD, entities comma-separated or a list."""
+        if isinstance(entities, str):
+            entities = entities.split(",")
+        wanted = tuple(dict.fromkeys(e.strip() for e in entities if e.strip()))  # each once
+        return cls(_day("since", since), _day("until", until) if until else None, wanted)
+
+    def describe(self) -> str:
+        end = f" until {self.until}" if self.until else ""
+        return f"the {' and '.join(self.entities)} created from {self.since}{end}"
+
+
+def _day(name: str, value: str | None) -> date:
+    try:
+        return date.fromisoformat(value or "")
+    except ValueError:
+        raise InvalidRequest(f"`{name}` must be a day, YYYY-MM-DD; got {value!r}") from None
+
+
+@dataclass(frozen=True)
+class Sync:
+    """The incremental pass: what changed since the cursor, the new stage history, the
+    dictionaries; `deleted`: (entity, ID) pairs whose deletion an event announced, checked and
+    marked in the same pass."""
+
+    deleted: frozenset[tuple[str, int]] = frozenset()
+    # filled by the pass: the announced deletions whose check the portal refused (dropped)
+    refused: list[tuple[str, int]] = field(default_factory=list, compare=False)
+    kind: ClassVar[str] = "sync"
+
+    def source(self, pipeline: dlt.Pipeline, **options):
+        deleted: dict[str, set[int]] = {}
+        for entity, record_id in self.deleted:
+            deleted.setdefault(entity, set()).add(record_id)
+        return bitrix24_source(deleted=deleted, refused=self.refused, **options)
+
+
+@dataclass(frozen=True)
+class Backfill:
+    """A re-read of a window of creation dates; a record read exactly as held is skipped."""
+
+    window: BackfillWindow
+    kind: ClassVar[str] = "backfill"
+
+    def source(self, pipeline: dlt.Pipeline, **options):
+        w = self.window
+        known = state.known_versions(pipeline, w.since, w.until, w.entities)
+        return backfill_source(w.since, w.until, w.entities, known, **options)
+
+
+@dataclass(frozen=True)
+class Reconcile:
+    """Deleted records marked (restored ones unmarked); records never held are loaded."""
+
+    kind: ClassVar[str] = "reconcile"
+
+    def source(self, pipeline: dlt.Pipeline, **options):
+        return deletions_source(known=state.known_ids(pipeline), **options)
+
+
+Load = Sync | Backfill | Reconcile
+Mode = Literal["sync", "backfill", "reconcile"]  # a load as the CLI and the launchpad name it
+MODES: tuple[str, ...] = get_args(Mode)
+
+
+def request(
+    mode: str,
+    since: str | None = None,
+    until: str | None = None,
+    entities: Iterable[str] | str = ENTITIES,
+) -> Load:
+    """A load as the CLI or the Dagster launchpad names it."""
+    if mode == "sync":
+        return Sync()
+    if mode == "reconcile":
+        return Reconcile()
+    if mode == "backfill":
+        return Backfill(BackfillWindow.parse(since, until, entities))
+    raise InvalidRequest(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
+
+
+_LOCKS: dict[Path, FileLock] = {}
+
+
+@contextmanager
+def writing(settings: Settings) -> Iterator[None]:
+    """Hold the warehouse's one writer lock (a file beside it; reentrant in a thread)."""
+    path = settings.warehouse_path.resolve().with_name(settings.warehouse_path.name + ".lock")
+    if path not in _LOCKS:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _LOCKS[path] = FileLock(path)
+    with _LOCKS[path]:
+        yield
+
+
+def load(
+    settings: Settings, what: Load, *, progress: bool = False, **source_options
+) -> ingest.RunResult:
+    """Extract and load; `source_options` go to the dlt source (webhook_url, rate_per_second…).
+    Customers' personal data loads only when the warehouse opts in (`LOAD_PERSONAL_DATA`);
+    when it does not, any a warehouse holds from before is erased after the load."""
+    source_options = {"personal_data": settings.load_personal_data, **source_options}
+    with writing(settings), closing(FirstLoad()) as first_load:
+        if isinstance(what, Sync):  # a first load runs in windows, one dlt run each
+            source_options = {**source_options, "first_load": first_load}
+        return ingest.load(
+            settings,
+            what.kind,
+            lambda pipeline: what.source(pipeline, **source_options),
+            progress,
+            more=lambda: first_load.pending,
+        )
+
+
+def build(settings: Settings, *, full_refresh: bool = False) -> float:
+    """The routine `dbt build`; returns its seconds."""
+    started = time.perf_counter()
+    with writing(settings):
+        transform.build(settings, transform.Build(full_refresh=full_refresh))
+    return time.perf_counter() - started
+
+
+def publish(settings: Settings) -> bi.Published:
+    with writing(settings):
+        return bi.publish(settings)
+
+
+@dataclass
+class Cycle:
+    run: ingest.RunResult
+    seconds: dict[str, float] = field(default_factory=dict)
+    published: bi.Published | None = None
+
+    def describe(self) -> str:
+        loaded = ", ".join(f"{t} {n:,}" for t, n in sorted(self.run.rows.items()) if n)
+        steps = ", ".join(f"{step} {s:.1f} s" for step, s in self.seconds.items())
+        return f"Loaded: {loaded or 'nothing new'}\nSteps: {steps}"
+
+
+def run(
+    settings: Settings,
+    what: Load,
+    *,
+    rebuild: bool = True,
+    progress: bool = False,
+    echo: Callable[[str], None] | None = None,
+    **source_options,
+) -> Cycle:
+    """Load, then (unless `rebuild` is off) build the marts and publish them; `echo` shows
+    progress."""
+    say = echo or (lambda _: None)
+    cycle = Cycle(load(settings, what, progress=progress, **source_options))
+    cycle.seconds.update(cycle.run.seconds)
+    if not rebuild:
+        return cycle
+    say("Building the marts (dbt build)…")
+    cycle.seconds["transform"] = build(settings)
+    say(f"Publishing the marts to {bi.location(settings)}…")
+    cycle.published = publish(settings)
+    cycle.seconds["publish"] = cycle.published.seconds
+    return cycle

@@ -1,0 +1,64 @@
+"""`bitrix-warehouse status`: how fresh the published marts are, per entity, and how the latest
+runs ended. Reads the BI copy (never locked) and the warehouse's run log when no run holds it."""
+
+import json
+from datetime import UTC, datetime
+
+import duckdb
+
+from orchestration.pipeline import bi, engine
+from orchestration.pipeline.settings import Settings
+
+FRESHNESS = """
+    select entity, row_count, data_as_of, last_synced_at, lag_minutes, built_at
+    from marts.mart_pipeline_freshness order by entity"""
+RUNS = """
+    select kind, status, finished_at, rows_loaded, error
+    from ops.sync_runs order by finished_at desc limit 5"""
+
+
+def report(settings: Settings) -> str:
+    now = datetime.now(UTC).replace(tzinfo=None)
+    lines = [f"Published marts: {bi.location(settings)}"]
+    if bi.published(settings):
+        with bi.connect(settings) as con:
+            rows = [list(r) for r in con.execute(FRESHNESS).fetchall()]
+        synced = max((r[3] for r in rows if r[3]), default=None)
+        if synced is None:
+            lines.append("  no successful sync yet")
+        else:
+            age = (now - synced).total_seconds() / 60
+            verdict = "STALE" if age > settings.stale_after_minutes else "fresh"
+            lines.append(
+                f"  {verdict}: last successful sync {age:.1f} min ago "
+                f"(stale after {settings.stale_after_minutes:g} min)"
+            )
+        header = ["entity", "rows", "data as of (UTC)", "synced at (UTC)", "lag min", "built at"]
+        lines += bi.text_table(header, rows)
+    else:
+        lines.append("  not published yet: run `bitrix-warehouse sync`")
+    where = ("the same database" if settings.engine == "postgres"
+             else str(settings.warehouse_path))
+    lines += ["", f"Latest runs: {where}"]
+    try:
+        with engine.connect(settings, read_only=True) as con:
+            runs = con.rows(RUNS)
+    except duckdb.IOException:
+        lines.append("  a run holds the warehouse right now")
+        return "\n".join(lines)
+    except engine.errors(settings) as exc:
+        if "sync_runs" not in str(exc):  # the run log not created yet: no runs
+            raise
+        runs = []
+    if not runs:
+        lines.append("  no runs yet")
+        return "\n".join(lines)
+    table_rows = [
+        # DuckDB hands a json column over as text, psycopg2 as a dict
+        [kind, status, finished,
+         sum((json.loads(loaded) if isinstance(loaded, str) else loaded or {}).values()),
+         error or ""]
+        for kind, status, finished, loaded, error in runs
+    ]
+    lines += bi.text_table(["run", "result", "finished (UTC)", "rows", "error"], table_rows)
+    return "\n".join(lines)

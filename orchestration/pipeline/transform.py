@@ -1,0 +1,200 @@
+"""Transform: `dbt build` of `dbt_project/` against the warehouse. One function (`arguments`)
+builds dbt's command line for production (this process and dagster-dbt), the tests and the
+benchmarks; the manifest the Dagster assets load is kept here too.
+
+dbt runs in this process (dbt's programmatic runner), with the project parsed once per process
+and warehouse: a `dbt` subprocess paid ~10 s of start-up and parsing per build, more than the SQL
+of a minute's changes takes.
+"""
+
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from orchestration.pipeline import engine
+from orchestration.pipeline.failures import disk_full, disk_full_hint
+from orchestration.pipeline.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+PROJECT_DIR = ROOT / "dbt_project"
+DBT = str(Path(sys.executable).with_name("dbt"))  # the venv's dbt, for dagster-dbt
+PASSWORD_ENV = "DBT_ENV_SECRET_POSTGRES_PASSWORD"
+
+
+class BuildFailed(Exception):
+    """`dbt build` failed: a model error or an error-severity data test; `results` are dbt's
+    node results (empty when dbt did not get to run a node)."""
+
+    def __init__(self, message: str, results: list | None = None) -> None:
+        super().__init__(message)
+        self.results = results or []
+
+
+@dataclass(frozen=True)
+class Build:
+    """What a dbt build runs. The routine build after a load: every model and data test. Unit
+    tests check the SQL, not the data, so the every-minute build leaves them to CI (`make test`
+    runs them); `data_tests=False` builds the models alone (`dbt run`), `models=False` runs the
+    data tests alone (`dbt test`); `full_refresh` rebuilds the incremental models from scratch;
+    `select` limits the build to those dbt selectors."""
+
+    unit_tests: bool = False
+    data_tests: bool = True
+    models: bool = True
+    full_refresh: bool = False
+    select: tuple[str, ...] = ()
+
+    def command(self) -> list[str]:
+        args = ["test"] if not self.models else ["build"] if self.data_tests else ["run"]
+        if self.data_tests and not self.unit_tests:
+            args += ["--exclude-resource-type", "unit_test"]
+        if self.full_refresh:
+            args.append("--full-refresh")
+        if self.select:
+            args += ["--select", *self.select]
+        return args
+
+
+def dbt_vars(settings: Settings) -> dict[str, str]:
+    """The project's vars for a warehouse; the profile reads `warehouse_path` (DuckDB) or the
+    `postgres_*` connection (Postgres: all but the password, which `arguments` hands over as
+    dbt's scrubbed secret) from them."""
+    out = {"warehouse_path": str(settings.warehouse_path.resolve())}
+    if settings.engine == "postgres":
+        parts = engine.postgres_parts(settings.postgres_url)
+        out |= {f"postgres_{k}": v for k, v in parts.items() if k != "password"}
+    if settings.portal_timezone:
+        out["portal_timezone"] = settings.portal_timezone
+    return out
+
+
+def arguments(settings: Settings, command: list[str], target: Path | None = None) -> list[str]:
+    """The one dbt command line, for every runner: this process (`build`), dagster-dbt and the
+    tests' `dbt` subprocess. The warehouse reaches dbt as a var, never through the environment.
+    `target`: where dbt writes (dagster-dbt passes its own), with its log there and nothing
+    on stdout."""
+    args = [*command, "--vars", json.dumps(dbt_vars(settings)), "--no-send-anonymous-usage-stats"]
+    if settings.engine == "postgres":
+        # The password goes through the environment (this process's: dbt runs here, and
+        # dagster-dbt's subprocess inherits it) under the prefix dbt scrubs from all it prints.
+        os.environ[PASSWORD_ENV] = engine.postgres_parts(settings.postgres_url)["password"]
+        args += ["--target", "postgres"]
+    if target is not None:
+        args += [
+            "--project-dir",
+            str(PROJECT_DIR),
+            "--profiles-dir",
+            str(PROJECT_DIR),
+            "--target-path",
+            str(target.resolve()),
+            "--log-path",
+            str((target / "logs").resolve()),
+            "--log-level",
+            "none",  # nothing on this process's stdout…
+            "--log-level-file",
+            "info",  # …while dbt.log in the target keeps what ran and what failed
+        ]
+    return args
+
+
+def target_of(settings: Settings, runner: str = "") -> Path:
+    """A warehouse's dbt target folder (one per runner: `dagster` keeps its own)."""
+    return settings.warehouse_path.parent.resolve() / "dbt_target" / runner
+
+
+def project_mtime() -> float:
+    """The newest change to the project's models, macros and `dbt_project.yml`."""
+    sources = [PROJECT_DIR / "dbt_project.yml"]
+    for folder in ("models", "macros"):
+        sources += [p for p in (PROJECT_DIR / folder).rglob("*") if p.is_file()]
+    return max(p.stat().st_mtime for p in sources)
+
+
+@contextmanager
+def _closing() -> Iterator[None]:
+    """dbt-duckdb keeps its database open after a command, and a DuckDB file opened by this
+    process with other settings (dlt's memory limit) then fails, so it is closed when dbt is
+    done."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    try:
+        yield
+    finally:
+        if DuckDBConnectionManager._ENV is not None:
+            DuckDBConnectionManager._ENV.close()
+        DuckDBConnectionManager.close_all_connections()
+
+
+_MANIFESTS: dict[tuple, object] = {}
+
+
+def _manifest_key(settings: Settings) -> tuple:
+    # dbt-duckdb names the database after the file's stem; the rest of its path reaches only the
+    # profile, so a manifest serves every warehouse of that name (on Postgres: of that database)
+    database = (engine.postgres_parts(settings.postgres_url)["dbname"]
+                if settings.engine == "postgres" else settings.warehouse_path.stem)
+    return (settings.engine, database, settings.portal_timezone, project_mtime())
+
+
+def _parse(settings: Settings, target: Path):
+    """Parse the project, writing `target/manifest.json`; returns the manifest."""
+    from dbt.cli.main import dbtRunner
+
+    parsed = dbtRunner().invoke(arguments(settings, ["parse"], target))
+    if not parsed.success:
+        raise BuildFailed(f"dbt parse failed: {parsed.exception or 'see dbt.log'}")
+    return parsed.result
+
+
+def invoke(settings: Settings, command: list[str]):
+    """Run a dbt command in this process, with the manifest kept for warehouses of this name
+    and this state of the project files (parsed on the first command that needs it)."""
+    from dbt.cli.main import dbtRunner
+
+    target, key = target_of(settings), _manifest_key(settings)
+    with _closing():
+        if key not in _MANIFESTS:
+            _MANIFESTS[key] = _parse(settings, target)
+        return dbtRunner(manifest=_MANIFESTS[key]).invoke(arguments(settings, command, target))
+
+
+def build(settings: Settings, what: Build = Build()) -> list:
+    """Run the build; returns dbt's node results, or raises BuildFailed saying what failed."""
+    result = invoke(settings, what.command())
+    results = list(getattr(result.result, "results", None) or [])
+    if result.success:
+        return results
+    failures = []
+    for node in results:
+        if str(node.status) in ("error", "fail", "runtime error"):
+            message = (node.message or "").strip().splitlines()
+            failures.append(f"{node.node.name}: {message[0] if message else node.status}")
+    if result.exception is not None:
+        failures.append(str(result.exception).strip().splitlines()[0])
+    detail = "; ".join(failures[-3:]) or "see dbt.log"
+    if disk_full(detail):
+        where = (settings.warehouse_path.parent if settings.engine == "duckdb"
+                 else "the PostgreSQL server's disk")
+        detail = f"{disk_full_hint(where)} ({detail})"
+    raise BuildFailed(f"dbt {what.command()[0]} failed: {detail}", results)
+
+
+def ensure_manifest(settings: Settings, target: Path) -> Path:
+    """The manifest `@dbt_assets` reads when the definitions load, parsed again when it is
+    missing or older than any model, macro or project file (a stale manifest would silently
+    describe yesterday's models)."""
+    manifest = target / "manifest.json"
+    if manifest.exists() and manifest.stat().st_mtime >= project_mtime():
+        return manifest
+    # Parsed aside, then swapped in whole: another process loading the definitions (a second
+    # code server, a parallel test worker) must never read a half-written manifest.
+    target.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target, prefix=".parse-") as scratch, _closing():
+        _parse(settings, Path(scratch))
+        os.replace(Path(scratch) / "manifest.json", manifest)
+    return manifest

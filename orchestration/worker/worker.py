@@ -1,0 +1,320 @@
+"""The event worker (`bitrix-warehouse worker`): one long-lived process that keeps `BI_PATH`
+seconds behind the portal, where the minute schedule keeps it about a minute behind.
+
+A cycle is a sync pass, then `dbt run` of every model, then the BI copy, all in this process:
+dbt's programmatic runner with the project parsed once, so a cycle pays no start-up (the
+scheduled job spends ~13 s launching a run and ~10 s starting and parsing dbt). A cycle starts:
+
+- on an event: the receiver (`orchestration.worker.events`) verified a portal's POST and woke us;
+- on a poll, every `poll_seconds`: a pass with nothing new costs one request (a `batch` of the
+  first page of every list), and then stops there: no dbt, no copy. Events have no retries on
+  a portal, so the poll stays on as their safety net, and it is the trigger on a portal that
+  sends none.
+
+Events the worker cannot hear (it was down, or the portal's one delivery failed) are not sent
+again, so changes are read by the pass whatever woke it, and deletes are caught by a reconcile
+(ID lists compared) in the first cycle after a start and every `reconcile_every_seconds` after.
+
+Events that arrive while a cycle runs wake one more cycle after it: a burst of a thousand costs
+the cycle under way and one more, not a thousand. A delete event's record is checked and marked
+deleted in the next pass (the hourly reconcile stays the safety net for missed events).
+
+While nothing changes, the freshness mart and the copy are still refreshed every
+`refresh_seconds`, so the dashboards' "data as of" and Dagster's freshness keep moving.
+
+`dbt run` leaves the data tests out: they run every `test_every_seconds` after a good cycle,
+and a round that could not run is retried after the next cycle, so none is ever skipped for
+good. A failing data test is reported to Dagster as a failed asset check and alerted.
+
+Nothing is lost: each step is idempotent (dlt finishes a killed pass's packages before the next
+pass reads; `dbt run` rebuilds; the copy is swapped in whole), announced deletes stay queued
+(in a file beside the warehouse) until a pass that checked them succeeds, and every step holds
+the warehouse's writer lock, so a scheduled Dagster run and this worker take turns. A failed
+cycle is logged, recorded in `ops.sync_runs`, alerted once, and tried again after a back-off.
+"""
+
+import logging
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from orchestration.dagster.reporting import DagsterReport
+from orchestration.pipeline import alerts, bi, ingest, operations, transform
+from orchestration.pipeline.settings import Settings
+from orchestration.worker import events
+
+log = logging.getLogger("bitrix_warehouse.worker")
+
+# Views read the raw tables as they are; only tables and incremental models hold data to
+# rebuild. Every model runs when the project's files are new to this process (views included).
+EVERY_MODEL = transform.Build(data_tests=False)
+DATA_MODELS = transform.Build(
+    data_tests=False, select=("config.materialized:table", "config.materialized:incremental")
+)
+DATA_TESTS = transform.Build(models=False)
+FRESHNESS_ONLY = transform.Build(data_tests=False, select=("mart_pipeline_freshness",))
+
+
+@dataclass(frozen=True)
+class Timing:
+    poll_seconds: float = 5.0
+    refresh_seconds: float = 60.0
+    test_every_seconds: float = 300.0
+    reconcile_every_seconds: float = 3600.0
+    max_backoff_seconds: float = 300.0
+
+
+DEFAULT_TIMING = Timing()
+
+
+@dataclass
+class CycleResult:
+    """What one cycle did: `trigger` event | poll | refresh; `seconds` per step."""
+
+    trigger: str
+    rows: int = 0
+    published: bool = False
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+class Worker:
+    def __init__(
+        self,
+        settings: Settings,
+        timing: Timing = DEFAULT_TIMING,
+        report: DagsterReport | None = None,
+        **source_options,
+    ) -> None:
+        self.settings, self.timing, self.report = settings, timing, report
+        self.source_options = source_options
+        self.cycles: list[CycleResult] = []
+        self.failures = 0
+        self._wake, self._stop = threading.Event(), threading.Event()
+        self._lock = threading.Lock()
+        # announced deletes survive a kill: appended to a file beside the warehouse on arrival,
+        # the file rewritten with what is still unchecked after each pass
+        self._deletes_file = settings.warehouse_path.with_name(
+            settings.warehouse_path.name + ".deletes"
+        )
+        self._deleted: set[tuple[str, int]] = self._read_deletes()
+        self._woken_by_event = False
+        self._last_publish = 0.0
+        self._unbuilt = True  # rows loaded that no build has published yet (at start: unknown)
+        self._project_built = 0.0  # the project files' mtime when every model last ran
+        self._next_tests = time.monotonic() + timing.test_every_seconds
+        self._next_reconcile = 0.0  # at start: deletes made while no one listened
+        self._tests_pending = False
+
+    # -- the receiver's side -----------------------------------------------------------------
+    def notify(self, event: events.Event) -> None:
+        """Called by the receiver for each verified event; never blocks."""
+        with self._lock:
+            if event.action == "DELETE":
+                self._deleted.add((event.entity, event.record_id))
+                with self._deletes_file.open("a") as out:
+                    out.write(f"{event.entity} {event.record_id}\n")
+            self._woken_by_event = True
+        self._wake.set()
+
+    def _read_deletes(self) -> set[tuple[str, int]]:
+        """The queue a killed worker left. A line that names no lead or deal (written by hand,
+        or by a release that took any digits as an ID) is dropped with a warning and an alert:
+        one bad item never blocks the queue."""
+        if not self._deletes_file.exists():
+            return set()
+        queued, bad = set(), []
+        for line in self._deletes_file.read_text(errors="replace").splitlines():
+            entity, _, raw_id = line.strip().partition(" ")
+            record = events.record_id(raw_id)
+            if entity in events.ENTITIES.values() and record is not None:
+                queued.add((entity, record))
+            elif line.strip():
+                bad.append(line.strip()[:60])
+        if bad:
+            message = (f"{len(bad)} queued delete(s) name no lead or deal and were dropped "
+                       f"(first: {bad[0]!r}); the hourly reconcile still finds real deletions")
+            log.warning("%s", message)
+            alerts.send(self.settings, alerts.Alert("bad_event", "worker", datetime.now(UTC),
+                                                    message))
+            self._write_deletes(queued)
+        return queued
+
+    def _write_deletes(self, queued: set[tuple[str, int]]) -> None:
+        tmp = self._deletes_file.with_name(self._deletes_file.name + ".tmp")
+        tmp.write_text("".join(f"{entity} {rid}\n" for entity, rid in sorted(queued)))
+        tmp.replace(self._deletes_file)
+
+    # -- the loop ----------------------------------------------------------------------------
+    def stop(self) -> None:
+        """End `serve` after the cycle under way (safe from a signal handler)."""
+        self._stop.set()
+        self._wake.set()
+
+    def serve(self) -> None:
+        """Cycle until `stop()`: on a wake, on the poll interval, and back off on errors."""
+        stop = self._stop
+        next_poll = 0.0  # a first pass at once: catch up with what happened while we were down
+        backoff = 0.0
+        while not stop.is_set():
+            self._wake.wait(max(0.0, next_poll - time.monotonic()))
+            if stop.is_set():
+                break
+            try:
+                self.cycle()
+            except Exception as exc:  # the worker outlives a failed cycle
+                backoff = min(max(backoff * 2, self.timing.poll_seconds),
+                              self.timing.max_backoff_seconds)
+                self._failed(exc, backoff)
+                stop.wait(backoff)
+                next_poll = time.monotonic()
+                continue
+            if self.failures:
+                self._recovered()
+            backoff = 0.0
+            next_poll = time.monotonic() + self.timing.poll_seconds
+
+    def cycle(self) -> CycleResult:
+        """One cycle: the pass, and when it or a failed cycle before it loaded anything (or the
+        copy is older than `refresh_seconds`), dbt and the copy; the data tests when due."""
+        self._wake.clear()  # an event from here on wakes the next cycle
+        with self._lock:
+            deleted = frozenset(self._deleted)
+            trigger = "event" if self._woken_by_event else "poll"
+            self._woken_by_event = False
+        started = time.perf_counter()
+        sync = operations.Sync(deleted)
+        run = operations.load(self.settings, sync, **self.source_options)
+        if deleted:
+            with self._lock:  # those that came during the pass wait for the next one
+                self._deleted -= deleted
+                self._write_deletes(self._deleted)
+        if sync.refused:
+            shown = ", ".join(f"{entity} {rid}" for entity, rid in sync.refused[:5])
+            alerts.send(self.settings, alerts.Alert(
+                "bad_event", "worker", datetime.now(UTC),
+                f"the portal refused to check {len(sync.refused)} announced deletion(s) "
+                f"({shown}); dropped, the hourly reconcile still finds real deletions"))
+        result = CycleResult(trigger, rows=sum(run.rows.values()))
+        self._unbuilt = self._unbuilt or result.rows > 0
+        result.seconds.update(run.seconds)
+        result.seconds["pass"] = time.perf_counter() - started
+        loads = [run]
+        if time.monotonic() >= self._next_reconcile:
+            # after the pass, so records it just loaded are known and not re-read by ID
+            step = time.perf_counter()
+            checked = operations.load(self.settings, operations.Reconcile(), **self.source_options)
+            self._next_reconcile = time.monotonic() + self.timing.reconcile_every_seconds
+            result.rows += sum(checked.rows.values())
+            self._unbuilt = self._unbuilt or result.rows > 0
+            result.seconds["reconcile"] = time.perf_counter() - step
+            loads.append(checked)
+        # Loads are reported when they landed rows, whatever dbt does next, and with each
+        # refresh (their "data as of" moved); not for every idle poll: ~16 events a few seconds
+        if self.report and result.rows:
+            for load in loads:
+                self.report.loaded(load)
+        stale = time.monotonic() - self._last_publish >= self.timing.refresh_seconds
+        if self._unbuilt or stale:
+            if not self._unbuilt:
+                result.trigger = "refresh"
+            step = time.perf_counter()
+            project = transform.project_mtime()
+            build = DATA_MODELS if self._unbuilt else FRESHNESS_ONLY
+            if project != self._project_built:
+                build = EVERY_MODEL
+            with operations.writing(self.settings):
+                built = transform.build(self.settings, build)
+            if build is EVERY_MODEL:
+                self._project_built = project
+            result.seconds["transform"] = time.perf_counter() - step
+            published = operations.publish(self.settings)
+            result.seconds["publish"] = published.seconds
+            result.published, self._unbuilt = True, False
+            self._last_publish = time.monotonic()
+            if self.report:
+                for load in loads if not result.rows else ():
+                    self.report.loaded(load)
+                self.report.built(built)
+                self.report.published(published, bi.location(self.settings))
+        self.cycles.append(result)
+        level = logging.INFO if result.rows or result.published else logging.DEBUG
+        log.log(level, "%s: %s rows%s; %s", result.trigger, f"{result.rows:,}",
+                 ", published" if result.published else "",
+                 ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items()))
+        if self._tests_pending or time.monotonic() >= self._next_tests:
+            self.run_data_tests()
+        return result
+
+    def run_data_tests(self) -> bool:
+        """`dbt test` of every data test; True when all pass. Left pending on an error that
+        kept them from running, so the next cycle tries again."""
+        self._tests_pending = True
+        try:
+            with operations.writing(self.settings):
+                results = transform.build(self.settings, DATA_TESTS)
+            passed = True
+        except transform.BuildFailed as exc:
+            results, passed = exc.results, False
+            if not results:
+                raise
+            alerts.send(self.settings, alerts.Alert(
+                "run_failed", "data tests", datetime.now(UTC), alerts.first_line(str(exc))))
+        if self.report:
+            self.report.tested(results)
+        self._tests_pending = False
+        self._next_tests = time.monotonic() + self.timing.test_every_seconds
+        return passed
+
+    # -- failures ----------------------------------------------------------------------------
+    def _failed(self, exc: BaseException, backoff: float) -> None:
+        self.failures += 1
+        error = ingest.error_line(exc)
+        log.error("cycle failed (%d in a row), next try in %.0f s: %s", self.failures, backoff,
+                  error)
+        if self.report:
+            self.report.failed(error)
+        if self.failures == 1:
+            alerts.send(self.settings, alerts.Alert("run_failed", "worker", datetime.now(UTC),
+                                                    error))
+
+    def _recovered(self) -> None:
+        log.warning("cycle succeeded again after %d failures", self.failures)
+        self.failures = 0
+
+
+def application_token() -> str | None:
+    """The token the portal shows for its outgoing webhook (a secret, read through dlt's config
+    like the webhook URL: `SOURCES__BITRIX24__APPLICATION_TOKEN` or `.dlt/secrets.toml`)."""
+    import dlt
+
+    token = dlt.secrets.get("sources.bitrix24.application_token")
+    return str(token) if token else None
+
+
+def run(
+    settings: Settings, host: str, port: int, timing: Timing, echo, **source_options
+) -> None:
+    """Serve the receiver (when a token is set) and cycle until SIGINT or SIGTERM."""
+    logging.basicConfig(format="%(asctime)s %(name)s %(message)s")
+    log.setLevel(logging.INFO)
+    worker = Worker(settings, timing, DagsterReport.open(settings), **source_options)
+    token, server = application_token(), None
+    if token:
+        server = events.serve(token, worker.notify, host, port)
+        echo(f"Events: POST http://{host}:{port}{events.PATH} (point the portal's outgoing "
+             "webhook here)")
+    else:
+        echo("Events: off (SOURCES__BITRIX24__APPLICATION_TOKEN is not set); polling only")
+    echo(f"Polling every {timing.poll_seconds:g} s; data tests every "
+         f"{timing.test_every_seconds:g} s; BI tools read {bi.location(settings)}")
+    if worker.report is None:
+        echo("Dagster: not reporting (DAGSTER_HOME is not set)")
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: worker.stop())
+    try:
+        worker.serve()
+    finally:
+        if server is not None:
+            server.should_exit = True
