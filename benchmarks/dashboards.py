@@ -19,7 +19,7 @@ from benchmarks.run import percentile
 from bi.browser import chart_count, launch, log_in, open_dashboard
 from emulator.testing import free_port, start_emulator
 from orchestration.commands import superset
-from orchestration.pipeline import bi, operations
+from orchestration.pipeline import operations
 from orchestration.pipeline.settings import Settings
 
 
@@ -44,7 +44,7 @@ def _slowest_answer_ms(answers) -> float:
 def measure(scale: float, rounds: int) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         settings = _bi_copy(scale, Path(tmp))
-        with bi.connect(settings) as con:
+        with settings.warehouse.read_published() as con:
             ads, leads = con.execute("select (select count(*) from marts.mart_ad_performance), "
                                      "(select count(*) from marts.fct_leads)").fetchall()[0]
         started = time.perf_counter()

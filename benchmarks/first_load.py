@@ -16,7 +16,6 @@ import requests
 
 from benchmarks.source import LISTS, pipeline_env, sync_process, warehouse_on
 from emulator.testing import start_emulator
-from orchestration.pipeline import engine
 from sources.bitrix24 import settings
 
 
@@ -49,7 +48,7 @@ def run(scales: tuple[float, ...], engines: tuple[str, ...] = ("duckdb", "postgr
                 requests.delete(f"{emu.base}/_emulator/stats", timeout=10)
                 result = sync_process(env)
                 stats = emu.stats()
-                with engine.connect(warehouse, read_only=True) as con:
+                with warehouse.warehouse.connect(read_only=True) as con:
                     windows = con.value("select count(*) from bitrix_raw._dlt_loads")
             assert stats["errors"] == {}, stats["errors"]
         finally:

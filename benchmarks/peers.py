@@ -172,13 +172,13 @@ def _correctness(emu, client: str, folder: str) -> dict:
 def _bi_reads(folder: str) -> list[str]:
     from dataclasses import replace
 
-    from orchestration.pipeline import bi, transform
+    from orchestration.pipeline import transform
     from orchestration.pipeline.settings import load
 
     settings = replace(load(), warehouse_path=Path(folder) / "warehouse.duckdb",
                        bi_path=Path(folder) / "bi.duckdb")
     transform.build(settings)
-    bi.publish(settings)
+    settings.warehouse.publish()
     lines = ["| mart | p50, ms | p95, ms |", "|---|---|---|"]
     with duckdb.connect(str(settings.bi_path), read_only=True) as con:
         for mart, sql in BI_QUERIES.items():

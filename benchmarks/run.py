@@ -303,7 +303,6 @@ def main(argv=None) -> int:
             out = ROOT / "benchmarks" / "results" / f"{name}.md"
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(f"# Benchmark results: {name}\n\n" + report)
-            embed_in_readme(name, report)
     if not args.smoke:
         collect_results()
     return 0
@@ -318,16 +317,6 @@ def collect_results() -> None:
         if path.exists():
             parts.append(path.read_text().replace("# Benchmark results: ", "# Section: ", 1))
     (ROOT / "benchmarks" / "RESULTS.md").write_text("\n".join(parts))
-
-
-def embed_in_readme(name: str, report: str) -> None:
-    """Replace the section's results between `<!-- bench:NAME -->` markers in the README."""
-    readme = ROOT / "README.md"
-    text = readme.read_text()
-    start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
-    if start in text and end in text:
-        before, rest = text.split(start, 1)
-        readme.write_text(f"{before}{start}\n{report}{end}{rest.split(end, 1)[1]}")
 
 
 if __name__ == "__main__":

@@ -14,8 +14,8 @@ from pathlib import Path
 import requests
 
 from emulator.testing import start_emulator
-from orchestration.pipeline.postgres import LocalServer
 from orchestration.pipeline.settings import Settings
+from orchestration.pipeline.warehouse.local_postgres import LocalServer
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,14 +1,13 @@
 import shutil
 import tempfile
-import uuid
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from emulator.testing import start_emulator
-from orchestration.pipeline.postgres import LocalServer
 from orchestration.pipeline.settings import Settings
+from orchestration.pipeline.warehouse.local_postgres import LocalServer
 
 
 @pytest.fixture(scope="session")
@@ -74,9 +73,11 @@ def postgres_server():
 
 @pytest.fixture
 def on_postgres(warehouse, postgres_server) -> Settings:
-    """`warehouse` on a new database of the worker's PostgreSQL server."""
+    """`warehouse` on an empty database of the worker's PostgreSQL server. Every test's has
+    the same name (made anew): dbt's parsed project names the database, so the worker's dbt
+    parses the project once instead of once a test."""
     return replace(warehouse, engine="postgres",
-                   postgres_url=postgres_server.create_database(f"w{uuid.uuid4().hex[:12]}"))
+                   postgres_url=postgres_server.create_database("warehouse"))
 
 
 @pytest.fixture(params=["duckdb", "postgres"])

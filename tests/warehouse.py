@@ -10,7 +10,7 @@ import time
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 from emulator.testing import ROOT
-from orchestration.pipeline import engine, operations
+from orchestration.pipeline import operations
 from orchestration.pipeline.settings import Settings
 from sources.bitrix24 import settings as source_settings
 from sources.bitrix24.helpers import clean_crm_record
@@ -40,14 +40,14 @@ def reconcile(settings: Settings) -> dict:
 
 
 def table(settings: Settings, name: str, order: str = "id") -> list[dict]:
-    with engine.connect(settings, read_only=True) as con:
+    with settings.warehouse.connect(read_only=True) as con:
         cur = con.execute(f"select * from bitrix_raw.{name} order by {order}")
         cols = [d[0] for d in cur.description]
         return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
 
 
 def scalar(settings: Settings, sql: str):
-    with engine.connect(settings, read_only=True) as con:
+    with settings.warehouse.connect(read_only=True) as con:
         return con.value(sql)
 
 
@@ -101,7 +101,7 @@ def warehouse_snapshot(settings: Settings) -> dict:
     """Every table's rows without load bookkeeping: for comparing two warehouses."""
     skip = {"_dlt_load_id", "_dlt_id", "observed_at"}
     out = {}
-    with engine.connect(settings, read_only=True) as con:
+    with settings.warehouse.connect(read_only=True) as con:
         names = [r[0] for r in con.execute(
             "select table_name from information_schema.tables where table_schema = 'bitrix_raw'"
             " and table_name not like '\\_dlt%' escape '\\'").fetchall()]

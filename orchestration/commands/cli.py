@@ -7,6 +7,7 @@ dlt, dbt and Dagster.
 import click
 
 from emulator.http.cli import emulator
+from orchestration.pipeline.warehouse import ENGINES
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -54,7 +55,7 @@ def _fail(exc: BaseException) -> None:
 @main.command()
 @click.option("--scale", type=click.FloatRange(0, 100, min_open=True), default=0.5,
               show_default=True, help="Size of the demo company (1 ≈ 600 leads/day).")
-@click.option("--engine", type=click.Choice(["duckdb", "postgres"]), default=None,
+@click.option("--engine", type=click.Choice(list(ENGINES)), default=None,
               help="The warehouse engine (default: WAREHOUSE_ENGINE, else duckdb); postgres "
                    "without POSTGRES_URL uses the local server (`make postgres`).")
 def demo(scale: float, engine: str | None) -> None:
@@ -151,7 +152,7 @@ def export(mart: str, fmt: str, out: str) -> None:
     """Write a mart from the published BI copy to an Excel, CSV or Parquet file."""
     from pathlib import Path
 
-    from orchestration.pipeline import bi, settings
+    from orchestration.pipeline import export, settings
 
     try:
         with click.progressbar(length=1, label=f"Exporting {mart}", file=None) as bar:
@@ -159,7 +160,7 @@ def export(mart: str, fmt: str, out: str) -> None:
                 bar.length = max(total, 1)
                 bar.update(done - bar.pos)
 
-            rows = bi.export(settings.load(), mart, fmt, Path(out), progress)
+            rows = export.export(settings.load(), mart, fmt, Path(out), progress)
     except Exception as exc:
         _fail(exc)
     click.echo(f"Wrote {rows:,} rows of {mart} to {out}")
@@ -232,7 +233,7 @@ def postgres() -> None:
 @postgres.command("start")
 def postgres_start() -> None:
     """Start the local server (made on first use); say how to point the warehouse at it."""
-    from orchestration.pipeline import postgres as local
+    from orchestration.pipeline.warehouse import local_postgres as local
 
     try:
         server = local.local_server().start()
@@ -246,7 +247,7 @@ def postgres_start() -> None:
 @postgres.command("stop")
 def postgres_stop() -> None:
     """Stop the local server."""
-    from orchestration.pipeline import postgres as local
+    from orchestration.pipeline.warehouse import local_postgres as local
 
     try:
         local.local_server().stop()
@@ -260,7 +261,7 @@ def postgres_stop() -> None:
 def postgres_url(database: str) -> None:
     """Print the local server's URL for POSTGRES_URL (it holds the password: meant for
     `export POSTGRES_URL="$(…)"`, not for logs). The database is created if missing."""
-    from orchestration.pipeline import postgres as local
+    from orchestration.pipeline.warehouse import local_postgres as local
 
     try:
         click.echo(local.ensure_database(local.local_server().start().url(), database))

@@ -11,11 +11,8 @@ import time
 from dataclasses import replace
 
 from emulator.http import launcher
-from orchestration.pipeline import bi, operations, postgres
+from orchestration.pipeline import export, operations, warehouse
 from orchestration.pipeline.settings import Settings
-from sources.bitrix24.errors import redact_webhooks
-
-DEMO_DATABASE = "bitrix_demo"  # on the postgres engine: the demo's own database, made anew
 
 SUMMARY = {
     "Leads by source (all time)": """
@@ -48,10 +45,11 @@ SUMMARY = {
 
 def summary(settings: Settings) -> str:
     lines = []
-    with bi.connect(settings) as con:
+    with settings.warehouse.read_published() as con:
         for title, sql in SUMMARY.items():
             cur = con.execute(sql)
-            lines += ["", title, *bi.text_table([d[0] for d in cur.description], cur.fetchall())]
+            header = [d[0] for d in cur.description]
+            lines += ["", title, *export.text_table(header, cur.fetchall())]
     return "\n".join(lines)
 
 
@@ -67,11 +65,7 @@ def run(settings: Settings, scale: float, echo, engine: str | None = None) -> No
     server (`bitrix-warehouse postgres start`) when none is set."""
     demo = demo_settings(settings)
     shutil.rmtree(demo.warehouse_path.parent, ignore_errors=True)
-    if (engine or settings.engine) == "postgres":
-        server = settings.postgres_url or postgres.local_server().start().url()
-        echo(f"Making the demo's database {DEMO_DATABASE} on PostgreSQL…")
-        demo = replace(demo, engine="postgres",
-                       postgres_url=postgres.recreate_database(server, DEMO_DATABASE))
+    demo = warehouse.engine(engine or settings.engine).demo(demo, echo)
     echo(f"Starting the emulator with the demo company (scale {scale:g})…")
     emulator = launcher.start("--dataset", "demo", "--scale", str(scale))
     try:
@@ -91,18 +85,4 @@ def run(settings: Settings, scale: float, echo, engine: str | None = None) -> No
     }
     split = ", ".join(f"{step} {s:.1f} s" for step, s in steps.items())
     echo(f"\nDone in {time.monotonic() - started:.0f} s ({split}).")
-    if demo.engine == "postgres":
-        echo(f"""
-Point a BI tool (Superset, DataLens, Metabase, DBeaver) at PostgreSQL, schema marts:
-  {redact_webhooks(demo.postgres_url)}   (the password: `bitrix-warehouse postgres url`)
-Every sync swaps the tested marts in whole; readers never see a half-built set.""")
-        return
-    echo(f"""
-Point a BI tool (Superset, DataLens, Metabase, DBeaver) or Python at the published copy:
-  {demo.bi_path.resolve()}   (DuckDB, read-only, schema marts; storage v1.4 for older drivers)
-Open the ready dashboards (leads and sources, ads, funnel, managers, deals) in Superset:
-  make bi   (then open the address it prints; it serves this demo's copy until BI_PATH exists)
-Export a mart for Excel (with BI_PATH={demo.bi_path}):
-  bitrix-warehouse export mart_lead_sources_daily --format xlsx --out leads.xlsx
-Watch the pipeline run itself every minute, against the emulator in live mode, in the Dagster UI:
-  make dev   (then open http://127.0.0.1:3000)""")
+    echo(demo.warehouse.reader_hint())

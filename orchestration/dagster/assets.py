@@ -19,7 +19,7 @@ from dagster_dlt import DagsterDltTranslator, build_dlt_asset_specs
 from dagster_dlt.translator import DltResourceTranslatorData
 from pydantic import Field
 
-from orchestration.pipeline import bi, operations, transform
+from orchestration.pipeline import operations, transform
 from orchestration.pipeline.settings import Settings
 from sources.bitrix24 import bitrix24_source
 
@@ -186,7 +186,7 @@ def bi_copy_asset(policy: dg.FreshnessPolicy, marts: dg.AssetsDefinition) -> dg.
         published = operations.publish(settings)
         return dg.MaterializeResult(
             metadata={
-                "published to": bi.location(settings),
+                "published to": settings.warehouse.location(),
                 "tables": published.tables,
                 "rows": published.rows,
                 "seconds": round(published.seconds, 2),

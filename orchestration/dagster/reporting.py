@@ -21,8 +21,8 @@ from dagster_dbt.asset_utils import get_asset_check_key_for_test
 
 from orchestration.dagster import assets
 from orchestration.pipeline import ingest, transform
-from orchestration.pipeline.bi import Published
 from orchestration.pipeline.settings import Settings
+from orchestration.pipeline.warehouse import Published
 from sources.bitrix24 import bitrix24_source
 
 

@@ -11,14 +11,12 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
 import dlt
-from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.sources import DltSource
 
-from orchestration.pipeline import engine
 from orchestration.pipeline.settings import Settings
+from orchestration.pipeline.warehouse import Connection
 from sources.bitrix24 import settings as source_settings
 from sources.bitrix24 import state
 from sources.bitrix24.errors import redact_webhooks
@@ -57,35 +55,17 @@ def make_pipeline(settings: Settings, progress: bool = False) -> dlt.Pipeline:
     # keep its last rows: copies of the portal outside the warehouse, growing without end.
     dlt.config["load.delete_completed_jobs"] = True
     dlt.config["load.truncate_staging_dataset"] = True
-    if settings.engine == "postgres":
-        destination = dlt.destinations.postgres(settings.postgres_url)
-    else:
-        credentials = DuckDbCredentials(str(settings.warehouse_path))
-        # A merge into multi-million-row tables otherwise lets DuckDB's buffer pool grow to 80 %
-        # of the machine (6.6 GB at demo scale 10); it spills to disk above this instead.
-        credentials.global_config = {"memory_limit": settings.duckdb_memory_limit}
-        destination = dlt.destinations.duckdb(credentials)
     return dlt.pipeline(
         pipeline_name=PIPELINE_NAME,
-        destination=destination,
+        destination=settings.warehouse.destination(),
         dataset_name=DATASET,
-        pipelines_dir=str(working_dir(settings)),
+        pipelines_dir=str(settings.warehouse.dlt_dir),
         progress=(
             dlt.progress.log(log_period=10, logger=sys.stderr, dump_system_stats=False)
             if progress
             else None
         ),
     )
-
-
-def working_dir(settings: Settings) -> Path:
-    """dlt's folder for this warehouse. Its local state (the cursors) belongs to one warehouse:
-    a Postgres database gets a folder of its own inside `dlt_dir`, so switching engines, or
-    databases, never goes on from another warehouse's cursors and skips its first load."""
-    if settings.engine == "duckdb":
-        return settings.dlt_dir
-    parts = engine.postgres_parts(settings.postgres_url)
-    return settings.dlt_dir / f"postgres_{parts['host']}_{parts['port']}_{parts['dbname']}"
 
 
 def _finish_pending(pipeline: dlt.Pipeline) -> None:
@@ -111,9 +91,10 @@ def load(
         pipeline = make_pipeline(settings, progress)
         _finish_pending(pipeline)
         while True:
-            pipeline.run(make_source(pipeline), loader_file_format=file_format(settings))
+            pipeline.run(make_source(pipeline), loader_file_format=settings.warehouse.file_format)
             _count(result, pipeline.last_trace)
-            _analyze(settings, pipeline.last_trace)
+            loaded = _extracted(pipeline.last_trace)
+            settings.warehouse.loaded([table for table, rows in loaded.items() if rows])
             if not more():
                 break
             if progress:
@@ -136,7 +117,7 @@ PERSONAL_TABLES = ("leads", "lead_versions", "deals", "deal_versions", "contacts
 PERSONAL_COLUMNS = sorted(name.lower() for name in source_settings.PERSONAL_FIELDS)
 
 
-def _personal_data(con: engine.Connection, settings: Settings) -> None:
+def _personal_data(con: Connection, settings: Settings) -> None:
     """Keep `ops.personal_data` true to what the warehouse holds (after a good run, on the run
     log's connection). Opted in: the marker is cleared. Not opted in: personal data loaded
     before (by an older release, or while the setting was on) is erased once, in the raw tables
@@ -162,17 +143,6 @@ def _personal_data(con: engine.Connection, settings: Settings) -> None:
                 [datetime.now(UTC).replace(tzinfo=None)])
 
 
-def _analyze(settings: Settings, trace) -> None:
-    """Postgres: fresh statistics for the raw tables a run loaded rows into. Autovacuum gets to
-    them later; the dbt build right after a first load would otherwise plan for empty tables."""
-    if settings.engine != "postgres":
-        return
-    with engine.connect(settings) as con:
-        for table, rows in sorted(_extracted(trace).items()):
-            if rows:
-                con.execute(f"analyze {con.ident(DATASET, table)}")
-
-
 def _extracted(trace) -> dict[str, int]:
     """The rows a dlt run extracted per table of the source (dlt's own tables left out)."""
     extract, rows = trace.last_extract_info, {}
@@ -182,17 +152,6 @@ def _extracted(trace) -> dict[str, int]:
                 if not table.startswith("_dlt"):
                     rows[table] = rows.get(table, 0) + table_metrics.items_count
     return rows
-
-
-def file_format(settings: Settings) -> str:
-    """DuckDB: parquet, not dlt's default insert_values (5× slower, 10× the memory) nor jsonl:
-    DuckDB infers a jsonl file's columns from its first 20,480 rows, so a column first filled
-    later (a bad amount, a new custom field) failed the whole load; and dlt 1.31 cannot load the
-    empty jsonl file that creates a table before its first row. Postgres: insert_values, dlt's
-    own choice there: its csv path loads with COPY … FORCE_NULL, which turns every empty string
-    the portal sent ('' status, title) into NULL, so the marts differed from DuckDB's; its
-    parquet path needs ADBC."""
-    return "insert_values" if settings.engine == "postgres" else "parquet"
 
 
 def _count(result: RunResult, trace) -> None:
@@ -232,12 +191,12 @@ def record_run(settings: Settings, result: RunResult, error: BaseException | Non
         message,
     ]
     try:
-        with engine.connect(settings) as con:
+        with settings.warehouse.connect() as con:
             for statement in SYNC_RUNS_DDL.split(";"):
                 con.execute(statement)
             if error is None:
                 _personal_data(con, settings)
             con.execute("insert into ops.sync_runs values (?, ?, ?, ?, ?, ?, ?, ?)", row)
-    except engine.errors(settings):
+    except settings.warehouse.errors:
         if error is None:
             raise

@@ -29,8 +29,9 @@ from typing import ClassVar, Literal, get_args
 import dlt
 from filelock import FileLock
 
-from orchestration.pipeline import bi, ingest, transform
+from orchestration.pipeline import ingest, transform
 from orchestration.pipeline.settings import Settings
+from orchestration.pipeline.warehouse import Published
 from sources.bitrix24 import backfill_source, bitrix24_source, state
 from sources.bitrix24.reconcile import deletions_source
 from sources.bitrix24.tables import CRM, crm_entities
@@ -185,24 +186,25 @@ def load(
         )
 
 
-def build(settings: Settings, *, full_refresh: bool = False) -> float:
-    """The routine `dbt build`; returns its seconds."""
+def build(settings: Settings, *, full_refresh: bool = False, data_tests: bool = True) -> float:
+    """The routine `dbt build` (`data_tests=False`: the models alone); returns its seconds."""
     started = time.perf_counter()
     with writing(settings):
-        transform.build(settings, transform.Build(full_refresh=full_refresh))
+        transform.build(settings, transform.Build(full_refresh=full_refresh,
+                                                  data_tests=data_tests))
     return time.perf_counter() - started
 
 
-def publish(settings: Settings) -> bi.Published:
+def publish(settings: Settings) -> Published:
     with writing(settings):
-        return bi.publish(settings)
+        return settings.warehouse.publish()
 
 
 @dataclass
 class Cycle:
     run: ingest.RunResult
     seconds: dict[str, float] = field(default_factory=dict)
-    published: bi.Published | None = None
+    published: Published | None = None
 
     def describe(self) -> str:
         loaded = ", ".join(f"{t} {n:,}" for t, n in sorted(self.run.rows.items()) if n)
@@ -228,7 +230,7 @@ def run(
         return cycle
     say("Building the marts (dbt build)…")
     cycle.seconds["transform"] = build(settings)
-    say(f"Publishing the marts to {bi.location(settings)}…")
+    say(f"Publishing the marts to {settings.warehouse.location()}…")
     cycle.published = publish(settings)
     cycle.seconds["publish"] = cycle.published.seconds
     return cycle

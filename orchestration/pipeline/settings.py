@@ -2,10 +2,14 @@
 
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from orchestration.pipeline.warehouse import Warehouse
 
 DATA_DIR = Path("data")
-ENGINES = ("duckdb", "postgres")
 
 
 @dataclass(frozen=True)
@@ -27,12 +31,14 @@ class Settings:
     load_personal_data: bool = False
 
     def __post_init__(self) -> None:
-        if self.engine not in ENGINES:
-            raise ValueError(f"WAREHOUSE_ENGINE must be one of {', '.join(ENGINES)}, "
-                             f"not {self.engine!r}")
-        if self.engine == "postgres" and not self.postgres_url:
-            raise ValueError("WAREHOUSE_ENGINE=postgres needs POSTGRES_URL "
-                             "(postgresql://user:password@host:port/database)")
+        self.warehouse  # noqa: B018 - an unknown engine or a missing URL fails here, at load
+
+    @cached_property
+    def warehouse(self) -> "Warehouse":
+        """The engine behind these settings (`orchestration.pipeline.warehouse`)."""
+        from orchestration.pipeline.warehouse import of
+
+        return of(self)
 
 
 def load() -> Settings:

@@ -4,9 +4,7 @@ runs ended. Reads the BI copy (never locked) and the warehouse's run log when no
 import json
 from datetime import UTC, datetime
 
-import duckdb
-
-from orchestration.pipeline import bi, engine
+from orchestration.pipeline import export
 from orchestration.pipeline.settings import Settings
 
 FRESHNESS = """
@@ -19,9 +17,9 @@ RUNS = """
 
 def report(settings: Settings) -> str:
     now = datetime.now(UTC).replace(tzinfo=None)
-    lines = [f"Published marts: {bi.location(settings)}"]
-    if bi.published(settings):
-        with bi.connect(settings) as con:
+    lines = [f"Published marts: {settings.warehouse.location()}"]
+    if settings.warehouse.is_published():
+        with settings.warehouse.read_published() as con:
             rows = [list(r) for r in con.execute(FRESHNESS).fetchall()]
         synced = max((r[3] for r in rows if r[3]), default=None)
         if synced is None:
@@ -34,19 +32,17 @@ def report(settings: Settings) -> str:
                 f"(stale after {settings.stale_after_minutes:g} min)"
             )
         header = ["entity", "rows", "data as of (UTC)", "synced at (UTC)", "lag min", "built at"]
-        lines += bi.text_table(header, rows)
+        lines += export.text_table(header, rows)
     else:
         lines.append("  not published yet: run `bitrix-warehouse sync`")
-    where = ("the same database" if settings.engine == "postgres"
-             else str(settings.warehouse_path))
-    lines += ["", f"Latest runs: {where}"]
+    lines += ["", f"Latest runs: {settings.warehouse.describe()}"]
     try:
-        with engine.connect(settings, read_only=True) as con:
+        with settings.warehouse.connect(read_only=True) as con:
             runs = con.rows(RUNS)
-    except duckdb.IOException:
+    except settings.warehouse.busy_errors:
         lines.append("  a run holds the warehouse right now")
         return "\n".join(lines)
-    except engine.errors(settings) as exc:
+    except settings.warehouse.errors as exc:
         if "sync_runs" not in str(exc):  # the run log not created yet: no runs
             raise
         runs = []
@@ -60,5 +56,5 @@ def report(settings: Settings) -> str:
          error or ""]
         for kind, status, finished, loaded, error in runs
     ]
-    lines += bi.text_table(["run", "result", "finished (UTC)", "rows", "error"], table_rows)
+    lines += export.text_table(["run", "result", "finished (UTC)", "rows", "error"], table_rows)
     return "\n".join(lines)

@@ -16,14 +16,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestration.pipeline import engine
 from orchestration.pipeline.failures import disk_full, disk_full_hint
 from orchestration.pipeline.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT_DIR = ROOT / "dbt_project"
 DBT = str(Path(sys.executable).with_name("dbt"))  # the venv's dbt, for dagster-dbt
-PASSWORD_ENV = "DBT_ENV_SECRET_POSTGRES_PASSWORD"
 
 
 class BuildFailed(Exception):
@@ -61,13 +59,9 @@ class Build:
 
 
 def dbt_vars(settings: Settings) -> dict[str, str]:
-    """The project's vars for a warehouse; the profile reads `warehouse_path` (DuckDB) or the
-    `postgres_*` connection (Postgres: all but the password, which `arguments` hands over as
-    dbt's scrubbed secret) from them."""
-    out = {"warehouse_path": str(settings.warehouse_path.resolve())}
-    if settings.engine == "postgres":
-        parts = engine.postgres_parts(settings.postgres_url)
-        out |= {f"postgres_{k}": v for k, v in parts.items() if k != "password"}
+    """The project's vars for a warehouse; the profile reads the warehouse's connection (all
+    but a password, which `arguments` hands over as dbt's scrubbed secret) from them."""
+    out = settings.warehouse.dbt_vars()
     if settings.portal_timezone:
         out["portal_timezone"] = settings.portal_timezone
     return out
@@ -79,11 +73,7 @@ def arguments(settings: Settings, command: list[str], target: Path | None = None
     `target`: where dbt writes (dagster-dbt passes its own), with its log there and nothing
     on stdout."""
     args = [*command, "--vars", json.dumps(dbt_vars(settings)), "--no-send-anonymous-usage-stats"]
-    if settings.engine == "postgres":
-        # The password goes through the environment (this process's: dbt runs here, and
-        # dagster-dbt's subprocess inherits it) under the prefix dbt scrubs from all it prints.
-        os.environ[PASSWORD_ENV] = engine.postgres_parts(settings.postgres_url)["password"]
-        args += ["--target", "postgres"]
+    args += settings.warehouse.dbt_target()
     if target is not None:
         args += [
             "--project-dir",
@@ -134,11 +124,9 @@ _MANIFESTS: dict[tuple, object] = {}
 
 
 def _manifest_key(settings: Settings) -> tuple:
-    # dbt-duckdb names the database after the file's stem; the rest of its path reaches only the
-    # profile, so a manifest serves every warehouse of that name (on Postgres: of that database)
-    database = (engine.postgres_parts(settings.postgres_url)["dbname"]
-                if settings.engine == "postgres" else settings.warehouse_path.stem)
-    return (settings.engine, database, settings.portal_timezone, project_mtime())
+    # a manifest serves every warehouse of that engine and database name
+    warehouse = settings.warehouse
+    return (warehouse.name, warehouse.database, settings.portal_timezone, project_mtime())
 
 
 def _parse(settings: Settings, target: Path):
@@ -178,9 +166,7 @@ def build(settings: Settings, what: Build = Build()) -> list:
         failures.append(str(result.exception).strip().splitlines()[0])
     detail = "; ".join(failures[-3:]) or "see dbt.log"
     if disk_full(detail):
-        where = (settings.warehouse_path.parent if settings.engine == "duckdb"
-                 else "the PostgreSQL server's disk")
-        detail = f"{disk_full_hint(where)} ({detail})"
+        detail = f"{disk_full_hint(settings.warehouse.disk)} ({detail})"
     raise BuildFailed(f"dbt {what.command()[0]} failed: {detail}", results)
 
 

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from orchestration.dagster.reporting import DagsterReport
-from orchestration.pipeline import alerts, bi, ingest, operations, transform
+from orchestration.pipeline import alerts, ingest, operations, transform
 from orchestration.pipeline.settings import Settings
 from orchestration.worker import events
 
@@ -237,7 +237,7 @@ class Worker:
                 for load in loads if not result.rows else ():
                     self.report.loaded(load)
                 self.report.built(built)
-                self.report.published(published, bi.location(self.settings))
+                self.report.published(published, self.settings.warehouse.location())
         self.cycles.append(result)
         level = logging.INFO if result.rows or result.published else logging.DEBUG
         log.log(level, "%s: %s rows%s; %s", result.trigger, f"{result.rows:,}",
@@ -308,7 +308,7 @@ def run(
     else:
         echo("Events: off (SOURCES__BITRIX24__APPLICATION_TOKEN is not set); polling only")
     echo(f"Polling every {timing.poll_seconds:g} s; data tests every "
-         f"{timing.test_every_seconds:g} s; BI tools read {bi.location(settings)}")
+         f"{timing.test_every_seconds:g} s; BI tools read {settings.warehouse.location()}")
     if worker.report is None:
         echo("Dagster: not reporting (DAGSTER_HOME is not set)")
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -19,7 +19,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from bi.browser import CHART, chart_count, launch, log_in, open_dashboard
 from emulator.testing import ROOT, free_port
 from orchestration.commands import superset
-from orchestration.pipeline import bi, operations
+from orchestration.pipeline import operations
 
 pytestmark = [pytest.mark.bi, pytest.mark.slow]
 
@@ -27,12 +27,12 @@ ARTIFACTS = ROOT / "test-artifacts" / "bi"
 
 
 def _query(settings, sql: str):
-    with bi.connect(settings) as con:
+    with settings.warehouse.read_published() as con:
         return con.execute(sql).fetchall()[0][0]
 
 
 def _query_all(settings, sql: str) -> list:
-    with bi.connect(settings) as con:
+    with settings.warehouse.read_published() as con:
         return [row[0] for row in con.execute(sql).fetchall()]
 
 

@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from emulator.testing import ROOT
-from orchestration.pipeline import bi, operations
+from orchestration.pipeline import operations
 from tests.warehouse import MARTS, sync
 
 # A BI tool in its own process: opens BI_PATH read-only again and again, and checks an invariant
@@ -62,7 +62,7 @@ def test_a_reader_during_ten_syncs_sees_no_error_and_never_a_mix_of_old_and_new_
     assert result["errors"] == [] and result["mismatches"] == []
     assert result["reads"] > 50
     assert len(result["versions"]) >= 5  # it read while the copies changed under it
-    with bi.connect(warehouse) as con:
+    with warehouse.warehouse.read_published() as con:
         leads = con.execute("select count(*) from marts.fct_leads").fetchall()[0][0]
     assert leads == len(demo.records("lead"))
 

@@ -3,17 +3,34 @@
 import os
 import subprocess
 import sys
+from types import SimpleNamespace
+
+from click.testing import CliRunner
 
 from emulator.testing import ROOT
+from orchestration.commands.cli import main
+
+
+def _env(warehouse, webhook, **settings) -> dict:
+    env = {"WAREHOUSE_PATH": str(warehouse.warehouse_path),
+           "DLT_PIPELINES_DIR": str(warehouse.dlt_dir), "BI_PATH": str(warehouse.bi_path),
+           "SOURCES__BITRIX24__WEBHOOK_URL": webhook, **settings}
+    return env
 
 
 def _run(args, warehouse, webhook, **settings):
-    env = {**os.environ, "WAREHOUSE_PATH": str(warehouse.warehouse_path),
-           "DLT_PIPELINES_DIR": str(warehouse.dlt_dir), "BI_PATH": str(warehouse.bi_path),
-           **settings}
-    env.pop("SOURCES__BITRIX24__WEBHOOK_URL", None)
-    if webhook:
-        env["SOURCES__BITRIX24__WEBHOOK_URL"] = webhook
+    """The command in this process (a cold process costs seconds of imports; one test below
+    runs the real `python -m orchestration`)."""
+    result = CliRunner().invoke(main, args, env=_env(warehouse, webhook, **settings),
+                                prog_name="bitrix-warehouse")
+    return SimpleNamespace(returncode=result.exit_code, stdout=result.stdout,
+                           stderr=result.stderr)
+
+
+def _subprocess(args, warehouse, webhook, **settings):
+    env = {**os.environ, **_env(warehouse, webhook, **settings)}
+    if webhook is None:
+        env.pop("SOURCES__BITRIX24__WEBHOOK_URL")
     return subprocess.run([sys.executable, "-m", "orchestration", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
 
@@ -35,7 +52,7 @@ def test_sync_loads_then_reports_nothing_new_and_reconcile_marks_deletions(wareh
 
 
 def test_sync_with_bad_credentials_says_so_in_one_line(warehouse, demo):
-    result = _run(["sync"], warehouse, demo.webhook.replace(demo.secret, "bad"))
+    result = _subprocess(["sync"], warehouse, demo.webhook.replace(demo.secret, "bad"))
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert "INVALID_CREDENTIALS" in result.stderr and "/rest/1/***/" in result.stderr

@@ -5,7 +5,7 @@ opted in and then out has it erased."""
 from dataclasses import replace
 from datetime import date
 
-from orchestration.pipeline import bi, engine, operations
+from orchestration.pipeline import export, operations
 
 # What a customer tells a seller, written through the REST API; each value unique to this test.
 PERSON = {
@@ -31,7 +31,7 @@ def _portal(emulator) -> dict:
 def _everything(settings) -> str:
     """Every value of every table the warehouse holds, as text."""
     out = []
-    with engine.connect(settings, read_only=True) as con:
+    with settings.warehouse.connect(read_only=True) as con:
         tables = con.rows("select table_schema, table_name from information_schema.tables "
                           "where table_schema not in ('information_schema', 'pg_catalog')")
         for schema, table in tables:
@@ -50,8 +50,8 @@ def test_a_default_warehouse_holds_no_customers_personal_data_anywhere(
     settings = any_warehouse
     ids = _portal(emulator)
     operations.run(settings, operations.Sync())
-    for fmt in bi.EXPORT_FORMATS:
-        bi.export(settings, "fct_leads", fmt, tmp_path / "out" / f"leads.{fmt}")
+    for fmt in export.EXPORT_FORMATS:
+        export.export(settings, "fct_leads", fmt, tmp_path / "out" / f"leads.{fmt}")
     held = _everything(settings)
     assert str(ids["lead"]) in held and "avito-1" in held  # what the marts need is there
     places = {"warehouse": held, "dlt's folder": _files(settings.dlt_dir),
@@ -68,7 +68,7 @@ def test_a_warehouse_that_opts_in_holds_them_and_erases_them_when_it_opts_out(
     settings = replace(any_warehouse, load_personal_data=True)
     ids = _portal(emulator)
     operations.load(settings, operations.Sync(), rate_per_second=0)
-    with engine.connect(settings, read_only=True) as con:
+    with settings.warehouse.connect(read_only=True) as con:
         lead = con.rows("select name, last_name, birthdate, comments from bitrix_raw.leads")
         contact = con.rows("select name, post from bitrix_raw.contacts")
     assert lead == [("Евдокия-q7x", "Пантелеева-q7x", date(1987, 6, 5),
@@ -80,6 +80,6 @@ def test_a_warehouse_that_opts_in_holds_them_and_erases_them_when_it_opts_out(
                     rate_per_second=0)
     held = _everything(settings)
     assert "Бампер и фара" in held and not [m for m in MARKS if m in held]
-    with engine.connect(settings, read_only=True) as con:
+    with settings.warehouse.connect(read_only=True) as con:
         erased = con.rows("select erased_at from ops.personal_data")
     assert len(erased) == 1

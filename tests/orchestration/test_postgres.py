@@ -15,7 +15,7 @@ import pytest
 from openpyxl import load_workbook
 
 from emulator.testing import ROOT
-from orchestration.pipeline import bi, engine, operations
+from orchestration.pipeline import export, operations
 from orchestration.pipeline.settings import Settings
 from tests.warehouse import MARTS
 
@@ -37,8 +37,8 @@ def _value(value):
 def _marts(settings: Settings) -> dict[str, list]:
     """Every published mart's rows (clock columns left out), sorted."""
     out = {}
-    with bi.connect(settings) as con:
-        for name in bi.marts(settings):
+    with settings.warehouse.read_published() as con:
+        for name in export.marts(settings):
             cursor = con.execute(f'select * from marts."{name}"')
             names = [d[0] for d in cursor.description]
             rows = [tuple((c, _value(v)) for c, v in zip(names, row, strict=True)
@@ -55,7 +55,7 @@ def test_one_portal_gives_the_same_marts_on_duckdb_and_postgres(demo, warehouse,
 
     # the rows each load reports are the rows its raw tables hold
     assert on_postgres == on_duckdb
-    with engine.connect(postgres, read_only=True) as con:
+    with postgres.warehouse.connect(read_only=True) as con:
         for table, rows in on_postgres.items():
             assert con.value(f"select count(*) from bitrix_raw.{table}") == rows, table
     duckdb_marts, postgres_marts = _marts(warehouse), _marts(postgres)
@@ -78,7 +78,7 @@ def test_the_swap_publishes_every_mart_at_once_while_bi_reads(on_postgres, emula
         # what a BI dashboard does: two marts read in one transaction, again and again
         while not stop.is_set():
             try:
-                with bi.connect(settings) as con:
+                with settings.warehouse.read_published() as con:
                     seen.add((con.value("select count(*) from marts.fct_leads"),
                               con.value("select count(*) from marts.mart_lead_sources_daily")))
                 reads.append(1)
@@ -100,7 +100,7 @@ def test_the_swap_publishes_every_mart_at_once_while_bi_reads(on_postgres, emula
     assert published.tables == len(MARTS)
     # one source (CALL, the portal's default) then two: never the new leads with the old sources
     assert seen == {(1, 1), (2, 2)}
-    with engine.connect(settings, read_only=True) as con:
+    with settings.warehouse.connect(read_only=True) as con:
         assert con.value("select count(*) from information_schema.schemata "
                          "where schema_name in ('marts_new')") == 0  # nothing left behind
 
@@ -109,12 +109,12 @@ def test_a_mart_exports_from_postgres_in_every_format(on_postgres, emulator, tmp
     for title in ("Первый", "Второй, с запятой"):
         emulator.call("crm.lead.add", {"fields": {"TITLE": title, "SOURCE_ID": "WEB"}})
     _cycle(on_postgres)
-    with bi.connect(on_postgres) as con:
+    with on_postgres.warehouse.read_published() as con:
         want = con.rows("select lead_id, title from marts.fct_leads order by 1")
     assert [t for _, t in want] == ["Первый", "Второй, с запятой"]
-    for fmt in bi.EXPORT_FORMATS:
+    for fmt in export.EXPORT_FORMATS:
         out = tmp_path / f"leads.{fmt}"
-        assert bi.export(on_postgres, "fct_leads", fmt, out) == 2
+        assert export.export(on_postgres, "fct_leads", fmt, out) == 2
         if fmt == "xlsx":
             sheet = load_workbook(out).active
             header, *rows = sheet.iter_rows(values_only=True)
@@ -128,7 +128,7 @@ def test_a_mart_exports_from_postgres_in_every_format(on_postgres, emulator, tmp
     # a mart with no rows (no deals yet) still exports its columns
     for fmt in ("csv", "parquet"):
         out = tmp_path / f"deals.{fmt}"
-        assert bi.export(on_postgres, "fct_deals", fmt, out) == 0
+        assert export.export(on_postgres, "fct_deals", fmt, out) == 0
         read = pyarrow.csv.read_csv if fmt == "csv" else pyarrow.parquet.read_table
         table = read(out)
         assert table.num_rows == 0 and "deal_id" in table.column_names, fmt
@@ -136,7 +136,7 @@ def test_a_mart_exports_from_postgres_in_every_format(on_postgres, emulator, tmp
 
 def test_the_password_shows_nowhere(on_postgres, emulator):
     settings = on_postgres
-    password = engine.postgres_parts(settings.postgres_url)["password"]
+    password = settings.warehouse.parts["password"]
     emulator.call("crm.lead.add", {"fields": {"TITLE": "Лид"}})
     env = {**os.environ, "SOURCES__BITRIX24__WEBHOOK_URL": emulator.webhook,
            "WAREHOUSE_ENGINE": "postgres", "POSTGRES_URL": settings.postgres_url,
@@ -161,7 +161,7 @@ def test_the_password_shows_nowhere(on_postgres, emulator):
         if path.is_file():
             assert password.encode() not in path.read_bytes(), path
     # …nor in the run log
-    with engine.connect(settings, read_only=True) as con:
+    with settings.warehouse.connect(read_only=True) as con:
         assert password not in str(con.rows("select * from ops.sync_runs"))
 
 
@@ -184,7 +184,7 @@ def _killed(script: str, settings: Settings, reached, env: dict | None = None) -
 def _busy(settings: Settings, like: str):
     """Whether a session of the pipeline is running a statement like `like` right now."""
     def reached() -> bool:
-        with engine.connect(settings, read_only=True) as con:
+        with settings.warehouse.connect(read_only=True) as con:
             return con.value("select count(*) from pg_stat_activity where state = 'active' "
                              "and query ilike ? and pid <> pg_backend_pid()", [like]) > 0
     return reached
@@ -211,15 +211,15 @@ def test_a_publish_killed_mid_swap_leaves_the_old_marts_whole_and_the_next_one_s
     emulator.call("crm.lead.add", {"fields": {"TITLE": "Второй"}})
     operations.load(on_postgres, operations.Sync(), rate_per_second=0)
     operations.build(on_postgres)
-    with engine.connect(on_postgres) as con:  # hold the swap at its last step
+    with on_postgres.warehouse.connect() as con:  # hold the swap at its last step
         con.execute("lock table marts.fct_leads in access share mode")
         _killed("from orchestration.pipeline import operations, settings; "
                 "operations.publish(settings.load())",
                 on_postgres, _busy(on_postgres, "drop schema if exists marts %"))
-    with bi.connect(on_postgres) as con:
+    with on_postgres.warehouse.read_published() as con:
         assert con.value("select count(*) from marts.fct_leads") == 1  # the old set, whole
         assert con.value("select count(*) from information_schema.schemata "
                          "where schema_name = 'marts_new'") == 0  # rolled back with it
     assert operations.publish(on_postgres).tables == len(MARTS)
-    with bi.connect(on_postgres) as con:
+    with on_postgres.warehouse.read_published() as con:
         assert con.value("select count(*) from marts.fct_leads") == 2

@@ -11,7 +11,7 @@ from dataclasses import replace
 import duckdb
 import pytest
 
-from orchestration.pipeline import bi
+from orchestration.pipeline import export
 from orchestration.pipeline.settings import Settings
 
 
@@ -36,9 +36,9 @@ def test_a_bi_path_and_an_export_path_with_an_apostrophe_work(tmp_path, fmt):
     in BI_PATH or in `export --out` was a parser error (and an injection point)."""
     bi_path = tmp_path / "Отчёты Ивана's" / "bi.duckdb"
     settings = replace(_warehouse(tmp_path / "wh"), bi_path=bi_path)
-    assert bi.publish(settings).tables == 2
+    assert settings.warehouse.publish().tables == 2
     out = tmp_path / "it's" / f"it's; drop table x; --.{fmt}"
-    assert bi.export(settings, "mart_lead_sources_daily", fmt, out) == 3
+    assert export.export(settings, "mart_lead_sources_daily", fmt, out) == 3
     if fmt == "csv":
         with out.open(newline="") as f:
             assert next(csv.reader(f)) == ["leads", "source"]
@@ -51,13 +51,13 @@ def test_a_bi_path_and_an_export_path_with_an_apostrophe_work(tmp_path, fmt):
 
 def test_an_export_into_a_path_under_a_file_says_so_in_one_line(tmp_path):
     settings = _warehouse(tmp_path / "wh")
-    bi.publish(settings)
+    settings.warehouse.publish()
     blocker = tmp_path / "report.csv"
     blocker.write_text("a file")
     with pytest.raises(ValueError, match=r"is a file, not a folder"):
-        bi.export(settings, "mart_lead_sources_daily", "csv", blocker / "x.csv")
+        export.export(settings, "mart_lead_sources_daily", "csv", blocker / "x.csv")
     with pytest.raises(ValueError, match=r"it is a folder"):
-        bi.export(settings, "mart_lead_sources_daily", "csv", tmp_path)
+        export.export(settings, "mart_lead_sources_daily", "csv", tmp_path)
 
 
 @pytest.fixture
@@ -79,12 +79,12 @@ def test_a_publish_on_a_full_disk_says_so_keeps_the_old_copy_and_leaves_no_file_
     the process ID, never cleaned, so every failed publish filled the disk further."""
     small = _warehouse(tmp_path / "small_wh", rows=3)
     settings = replace(small, bi_path=small_disk / "bi.duckdb")
-    bi.publish(settings)  # a copy that fits
+    settings.warehouse.publish()  # a copy that fits
     before = sorted(p.name for p in small_disk.iterdir())
     big = replace(_warehouse(tmp_path / "big_wh", rows=60_000), bi_path=settings.bi_path)
     for _ in range(3):
         with pytest.raises(OSError) as failed:
-            bi.publish(big)
+            big.warehouse.publish()
         assert failed.value.errno == errno.ENOSPC
         assert f"the disk holding {small_disk.resolve()} is full" in str(failed.value)
         assert sorted(p.name for p in small_disk.iterdir()) == before
@@ -95,7 +95,7 @@ def test_a_publish_on_a_full_disk_says_so_keeps_the_old_copy_and_leaves_no_file_
 
 def test_an_export_on_a_full_disk_says_so_and_leaves_no_file_behind(tmp_path, small_disk):
     settings = _warehouse(tmp_path / "wh", rows=60_000)
-    bi.publish(settings)
+    settings.warehouse.publish()
     with pytest.raises(OSError, match="is full: free space there"):
-        bi.export(settings, "mart_lead_sources_daily", "csv", small_disk / "big.csv")
+        export.export(settings, "mart_lead_sources_daily", "csv", small_disk / "big.csv")
     assert list(small_disk.iterdir()) == []

@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import dagster as dg
@@ -221,10 +222,8 @@ def test_a_worker_killed_mid_cycle_loses_nothing_and_the_next_one_completes_the_
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(120) == 0, log.read_text()[-3000:]
     # the killed runs' warehouse holds what a clean run of the same portal holds
-    clean = type(settings)(**{**settings.__dict__,
-                              "warehouse_path": tmp_path / "clean" / "warehouse.duckdb",
-                              "bi_path": tmp_path / "clean" / "bi.duckdb",
-                              "dlt_dir": tmp_path / "clean" / "dlt"})
+    clean = replace(settings, warehouse_path=tmp_path / "clean" / "warehouse.duckdb",
+                    bi_path=tmp_path / "clean" / "bi.duckdb", dlt_dir=tmp_path / "clean" / "dlt")
     sync(clean)
     reconcile(clean)
     query = ("select id, date_modify, title from bitrix_raw.leads "

@@ -21,7 +21,7 @@ stages as (
 ),
 
 stays as (
-    select * from {{ ref('fct_stage_intervals') }}
+    select * from {{ ref('int_stage_intervals') }}
 ),
 
 current_stays as (

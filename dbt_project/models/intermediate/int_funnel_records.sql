@@ -3,7 +3,7 @@
 {{ config(
     materialized='table' if target.type == 'postgres' else 'view',
 ) }}
--- Every live lead and deal as the funnel counts it: its current funnel, cohort month (creation,
+-- Every live lead and deal (the records fct_leads and fct_deals hold) as the funnel counts it: its current funnel, cohort month (creation,
 -- portal time zone) and the one manager credited with it (leads: the first responsible; deals:
 -- the manager at close, or the current one while open).
 with
@@ -15,7 +15,8 @@ leads as (
         0 as pipeline_id,
         {{ month_of('created_date') }} as cohort_month,
         first_manager_id as manager_id
-    from {{ ref('fct_leads') }}
+    from {{ ref('int_leads_classified') }}
+    where not is_deleted
 ),
 
 deals as (
@@ -25,7 +26,8 @@ deals as (
         pipeline_id,
         {{ month_of('created_date') }} as cohort_month,
         credited_manager_id as manager_id
-    from {{ ref('fct_deals') }}
+    from {{ ref('int_deals_classified') }}
+    where not is_deleted and not is_recurring_template
 ),
 
 unioned as (

@@ -7,7 +7,7 @@ records as (
 ),
 
 stays as (
-    select * from {{ ref('fct_stage_intervals') }}
+    select * from {{ ref('int_stage_intervals') }}
     where duration_days is not null
 ),
 

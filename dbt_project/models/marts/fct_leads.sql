@@ -10,9 +10,11 @@ take_up as (
     select * from {{ ref('int_lead_take_up') }}
 ),
 
+-- the live deals (as fct_deals holds them) converted from a lead
 deals as (
-    select * from {{ ref('fct_deals') }}
-    where lead_id is not null
+    select *, outcome = 'won' as is_revenue
+    from {{ ref('int_deals_classified') }}
+    where lead_id is not null and not is_deleted and not is_recurring_template
 ),
 
 lead_deals as (

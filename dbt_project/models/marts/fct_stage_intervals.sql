@@ -6,9 +6,7 @@ stays as (
 ),
 
 live as (
-    select 'lead' as entity, lead_id as record_id from {{ ref('fct_leads') }}
-    union all
-    select 'deal' as entity, deal_id as record_id from {{ ref('fct_deals') }}
+    select entity, record_id from {{ ref('int_funnel_records') }}
 ),
 
 final as (

@@ -9,16 +9,22 @@ needed then.
 import os
 import secrets
 import shutil
+import socket
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from emulator.http.launcher import free_port
-
 BINARIES = Path("/usr/lib/postgresql")
 USER = "postgres"
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 class ServerError(RuntimeError):

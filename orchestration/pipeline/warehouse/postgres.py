@@ -1,0 +1,199 @@
+"""The PostgreSQL engine: the database at `postgres_url` (which holds the password: a secret,
+never logged). Many readers and writers at once.
+
+BI tools read the warehouse's own schema `marts`. dbt builds and tests the marts in
+`marts_build`; `publish` copies them into `marts_new` and, in the same transaction, drops
+`marts` and renames `marts_new` to it. A BI query sees the old set or the new one, never a mix,
+and never a half-built table.
+"""
+
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from orchestration.pipeline.warehouse import DEMO_DATABASE, Connection, Published, Warehouse
+
+PASSWORD_ENV = "DBT_ENV_SECRET_POSTGRES_PASSWORD"  # the prefix dbt scrubs from all it prints
+# How long the swap waits for BI queries still reading the old marts; then the publish fails
+# (and the next cycle publishes) rather than queueing every new BI query behind it.
+SWAP_LOCK_TIMEOUT = "60s"
+BATCH = 10_000
+
+
+def url_parts(url: str) -> dict:
+    """A `postgresql://user:password@host:port/database` URL's parts, as dbt's profile takes
+    them."""
+    parts = urlsplit(url)
+    return {
+        "host": parts.hostname or "localhost",
+        "port": parts.port or 5432,
+        "user": unquote(parts.username or ""),
+        "password": unquote(parts.password or ""),
+        "dbname": parts.path.lstrip("/") or unquote(parts.username or ""),
+    }
+
+
+class PostgresConnection(Connection):
+    def execute(self, sql: str, params: Sequence = ()):
+        cursor = self.raw.cursor()
+        if params:  # psycopg2 formats with %s; a literal % must be doubled then
+            cursor.execute(sql.replace("%", "%%").replace("?", "%s"), params)
+        else:
+            cursor.execute(sql)
+        return cursor
+
+    def ident(self, *names: str) -> str:
+        from psycopg2.extensions import quote_ident
+
+        return ".".join(quote_ident(name, self.raw) for name in names)
+
+    def export(self, relation: str, path: Path, fmt: str) -> None:
+        """Streamed from a server-side cursor in batches through Arrow; an empty relation
+        still gets its columns (a csv header, a parquet file of no rows)."""
+        import pyarrow as pa
+        from pyarrow import csv, parquet
+
+        cursor = self.raw.cursor(name="export")
+        cursor.itersize = BATCH
+        cursor.execute(f"select * from {relation}")
+        batch = cursor.fetchmany(BATCH)
+        names = [d[0] for d in cursor.description]
+
+        def table(rows):
+            return pa.Table.from_pylist([dict(zip(names, row, strict=True)) for row in rows])
+
+        first = table(batch) if batch else pa.table({n: pa.array([], pa.null()) for n in names})
+        writer = (csv.CSVWriter(path, first.schema) if fmt == "csv"
+                  else parquet.ParquetWriter(path, first.schema))
+        with writer:
+            writer.write_table(first)
+            while batch := cursor.fetchmany(BATCH):
+                more = table(batch)
+                writer.write_table(more.cast(writer.schema) if fmt == "parquet" else more)
+
+
+class Postgres(Warehouse):
+    name = "postgres"
+    build_schema = "marts_build"  # the project's generate_schema_name sends the marts here
+    # dlt's own choice there: its csv path loads with COPY … FORCE_NULL, which turns every empty
+    # string the portal sent ('' status, title) into NULL, so the marts differed from DuckDB's;
+    # its parquet path needs ADBC.
+    file_format = "insert_values"
+
+    def __init__(self, settings) -> None:
+        if not settings.postgres_url:
+            raise ValueError("WAREHOUSE_ENGINE=postgres needs POSTGRES_URL "
+                             "(postgresql://user:password@host:port/database)")
+        super().__init__(settings)
+        self.parts = url_parts(settings.postgres_url)
+
+    @contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[Connection]:
+        import psycopg2
+
+        raw = psycopg2.connect(self.settings.postgres_url, application_name="bitrix-warehouse")
+        raw.set_session(readonly=read_only)
+        try:
+            yield PostgresConnection(raw)
+            raw.commit()
+        finally:
+            raw.close()
+
+    @property
+    def errors(self) -> tuple[type[Exception], ...]:
+        import psycopg2
+
+        return (psycopg2.Error,)
+
+    @property
+    def disk(self) -> Path | str:
+        return "the PostgreSQL server's disk"
+
+    def describe(self) -> str:
+        return f"the PostgreSQL database {self.parts['dbname']}"
+
+    def destination(self):
+        import dlt
+
+        return dlt.destinations.postgres(self.settings.postgres_url)
+
+    @property
+    def dlt_dir(self) -> Path:
+        p = self.parts
+        return self.settings.dlt_dir / f"postgres_{p['host']}_{p['port']}_{p['dbname']}"
+
+    def loaded(self, tables: Sequence[str]) -> None:
+        """Fresh statistics for the raw tables a run loaded rows into. Autovacuum gets to them
+        later; the dbt build right after a first load would otherwise plan for empty tables."""
+        from orchestration.pipeline.ingest import DATASET
+
+        with self.connect() as con:
+            for table in sorted(tables):
+                con.execute(f"analyze {con.ident(DATASET, table)}")
+
+    def dbt_vars(self) -> dict[str, str]:
+        return super().dbt_vars() | {f"postgres_{k}": v for k, v in self.parts.items()
+                                     if k != "password"}
+
+    def dbt_target(self) -> list[str]:
+        # The password goes through the environment (this process's: dbt runs here, and
+        # dagster-dbt's subprocess inherits it) under the prefix dbt scrubs from all it prints.
+        os.environ[PASSWORD_ENV] = self.parts["password"]
+        return ["--target", "postgres"]
+
+    @property
+    def database(self) -> str:
+        return self.parts["dbname"]
+
+    def publish(self) -> Published:
+        started, rows = time.perf_counter(), 0
+        with self.connect() as con:  # one transaction: readers see all of it or none
+            tables = [t for (t,) in con.rows(
+                "select table_name from information_schema.tables where table_schema = ? "
+                "and table_type = 'BASE TABLE' order by 1", [self.build_schema])]
+            if not tables:
+                raise RuntimeError("the warehouse has no marts yet: run a sync and a build first")
+            con.execute("select set_config('lock_timeout', ?, true)", [SWAP_LOCK_TIMEOUT])
+            con.execute("drop schema if exists marts_new cascade")
+            con.execute("create schema marts_new")
+            for table in tables:
+                copy = con.ident("marts_new", table)
+                con.execute(f"create table {copy} as table {con.ident(self.build_schema, table)}")
+                rows += con.value(f"select count(*) from {copy}")
+            con.execute("drop schema if exists marts cascade")
+            con.execute("alter schema marts_new rename to marts")
+        return Published(len(tables), rows, time.perf_counter() - started)
+
+    def read_published(self):
+        return self.connect(read_only=True)
+
+    def is_published(self) -> bool:
+        with self.connect(read_only=True) as con:
+            return bool(con.value("select count(*) from information_schema.schemata "
+                                  "where schema_name = 'marts'"))
+
+    def location(self) -> str:
+        return f"schema marts of {self.describe()}"
+
+    def reader_hint(self) -> str:
+        from sources.bitrix24.errors import redact_webhooks
+
+        return f"""
+Point a BI tool (Superset, DataLens, Metabase, DBeaver) at PostgreSQL, schema marts:
+  {redact_webhooks(self.settings.postgres_url)}   (the password: `bitrix-warehouse postgres url`)
+Every sync swaps the tested marts in whole; readers never see a half-built set."""
+
+    @classmethod
+    def demo(cls, settings, echo: Callable[[str], None]):
+        """The demo's database on the server of POSTGRES_URL, or on the local server
+        (`bitrix-warehouse postgres start`) when none is set, made empty."""
+        from orchestration.pipeline.warehouse import local_postgres
+
+        server = settings.postgres_url or local_postgres.local_server().start().url()
+        echo(f"Making the demo's database {DEMO_DATABASE} on PostgreSQL…")
+        return replace(settings, engine=cls.name,
+                       postgres_url=local_postgres.recreate_database(server, DEMO_DATABASE))
