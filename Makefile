@@ -12,7 +12,8 @@ CHROMIUM := /usr/bin/chromium
 POSTGRES_BIN := /usr/lib/postgresql
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup bi-setup demo demo-postgres postgres postgres-server postgres-stop dev bi test lint emulator bench \
+.PHONY: setup bi-setup demo demo-postgres postgres postgres-server postgres-stop dev bi test test-fast lint \
+	emulator bench \
 	bench-smoke clean
 
 $(UV):
@@ -72,7 +73,12 @@ worker: setup
 # subprocesses, not on one another; the slowest tests are listed at the end.
 test: bi-setup $(CHROMIUM) postgres-server
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/pytest -n auto --dist worksteal --durations=15
+	$(VENV)/bin/pytest -n auto --dist load --durations=15
+
+# The edit-run loop: lint, then every test but the slow end-to-end ones (see tests/conftest.py).
+test-fast: setup postgres-server
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest -n auto --dist load -m "not slow and not bi" --durations=10
 
 lint: setup
 	$(VENV)/bin/ruff check .

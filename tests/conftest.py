@@ -84,3 +84,32 @@ def on_postgres(warehouse, postgres_server) -> Settings:
 def any_warehouse(request, warehouse) -> Settings:
     """`warehouse` on each engine in turn (on Postgres: `on_postgres`)."""
     return warehouse if request.param == "duckdb" else request.getfixturevalue("on_postgres")
+
+
+# Modules of end-to-end tests that take tens of seconds each (Dagster runs, Superset, the
+# benchmarks' smoke runs, kills and restarts, every scenario on both engines): `make test`
+# runs them first, so the longest do not start last; `make test-fast` leaves them out.
+SLOW_MODULES = {
+    "tests/test_benchmarks_smoke.py",
+    "tests/scenarios",
+    "tests/orchestration/test_dagster_runs.py",
+    "tests/orchestration/test_bi_copy.py",
+    "tests/orchestration/test_worker.py",
+    "tests/orchestration/test_demo.py",
+    "tests/orchestration/test_personal_data.py",
+    "tests/orchestration/test_cli.py",
+    "tests/sources/test_changes_during_a_pass.py",
+    "tests/sources/test_resilience.py",
+    "tests/emulator/test_third_party_clients.py",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        path = item.nodeid.split("::")[0]
+        on_postgres = "[postgres" in item.nodeid
+        if on_postgres or any(path == m or path.startswith(m + "/") for m in SLOW_MODULES):
+            item.add_marker(pytest.mark.slow)
+    # the slowest first (the stateful test, then every slow test), each group in its order
+    items.sort(key=lambda item: (0 if "incremental_equals_full_rebuild" in item.nodeid
+                                 else 1 if item.get_closest_marker("slow") else 2))
