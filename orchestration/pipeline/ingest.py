@@ -92,9 +92,8 @@ def load(
         _finish_pending(pipeline)
         while True:
             pipeline.run(make_source(pipeline), loader_file_format=settings.warehouse.file_format)
-            _count(result, pipeline.last_trace)
-            loaded = _extracted(pipeline.last_trace)
-            settings.warehouse.loaded([table for table, rows in loaded.items() if rows])
+            loaded = _count(result, pipeline.last_trace)
+            settings.warehouse.loaded(DATASET, [table for table, rows in loaded.items() if rows])
             if not more():
                 break
             if progress:
@@ -154,16 +153,19 @@ def _extracted(trace) -> dict[str, int]:
     return rows
 
 
-def _count(result: RunResult, trace) -> None:
-    """Add a dlt run's rows per table and step seconds to `result`. The rows are counted as
-    extracted (the source's rows are one table row each): dlt 1.31's csv writer counts the fields
-    it wrote, not the rows, into the normalize step's figures."""
-    for table, rows in _extracted(trace).items():
+def _count(result: RunResult, trace) -> dict[str, int]:
+    """Add a dlt run's rows per table and step seconds to `result`; returns the run's rows per
+    table. The rows are counted as extracted (the source's rows are one table row each): dlt
+    1.31's csv writer counts the fields it wrote, not the rows, into the normalize step's
+    figures."""
+    extracted = _extracted(trace)
+    for table, rows in extracted.items():
         result.rows[table] = result.rows.get(table, 0) + rows
     for step in trace.steps:
         if step.step in ("extract", "normalize", "load") and step.finished_at:
             seconds = (step.finished_at - step.started_at).total_seconds()
             result.seconds[step.step] = result.seconds.get(step.step, 0.0) + seconds
+    return extracted
 
 
 def error_line(error: BaseException) -> str:

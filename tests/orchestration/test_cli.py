@@ -12,10 +12,9 @@ from orchestration.commands.cli import main
 
 
 def _env(warehouse, webhook, **settings) -> dict:
-    env = {"WAREHOUSE_PATH": str(warehouse.warehouse_path),
-           "DLT_PIPELINES_DIR": str(warehouse.dlt_dir), "BI_PATH": str(warehouse.bi_path),
-           "SOURCES__BITRIX24__WEBHOOK_URL": webhook, **settings}
-    return env
+    return {"WAREHOUSE_PATH": str(warehouse.warehouse_path),
+            "DLT_PIPELINES_DIR": str(warehouse.dlt_dir), "BI_PATH": str(warehouse.bi_path),
+            "SOURCES__BITRIX24__WEBHOOK_URL": webhook, **settings}
 
 
 def _run(args, warehouse, webhook, **settings):

@@ -109,9 +109,9 @@ class Warehouse(ABC):
         warehouse, so switching engines or databases never goes on from another's cursors."""
         return self.settings.dlt_dir
 
-    def loaded(self, tables: Sequence[str]) -> None:
-        """After a load put rows into `tables` of `bitrix_raw` (statistics, where an engine
-        keeps them by hand); nothing by default."""
+    def loaded(self, schema: str, tables: Sequence[str]) -> None:
+        """After a load put rows into `tables` of `schema` (statistics, where an engine keeps
+        them by hand); nothing by default."""
         return
 
     # -- building (dbt) -----------------------------------------------------------------------

@@ -126,14 +126,12 @@ class Postgres(Warehouse):
         p = self.parts
         return self.settings.dlt_dir / f"postgres_{p['host']}_{p['port']}_{p['dbname']}"
 
-    def loaded(self, tables: Sequence[str]) -> None:
+    def loaded(self, schema: str, tables: Sequence[str]) -> None:
         """Fresh statistics for the raw tables a run loaded rows into. Autovacuum gets to them
         later; the dbt build right after a first load would otherwise plan for empty tables."""
-        from orchestration.pipeline.ingest import DATASET
-
         with self.connect() as con:
             for table in sorted(tables):
-                con.execute(f"analyze {con.ident(DATASET, table)}")
+                con.execute(f"analyze {con.ident(schema, table)}")
 
     def dbt_vars(self) -> dict[str, str]:
         return super().dbt_vars() | {f"postgres_{k}": v for k, v in self.parts.items()
