@@ -121,17 +121,39 @@ SYNC_SCRIPT = (
 )
 
 
+def _sync_process(settings: Settings, emulator, script: str, env: dict) -> subprocess.Popen:
+    """`script` in a process of its own with `settings` (either engine) and `env` on top."""
+    engine = {"WAREHOUSE_ENGINE": settings.engine}
+    if settings.postgres_url:
+        engine["POSTGRES_URL"] = settings.postgres_url
+    return subprocess.Popen(
+        [sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "SOURCES__BITRIX24__WEBHOOK_URL": emulator.webhook,
+             "WAREHOUSE_PATH": str(settings.warehouse_path),
+             "DLT_PIPELINES_DIR": str(settings.dlt_dir), **engine, **env})
+
+
+def sync_killed_after_a_load_job_commits(settings: Settings, emulator) -> None:
+    """A `sync` SIGKILLed at the narrowest point of a load: the first load job's rows are
+    committed in the warehouse, and dlt has not yet written the marker that says so, so the
+    next run loads that job's file again."""
+    process = _sync_process(settings, emulator, (
+        "import os, signal\n"
+        "from dlt.common.storages.load_package import PackageStorage\n"
+        "PackageStorage.save_pending_transition = "
+        "lambda *args: os.kill(os.getpid(), signal.SIGKILL)\n"
+        + SYNC_SCRIPT), {})
+    output = process.communicate(timeout=300)[0].decode(errors="replace")
+    assert process.returncode == -signal.SIGKILL, output[-2000:]
+
+
 def kill_sync_when(settings: Settings, emulator, reached, **env) -> None:
     """A `sync` in a process of its own, on a slow portal (each batch 0.3 s), killed with
     SIGKILL as soon as `reached(settings, emulator)` holds; `env`: more settings for it."""
     emulator.control("POST", "faults", {"faults": [
         {"kind": "slow", "method": "batch", "delay_seconds": 0.3}]})
-    process = subprocess.Popen(
-        [sys.executable, "-c", SYNC_SCRIPT], cwd=ROOT, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "SOURCES__BITRIX24__WEBHOOK_URL": emulator.webhook,
-             "WAREHOUSE_PATH": str(settings.warehouse_path),
-             "DLT_PIPELINES_DIR": str(settings.dlt_dir), **env})
+    process = _sync_process(settings, emulator, SYNC_SCRIPT, env)
     deadline = time.monotonic() + 180
     while (process.poll() is None and not reached(settings, emulator)
            and time.monotonic() < deadline):

@@ -68,9 +68,10 @@ def make_pipeline(settings: Settings, progress: bool = False) -> dlt.Pipeline:
     )
 
 
-def _finish_pending(pipeline: dlt.Pipeline) -> None:
+def _finish_pending(settings: Settings, pipeline: dlt.Pipeline) -> None:
     """Load the packages a killed run left behind, before extracting anything new."""
     if pipeline.has_pending_data:
+        settings.warehouse.resuming(DATASET)
         pipeline.normalize()
         pipeline.load()
 
@@ -89,7 +90,7 @@ def load(
     result = RunResult(kind)
     try:
         pipeline = make_pipeline(settings, progress)
-        _finish_pending(pipeline)
+        _finish_pending(settings, pipeline)
         while True:
             pipeline.run(make_source(pipeline), loader_file_format=settings.warehouse.file_format)
             loaded = _count(result, pipeline.last_trace)

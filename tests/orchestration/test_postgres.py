@@ -203,6 +203,31 @@ def test_a_load_killed_on_postgres_then_rerun_equals_the_portal(on_postgres, dem
     assert_equal_to_portal(on_postgres, demo)
 
 
+def test_a_warehouse_an_earlier_release_loaded_resumes_a_job_committed_but_not_recorded(
+    on_postgres, demo
+):
+    """Earlier releases let dlt put a UNIQUE constraint on `_dlt_id` in every raw and staging
+    table: a job loaded again after a kill broke it, and the package stayed stuck for good."""
+    from tests.warehouse import assert_equal_to_portal, sync, sync_killed_after_a_load_job_commits
+
+    sync(on_postgres)
+    with on_postgres.warehouse.connect() as con:
+        tables = con.rows("select table_schema, table_name from information_schema.tables "
+                          "where table_schema in ('bitrix_raw', 'bitrix_raw_staging') "
+                          "and table_name not in ('_dlt_loads', '_dlt_version')")
+        for schema, name in tables:
+            con.execute(f"alter table {con.ident(schema, name)} add constraint "
+                        f"{con.ident(name + '__dlt_id_key')} unique (_dlt_id)")
+    demo.call("crm.lead.add", {"fields": {"TITLE": "После обновления"}})
+    sync_killed_after_a_load_job_commits(on_postgres, demo)
+    sync(on_postgres)
+    assert_equal_to_portal(on_postgres, demo)
+    with on_postgres.warehouse.connect() as con:
+        assert con.value("select count(*) from pg_constraint c join pg_namespace n "
+                         "on n.oid = c.connamespace where c.contype = 'u' "
+                         "and n.nspname like 'bitrix_raw%'") == 0
+
+
 def test_a_publish_killed_mid_swap_leaves_the_old_marts_whole_and_the_next_one_swaps(
     on_postgres, emulator
 ):

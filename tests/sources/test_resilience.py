@@ -16,6 +16,7 @@ from tests.warehouse import (
     reconcile,
     scalar,
     sync,
+    sync_killed_after_a_load_job_commits,
     table,
     warehouse_snapshot,
 )
@@ -92,6 +93,16 @@ def test_a_pass_killed_then_rerun_equals_a_clean_run(warehouse, demo, tmp_path, 
     sync(clean)
     assert warehouse_snapshot(warehouse) == warehouse_snapshot(clean)
     assert_equal_to_portal(warehouse, demo)
+
+
+def test_a_load_job_committed_but_not_recorded_is_loaded_again_without_duplicates(
+    any_warehouse, demo
+):
+    """dlt records a job as done after the warehouse commits it; a kill in between makes the
+    next run load the file again, into staging tables that already hold its rows."""
+    sync_killed_after_a_load_job_commits(any_warehouse, demo)
+    sync(any_warehouse)
+    assert_equal_to_portal(any_warehouse, demo)
 
 
 @pytest.mark.parametrize("fault", [

@@ -114,6 +114,12 @@ class Warehouse(ABC):
         them by hand); nothing by default."""
         return
 
+    def resuming(self, schema: str) -> None:
+        """Before a killed run's load package is loaded again into `schema`: a job whose commit
+        the kill hid from dlt loads its rows a second time, into its staging table (the merge
+        keeps one row per key). Nothing by default: the table must take the rows again."""
+        return
+
     # -- building (dbt) -----------------------------------------------------------------------
     def dbt_vars(self) -> dict[str, str]:
         """The dbt project's vars that name the warehouse (never a secret)."""

@@ -119,7 +119,10 @@ class Postgres(Warehouse):
     def destination(self):
         import dlt
 
-        return dlt.destinations.postgres(self.settings.postgres_url)
+        # No UNIQUE on `_dlt_id`, dlt's default here: a job loaded again after a kill (see
+        # `resuming`) would break it and leave the package stuck; the merge keeps one row per
+        # key without it, as on DuckDB, and every insert skips an index nothing reads.
+        return dlt.destinations.postgres(self.settings.postgres_url, create_indexes=False)
 
     @property
     def dlt_dir(self) -> Path:
@@ -132,6 +135,19 @@ class Postgres(Warehouse):
         with self.connect() as con:
             for table in sorted(tables):
                 con.execute(f"analyze {con.ident(schema, table)}")
+
+    def resuming(self, schema: str) -> None:
+        """Drop the UNIQUE constraints on `_dlt_id` that earlier releases let dlt create, in the
+        raw tables and their staging copies (see `destination`)."""
+        with self.connect() as con:
+            for namespace, table, name in con.rows(
+                "select n.nspname, t.relname, c.conname from pg_constraint c "
+                "join pg_class t on t.oid = c.conrelid "
+                "join pg_namespace n on n.oid = t.relnamespace "
+                "where c.contype = 'u' and n.nspname in (?, ?)", [schema, f"{schema}_staging"]
+            ):
+                con.execute(f"alter table {con.ident(namespace, table)} "
+                            f"drop constraint {con.ident(name)}")
 
     def dbt_vars(self) -> dict[str, str]:
         return super().dbt_vars() | {f"postgres_{k}": v for k, v in self.parts.items()
