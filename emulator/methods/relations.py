@@ -35,7 +35,7 @@ from emulator.methods.calls import (
 from emulator.methods.crm import crud_methods, record_id
 from emulator.methods.items import camel, camel_filter, camel_order
 from emulator.store.encoding import resolve_select, row_encoder
-from emulator.store.fields import DEAL_CONTACT_FIELDS
+from emulator.store.party_fields import DEAL_CONTACT_FIELDS
 from emulator.store.store import NotFound
 
 

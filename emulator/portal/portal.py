@@ -21,7 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from emulator.methods.calls import Call, Reply, RestError
-from emulator.methods.crm import METHODS
+from emulator.methods.crm import METHODS as CRM_METHODS
+from emulator.methods.dictionaries import METHODS as DICTIONARY_METHODS
 from emulator.methods.events import EVENT_METHODS
 from emulator.methods.items import METHODS as ITEM_METHODS
 from emulator.methods.reference import METHODS as REFERENCE_METHODS
@@ -48,7 +49,8 @@ _REF = re.compile(r"\$(result|next|total|time|error)(\S*)", re.IGNORECASE)
 _REF_PATH = re.compile(r"\[([^\]]+)\]")
 
 
-HANDLERS = {**METHODS, **ITEM_METHODS, **REFERENCE_METHODS, **RELATION_METHODS, **EVENT_METHODS}
+HANDLERS = {**CRM_METHODS, **DICTIONARY_METHODS, **ITEM_METHODS, **REFERENCE_METHODS,
+            **RELATION_METHODS, **EVENT_METHODS}
 
 
 def php_array(mapping: dict):

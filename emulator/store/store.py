@@ -23,18 +23,20 @@ from collections.abc import Callable, Iterable, Sequence
 from emulator.store.clock import PortalClock
 from emulator.store.dictionaries import Dictionaries
 from emulator.store.fields import (
-    ACTIVITY_FIELDS,
     CATEGORY_FIELDS,
-    COMPANY_FIELDS,
-    CONTACT_FIELDS,
     DEAL_FIELDS,
     DEAL_HISTORY_FIELDS,
     DEPARTMENT_FIELDS,
     LEAD_FIELDS,
     LEAD_HISTORY_FIELDS,
-    PRODUCT_ROW_FIELDS,
     STATUS_FIELDS,
     USER_FIELDS,
+)
+from emulator.store.party_fields import (
+    ACTIVITY_FIELDS,
+    COMPANY_FIELDS,
+    CONTACT_FIELDS,
+    PRODUCT_ROW_FIELDS,
 )
 from emulator.store.query import Entity, sql_like
 from emulator.store.records import NotFound, Records
