@@ -8,9 +8,10 @@ import dlt
 import pytest
 import requests
 
-from sources.bitrix24 import bitrix24_source, change_streams, state
+from sources.bitrix24 import bitrix24_source, state
 from sources.bitrix24.client import BitrixClient
 from sources.bitrix24.errors import BitrixError
+from sources.bitrix24.passes import change_streams
 from sources.bitrix24.windows import ReadAhead
 from tests.warehouse import assert_equal_to_portal, kill_sync_when, scalar, sync, warehouse_snapshot
 
