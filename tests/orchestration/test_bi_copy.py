@@ -39,8 +39,8 @@ print(json.dumps({"reads": reads, "errors": errors[:5], "mismatches": mismatches
 """
 
 
-@pytest.mark.timeout(600)  # eleven full cycles; ~4 min with another worker on the cores
-def test_a_reader_during_ten_syncs_sees_no_error_and_never_a_mix_of_old_and_new_marts(
+@pytest.mark.timeout(600)  # seven full cycles; ~1 min with another worker on the cores
+def test_a_reader_during_six_syncs_sees_no_error_and_never_a_mix_of_old_and_new_marts(
     warehouse, demo, tmp_path
 ):
     sync_run(warehouse)
@@ -50,7 +50,7 @@ def test_a_reader_during_ten_syncs_sees_no_error_and_never_a_mix_of_old_and_new_
         cwd=ROOT, stdout=subprocess.PIPE, text=True,
     )
     try:
-        for i in range(10):
+        for i in range(6):
             for _ in range(3):
                 demo.call("crm.lead.add", {"fields": {"TITLE": f"lead of sync {i}",
                                                       "SOURCE_ID": "WEB"}})
@@ -60,8 +60,8 @@ def test_a_reader_during_ten_syncs_sees_no_error_and_never_a_mix_of_old_and_new_
         out, _ = reader.communicate(timeout=60)
     result = json.loads(out)
     assert result["errors"] == [] and result["mismatches"] == []
-    assert result["reads"] > 50
-    assert len(result["versions"]) >= 5  # it read while the copies changed under it
+    assert result["reads"] > 30
+    assert len(result["versions"]) >= 4  # it read while the copies changed under it
     with warehouse.warehouse.read_published() as con:
         leads = con.execute("select count(*) from marts.fct_leads").fetchall()[0][0]
     assert leads == len(demo.records("lead"))
