@@ -121,17 +121,23 @@ SYNC_SCRIPT = (
 )
 
 
-def _sync_process(settings: Settings, emulator, script: str, env: dict) -> subprocess.Popen:
-    """`script` in a process of its own with `settings` (either engine) and `env` on top."""
-    engine = {"WAREHOUSE_ENGINE": settings.engine}
+def settings_env(settings: Settings) -> dict:
+    """The environment that makes `settings.load()` in another process give `settings`'s
+    warehouse (either engine)."""
+    env = {"WAREHOUSE_ENGINE": settings.engine, "WAREHOUSE_PATH": str(settings.warehouse_path),
+           "DLT_PIPELINES_DIR": str(settings.dlt_dir)}
     if settings.postgres_url:
-        engine["POSTGRES_URL"] = settings.postgres_url
+        env["POSTGRES_URL"] = settings.postgres_url
+    return env
+
+
+def _sync_process(settings: Settings, emulator, script: str, env: dict) -> subprocess.Popen:
+    """`script` in a process of its own with `settings` and `env` on top."""
     return subprocess.Popen(
         [sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env={**os.environ, "SOURCES__BITRIX24__WEBHOOK_URL": emulator.webhook,
-             "WAREHOUSE_PATH": str(settings.warehouse_path),
-             "DLT_PIPELINES_DIR": str(settings.dlt_dir), **engine, **env})
+             **settings_env(settings), **env})
 
 
 def sync_killed_after_a_load_job_commits(settings: Settings, emulator) -> None:

@@ -17,7 +17,7 @@ from openpyxl import load_workbook
 from emulator.testing import ROOT
 from orchestration.pipeline import export, operations
 from orchestration.pipeline.settings import Settings
-from tests.warehouse import MARTS
+from tests.warehouse import MARTS, settings_env
 
 pytestmark = pytest.mark.slow
 
@@ -170,9 +170,7 @@ def _killed(script: str, settings: Settings, reached, env: dict | None = None) -
     process = subprocess.Popen(
         [sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        env={**os.environ, "WAREHOUSE_ENGINE": "postgres", "POSTGRES_URL": settings.postgres_url,
-             "WAREHOUSE_PATH": str(settings.warehouse_path),
-             "DLT_PIPELINES_DIR": str(settings.dlt_dir), **(env or {})})
+        env={**os.environ, **settings_env(settings), **(env or {})})
     deadline = time.monotonic() + 180
     while process.poll() is None and not reached() and time.monotonic() < deadline:
         time.sleep(0.005)
