@@ -106,7 +106,7 @@
     nests loops over thousands (int_funnel_counts: 144 M comparisons at demo scale 0.05); hash
     joins are what these whole-table models want. And no JIT: a join only a nested loop can do
     (an inequality) then carries the planner's penalty cost, which passes every JIT threshold,
-    and LLVM spent 2.3 s compiling fct_deals for one row (a scenario's build: 20 s, 5 s
+    and LLVM spent 2.3 s compiling fct_deals for one row (a near-empty build: 20 s, 3 s
     without). Set locally: both end with the model. -#}
 {% macro hash_joins() -%}
     {%- if target.type == 'postgres' -%}set local enable_nestloop = off; set local jit = off{%- endif -%}

@@ -144,7 +144,9 @@ class Postgres(Warehouse):
                 "select n.nspname, t.relname, c.conname from pg_constraint c "
                 "join pg_class t on t.oid = c.conrelid "
                 "join pg_namespace n on n.oid = t.relnamespace "
-                "where c.contype = 'u' and n.nspname in (?, ?)", [schema, f"{schema}_staging"]
+                "join pg_attribute a on a.attrelid = c.conrelid and a.attname = '_dlt_id' "
+                "where c.contype = 'u' and c.conkey = array[a.attnum] "
+                "and n.nspname in (?, ?)", [schema, f"{schema}_staging"]
             ):
                 con.execute(f"alter table {con.ident(namespace, table)} "
                             f"drop constraint {con.ident(name)}")
