@@ -2,6 +2,7 @@
 activity, outbound events, ground-truth records, repairs behind the API and the recycle bin.
 Tests and benchmarks drive the portal's world through them; a real portal has none of them."""
 
+import os
 from collections.abc import Callable
 
 import orjson
@@ -186,6 +187,7 @@ class Control:
     async def health(self, request: Request) -> dict:
         return {
             "ok": True,
+            "pid": os.getpid(),  # the launcher's proof that the port is its own child's
             "dataset": self.portal.dataset,
             "counts": {name: self.portal.store.table_count(name) for name in _LISTED},
         }

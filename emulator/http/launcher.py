@@ -67,13 +67,15 @@ class RunningEmulator:
         return answer.json()["application_token"]
 
     def _answers(self) -> bool:
+        """Whether this emulator answers on its port. Another process's emulator can hold the
+        port while this one is still starting (the port was free when picked, then taken):
+        its answer names another pid, and two test workers must never share a portal."""
         with warnings.catch_warnings():  # a test certificate is self-signed
             warnings.simplefilter("ignore")
             try:
-                return requests.get(
-                    f"{self.base}/_emulator/health", timeout=2, verify=False
-                ).ok
-            except requests.RequestException:
+                answer = requests.get(f"{self.base}/_emulator/health", timeout=2, verify=False)
+                return answer.ok and answer.json().get("pid") == self.process.pid
+            except (requests.RequestException, ValueError):
                 return False
 
 
