@@ -7,6 +7,18 @@ from orchestration.dagster.definitions import build_definitions
 from tests.support import AlertReceiver
 
 
+@pytest.fixture(autouse=True)
+def _no_dagster_state_storage_from_an_earlier_test():
+    """Dagster keeps the entered instance's state storage in a context variable, and a test
+    worker once carried a storage whose instance was gone into a later test: resolving its
+    definitions failed with "undefined DagsterInstance weakref" (four tests at once, order
+    dependent). Each test here starts with none; an instance it enters sets its own."""
+    from dagster._core.storage.defs_state.base import set_defs_state_storage
+
+    with set_defs_state_storage(None):
+        yield
+
+
 @pytest.fixture
 def alert_receiver():
     receiver = AlertReceiver()
