@@ -9,13 +9,15 @@ from orchestration.pipeline import export, operations
 
 # What a customer tells a seller, written through the REST API; each value unique to this test.
 PERSON = {
-    "HONORIFIC": "HNR_MRS", "NAME": "Евдокия-q7x", "SECOND_NAME": "Тихоновна-q7x",
-    "LAST_NAME": "Пантелеева-q7x", "BIRTHDATE": "1987-06-05", "POST": "Завхоз-q7x",
-    "ADDRESS": "ул. Окружная, 77-q7x", "ADDRESS_CITY": "Сызрань-q7x",
-    "COMMENTS": "звонить после 18, дочь Алина-q7x",
+    "HONORIFIC": "HNR_MRS", "NAME": "Евдокия~q7x", "SECOND_NAME": "Тихоновна~q7x",
+    "LAST_NAME": "Пантелеева~q7x", "BIRTHDATE": "1987-06-05", "POST": "Завхоз~q7x",
+    "ADDRESS": "ул. Окружная, 77~q7x", "ADDRESS_CITY": "Сызрань~q7x",
+    "COMMENTS": "звонить после 18, дочь Алина~q7x",
     "PHONE": [{"VALUE": "+79990007711", "VALUE_TYPE": "WORK"}],
 }
-MARKS = ("q7x", "1987-06-05", "79990007711")
+# "~" is in no base64 alphabet: dlt's state and schemas are kept compressed and base64-encoded,
+# and a bare "q7x" turned up in them by chance about one run in seven.
+MARKS = ("~q7x", "1987-06-05", "79990007711")
 
 
 def _portal(emulator) -> dict:
@@ -71,9 +73,9 @@ def test_a_warehouse_that_opts_in_holds_them_and_erases_them_when_it_opts_out(
     with settings.warehouse.connect(read_only=True) as con:
         lead = con.rows("select name, last_name, birthdate, comments from bitrix_raw.leads")
         contact = con.rows("select name, post from bitrix_raw.contacts")
-    assert lead == [("Евдокия-q7x", "Пантелеева-q7x", date(1987, 6, 5),
-                     "звонить после 18, дочь Алина-q7x")]
-    assert contact == [("Евдокия-q7x", "Завхоз-q7x")]
+    assert lead == [("Евдокия~q7x", "Пантелеева~q7x", date(1987, 6, 5),
+                     "звонить после 18, дочь Алина~q7x")]
+    assert contact == [("Евдокия~q7x", "Завхоз~q7x")]
 
     emulator.call("crm.lead.update", {"id": ids["lead"], "fields": {"TITLE": "Бампер и фара"}})
     operations.load(replace(settings, load_personal_data=False), operations.Sync(),
