@@ -22,7 +22,7 @@ EXPECTED = {
                    r"\| postgres \| 0\.02 \| [\d,]+ \| 1 \| \d+ \| \d+ \| 0 \| [\d.]+ \| — "
                    r"\| [\d /]+ \| \d+ \|"],
     "transform": [r"\| duckdb \| 0\.02 \| full \| [\d.]+ \| [\d.]+ \|",
-                  r"\| postgres \| 0\.02 \| after 50 changes \| [\d.]+ \| [\d.]+ \|"],
+                  r"\| duckdb \| 0\.02 \| after 50 changes \| [\d.]+ \| [\d.]+ \|"],
     # one change seen in BI_PATH, none missed, no reader error; the cycle's parts
     "freshness": [r"\| 1 \| 0 \| [\d.]+ \| [\d.]+ \| [\d.]+ \| 0 \|", r"\| Dagster overhead \|"],
     # both changes seen through the event worker, none missed, no reader error; its cycle
