@@ -3,10 +3,30 @@
     cast(({{ column }}) at time zone 'UTC' as timestamp)
 {%- endmacro %}
 
-{#- A UTC timestamp's calendar date in the portal's zone (the `*_date` convention): a lead created
-    at 2024-04-22 22:30 UTC is a Moscow lead of April 23. -#}
-{% macro portal_date(utc_timestamp) -%}
-    cast(timezone('{{ var("portal_timezone") }}', timezone('UTC', {{ utc_timestamp }})) as date)
+{#- A UTC timestamp's calendar date in its portal's zone (the `*_date` convention): a lead created
+    at 2024-04-22 22:30 UTC is a Moscow lead of April 23. `portal`: the column naming the row's
+    portal, needed only when the portals' zones differ (a portal without a zone of its own, or
+    no longer registered, is in var `portal_timezone`). -#}
+{% macro portal_date(utc_timestamp, portal="portal") -%}
+    {%- set default = var("portal_timezone") -%}
+    {%- set zones = {} -%}
+    {%- for p in portals() -%}
+        {%- do zones.update({p.name: p.timezone or default}) -%}
+    {%- endfor -%}
+    {%- if zones.values() | unique | list | length <= 1 -%}
+        {{ _local_date(utc_timestamp, (zones.values() | list or [default])[0]) }}
+    {%- else -%}
+        case {{ portal }}
+        {%- for name, zone in zones.items() %}
+            when {{ dbt.string_literal(name) }} then {{ _local_date(utc_timestamp, zone) }}
+        {%- endfor %}
+            else {{ _local_date(utc_timestamp, default) }}
+        end
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro _local_date(utc_timestamp, zone) -%}
+    cast(timezone({{ dbt.string_literal(zone) }}, timezone('UTC', {{ utc_timestamp }})) as date)
 {%- endmacro %}
 
 {#- When dlt loaded a raw row (its load ID is the load's start, unix seconds), UTC. Incremental

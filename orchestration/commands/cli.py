@@ -7,6 +7,7 @@ dlt, dbt and Dagster.
 import click
 
 from emulator.http.cli import emulator
+from orchestration.commands.portals import portals
 from orchestration.pipeline.warehouse import ENGINES
 
 
@@ -17,6 +18,7 @@ def main(verbose: bool) -> None:
 
 
 main.add_command(emulator)
+main.add_command(portals)
 
 
 def _fail(exc: BaseException) -> None:
@@ -25,6 +27,8 @@ def _fail(exc: BaseException) -> None:
     from dlt.common.configuration.exceptions import ConfigFieldMissingException
 
     from orchestration.pipeline.failures import disk_full
+    from orchestration.pipeline.operations import PortalsFailed
+    from orchestration.pipeline.portals import PortalError
     from sources.bitrix24.errors import BitrixError, redact_webhooks
 
     if click.get_current_context().find_root().params.get("verbose"):
@@ -35,7 +39,14 @@ def _fail(exc: BaseException) -> None:
     while not isinstance(cause, (BitrixError, ConfigFieldMissingException)) and cause.__cause__:
         cause = cause.__cause__
     hint = "run again with --verbose for the traceback"
-    if isinstance(cause, ConfigFieldMissingException):
+    if isinstance(cause, PortalsFailed):
+        message = str(cause)
+        hint = ("the other portals were loaded, built and published; check the failed ones' "
+                "webhooks (`bitrix-warehouse portals list`)")
+    elif isinstance(cause, PortalError):
+        message = str(cause)
+        hint = "`bitrix-warehouse portals list` shows the registry"
+    elif isinstance(cause, ConfigFieldMissingException):
         message = "the portal's webhook URL is not set"
         hint = ("export SOURCES__BITRIX24__WEBHOOK_URL=https://<portal>/rest/<user id>/<secret>/ "
                 "or put webhook_url under [sources.bitrix24] in .dlt/secrets.toml")
@@ -69,14 +80,16 @@ def demo(scale: float, engine: str | None) -> None:
         _fail(exc)
 
 
-def _load(what, *, rebuild: bool = True):
-    """Run an operation (load, then build and publish unless `rebuild` is off), say what it
-    did and return its cycle."""
+def _load(what, portals: tuple[str, ...] = (), *, rebuild: bool = True):
+    """Run an operation on the `portals` named (default: every registered one): load, then
+    build and publish unless `rebuild` is off; say what it did and return its cycle."""
     from orchestration.pipeline import operations, settings
 
     try:
+        config = settings.load()
+        chosen = [config.registry.get(name) for name in portals] or None
         cycle = operations.run(
-            settings.load(), what, rebuild=rebuild, progress=True, echo=click.echo
+            config, what, portals=chosen, rebuild=rebuild, progress=True, echo=click.echo
         )
     except Exception as exc:  # every failure becomes one clear line
         _fail(exc)
@@ -96,14 +109,19 @@ def _request(mode: str, **options):
 _NO_BUILD = click.option(
     "--no-build", is_flag=True, help="Extract and load only; skip dbt and publishing."
 )
+_PORTAL = click.option(
+    "--portal", "portals", multiple=True, metavar="NAME",
+    help="Only this registered portal (repeatable); default: every one."
+)
 
 
 @main.command()
+@_PORTAL
 @_NO_BUILD
-def sync(no_build: bool) -> None:
+def sync(portals: tuple[str, ...], no_build: bool) -> None:
     """One incremental cycle: extract the changes, load, build the marts, publish BI_PATH."""
     click.echo("Syncing the portal's changes…")
-    _load(_request("sync"), rebuild=not no_build)
+    _load(_request("sync"), portals, rebuild=not no_build)
 
 
 @main.command()
@@ -111,23 +129,26 @@ def sync(no_build: bool) -> None:
 @click.option("--until", default=None, help="Day after the window (exclusive); default: today.")
 @click.option("--entities", default="leads,deals", show_default=True,
               help="Comma-separated: leads, deals.")
+@_PORTAL
 @_NO_BUILD
-def backfill(since: str, until: str | None, entities: str, no_build: bool) -> None:
+def backfill(since: str, until: str | None, entities: str, portals: tuple[str, ...],
+             no_build: bool) -> None:
     """Re-pull the leads/deals created in a window (repairs that did not touch DATE_MODIFY),
     keeping every earlier version, then rebuild and publish."""
     what = _request("backfill", since=since, until=until, entities=entities)
     click.echo(f"Re-reading {what.window.describe()}…")
-    _load(what, rebuild=not no_build)
+    _load(what, portals, rebuild=not no_build)
 
 
 @main.command()
+@_PORTAL
 @_NO_BUILD
-def reconcile(no_build: bool) -> None:
+def reconcile(portals: tuple[str, ...], no_build: bool) -> None:
     """Find leads and deals deleted on the portal (ID lists compared), mark them deleted, then
     rebuild and publish."""
     click.echo("Comparing the portal's ID lists with the warehouse…")
-    cycle = _load(_request("reconcile"), rebuild=not no_build)
-    click.echo(f"Deletion marks written: {cycle.run.rows.get('deleted_records', 0)}")
+    cycle = _load(_request("reconcile"), portals, rebuild=not no_build)
+    click.echo(f"Deletion marks written: {cycle.rows.get('deleted_records', 0)}")
 
 
 @main.command()

@@ -11,7 +11,7 @@ import time
 from dataclasses import replace
 
 from emulator.http import launcher
-from orchestration.pipeline import export, operations, warehouse
+from orchestration.pipeline import export, ingest, operations, warehouse
 from orchestration.pipeline.settings import Settings
 
 SUMMARY = {
@@ -73,13 +73,14 @@ def run(settings: Settings, scale: float, echo, engine: str | None = None) -> No
         echo("Syncing it at the portal's real rate limit (2 requests/s)…")
         run = operations.load(demo, operations.Sync(), progress=True, webhook_url=emulator.webhook)
         echo(f"  loaded {sum(run.rows.values()):,} rows in {time.monotonic() - started:.0f} s")
-        done = operations.run(demo, operations.Reconcile(), echo=echo, webhook_url=emulator.webhook)
+        done = operations.run(demo, operations.Reconcile(), portals=[ingest.MAIN], echo=echo,
+                              webhook_url=emulator.webhook)
         echo(summary(demo))
     finally:
         emulator.stop()
     steps = {
         "sync": sum(run.seconds.values()),
-        "reconcile": sum(done.run.seconds.values()),
+        "reconcile": sum(done.runs[0].seconds.values()),
         "dbt build": done.seconds["transform"],
         "publish": done.seconds["publish"],
     }

@@ -1,5 +1,6 @@
-"""Extract and load: the dlt pipeline that copies the portal into `bitrix_raw`, each run recorded
-in `ops.sync_runs`. `orchestration.pipeline.operations` says what a run loads.
+"""Extract and load: the dlt pipeline that copies a portal into its raw dataset (`bitrix_raw` for
+the portal `main`), each run recorded in `ops.sync_runs` with the portal's name.
+`orchestration.pipeline.operations` says what a run loads.
 
 `ops.sync_runs` is the run log that `mart_pipeline_freshness` and `bitrix-warehouse status` read:
 one row per run, failed ones included, with the portal time the data is complete as of.
@@ -15,14 +16,14 @@ from datetime import UTC, datetime
 import dlt
 from dlt.sources import DltSource
 
+from orchestration.pipeline.portals import Portal
 from orchestration.pipeline.settings import Settings
 from orchestration.pipeline.warehouse import Connection
 from sources.bitrix24 import settings as source_settings
 from sources.bitrix24 import state
 from sources.bitrix24.errors import redact_webhooks
 
-PIPELINE_NAME = "bitrix24"
-DATASET = "bitrix_raw"
+MAIN = Portal()
 SYNC_RUNS_DDL = """
 create schema if not exists ops;
 create table if not exists ops.sync_runs (
@@ -35,12 +36,15 @@ create table if not exists ops.sync_runs (
     rows_loaded json,               -- {table: rows}
     error varchar                   -- first line, webhook secret redacted
 );
+-- the portal the run loaded (a run log from before the registry holds `main`'s runs)
+alter table ops.sync_runs add column if not exists portal varchar default 'main';
 create table if not exists ops.personal_data (erased_at timestamp)  -- UTC, see _personal_data"""
 
 
 @dataclass
 class RunResult:
     kind: str
+    portal: str = MAIN.name
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     rows: dict[str, int] = field(default_factory=dict)
@@ -48,17 +52,20 @@ class RunResult:
     seconds: dict[str, float] = field(default_factory=dict)  # extract, normalize, load
 
 
-def make_pipeline(settings: Settings, progress: bool = False) -> dlt.Pipeline:
-    """`progress`: dlt reports rows per table to stderr every 10 s (the CLI's long passes)."""
+def make_pipeline(
+    settings: Settings, progress: bool = False, portal: Portal = MAIN
+) -> dlt.Pipeline:
+    """The portal's pipeline: its own state and raw dataset. `progress`: dlt reports rows per
+    table to stderr every 10 s (the CLI's long passes)."""
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     # A loaded package keeps every row's file unless told not to, and a merge's staging tables
     # keep its last rows: copies of the portal outside the warehouse, growing without end.
     dlt.config["load.delete_completed_jobs"] = True
     dlt.config["load.truncate_staging_dataset"] = True
     return dlt.pipeline(
-        pipeline_name=PIPELINE_NAME,
+        pipeline_name=portal.pipeline_name,
         destination=settings.warehouse.destination(),
-        dataset_name=DATASET,
+        dataset_name=portal.dataset,
         pipelines_dir=str(settings.warehouse.dlt_dir),
         progress=(
             dlt.progress.log(log_period=10, logger=sys.stderr, dump_system_stats=False)
@@ -71,7 +78,7 @@ def make_pipeline(settings: Settings, progress: bool = False) -> dlt.Pipeline:
 def _finish_pending(settings: Settings, pipeline: dlt.Pipeline) -> None:
     """Load the packages a killed run left behind, before extracting anything new."""
     if pipeline.has_pending_data:
-        settings.warehouse.resuming(DATASET)
+        settings.warehouse.resuming(pipeline.dataset_name)
         pipeline.normalize()
         pipeline.load()
 
@@ -82,19 +89,21 @@ def load(
     make_source: Callable[[dlt.Pipeline], DltSource],
     progress: bool = False,
     more: Callable[[], bool] = lambda: False,
+    portal: Portal = MAIN,
 ) -> RunResult:
     """Load the source `make_source` builds for the pipeline (after finishing what a killed run
     left), again while `more()` says the source has more to load (the windows of a first
     load, each committed before the next is read), then record the run (failed runs too) in
     `ops.sync_runs`. `progress`: dlt's rows per table every 10 s, and a line per window."""
-    result = RunResult(kind)
+    result = RunResult(kind, portal.name)
     try:
-        pipeline = make_pipeline(settings, progress)
+        pipeline = make_pipeline(settings, progress, portal)
         _finish_pending(settings, pipeline)
         while True:
             pipeline.run(make_source(pipeline), loader_file_format=settings.warehouse.file_format)
             loaded = _count(result, pipeline.last_trace)
-            settings.warehouse.loaded(DATASET, [table for table, rows in loaded.items() if rows])
+            settings.warehouse.loaded(portal.dataset,
+                                      [table for table, rows in loaded.items() if rows])
             if not more():
                 break
             if progress:
@@ -121,7 +130,8 @@ def _personal_data(con: Connection, settings: Settings) -> None:
     """Keep `ops.personal_data` true to what the warehouse holds (after a good run, on the run
     log's connection). Opted in: the marker is cleared. Not opted in: personal data loaded
     before (by an older release, or while the setting was on) is erased once, in the raw tables
-    and dlt's staging copies, and the marker says when, so later runs cost one lookup."""
+    and dlt's staging copies of every portal's raw schema, and the marker says when, so later
+    runs cost one lookup."""
     if settings.load_personal_data:
         con.execute("delete from ops.personal_data")
         return
@@ -130,7 +140,7 @@ def _personal_data(con: Connection, settings: Settings) -> None:
     held: dict[tuple[str, str], list[str]] = {}
     for schema, table, column in con.rows(
         "select table_schema, table_name, column_name from information_schema.columns "
-        "where table_schema in (?, ?) order by 1, 2, 3", [DATASET, f"{DATASET}_staging"]
+        "where table_schema like ? order by 1, 2, 3", [f"{MAIN.dataset}%"]
     ):
         if table in PERSONAL_TABLES and column in PERSONAL_COLUMNS:
             held.setdefault((schema, table), []).append(column)
@@ -192,6 +202,7 @@ def record_run(settings: Settings, result: RunResult, error: BaseException | Non
         result.data_as_of.replace(tzinfo=None) if result.data_as_of else None,
         json.dumps(result.rows),
         message,
+        result.portal,
     ]
     try:
         with settings.warehouse.connect() as con:
@@ -199,7 +210,9 @@ def record_run(settings: Settings, result: RunResult, error: BaseException | Non
                 con.execute(statement)
             if error is None:
                 _personal_data(con, settings)
-            con.execute("insert into ops.sync_runs values (?, ?, ?, ?, ?, ?, ?, ?)", row)
+            con.execute("insert into ops.sync_runs (run_id, kind, started_at, finished_at, "
+                        "status, data_as_of, rows_loaded, error, portal) "
+                        "values (?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
     except settings.warehouse.errors:
         if error is None:
             raise

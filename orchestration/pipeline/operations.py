@@ -10,8 +10,10 @@ drivers that call these and hold no logic of their own.
 - `build(settings)`: `dbt build` of every model and data test (the marts read every raw table,
   so any load rebuilds them all; the incremental models make that cheap).
 - `publish(settings)`: the marts copied to the BI file and swapped in atomically.
-- `run(settings, what)`: load → build → publish, each step timed. Every load is followed by both:
-  a deletion mark or a repaired UTM only reaches a BI user once the marts are rebuilt.
+- `run(settings, what)`: load every portal (`orchestration.pipeline.portals`) → build → publish,
+  each step timed. Every load is followed by both: a deletion mark or a repaired UTM only reaches
+  a BI user once the marts are rebuilt. A portal whose load fails does not hold back the others:
+  their data is built and published, then the failure is raised (`PortalsFailed`).
 
 Each step holds the warehouse's writer lock (`writing`): the event worker, a Dagster run and a
 CLI command may be started side by side, and DuckDB would fail the second writer with a lock
@@ -19,7 +21,7 @@ error; with the lock it waits its turn.
 """
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -30,6 +32,7 @@ import dlt
 from filelock import FileLock
 
 from orchestration.pipeline import ingest, transform
+from orchestration.pipeline.portals import Portal
 from orchestration.pipeline.settings import Settings
 from orchestration.pipeline.warehouse import Published
 from sources.bitrix24 import backfill_source, bitrix24_source, state
@@ -168,12 +171,15 @@ def writing(settings: Settings) -> Iterator[None]:
 
 
 def load(
-    settings: Settings, what: Load, *, progress: bool = False, **source_options
+    settings: Settings, what: Load, *, portal: Portal = ingest.MAIN, progress: bool = False,
+    **source_options
 ) -> ingest.RunResult:
-    """Extract and load; `source_options` go to the dlt source (webhook_url, rate_per_second…).
+    """Extract and load a portal; `source_options` go to the dlt source (webhook_url,
+    rate_per_second…; a registered portal's own webhook wins over a webhook_url given here).
     Customers' personal data loads only when the warehouse opts in (`LOAD_PERSONAL_DATA`);
     when it does not, any a warehouse holds from before is erased after the load."""
-    source_options = {"personal_data": settings.load_personal_data, **source_options}
+    source_options = {"personal_data": settings.load_personal_data, **source_options,
+                      **portal.source_options(settings.secrets_file)}
     with writing(settings), closing(FirstLoad()) as first_load:
         if isinstance(what, Sync):  # a first load runs in windows, one dlt run each
             source_options = {**source_options, "first_load": first_load}
@@ -183,6 +189,7 @@ def load(
             lambda pipeline: what.source(pipeline, **source_options),
             progress,
             more=lambda: first_load.pending,
+            portal=portal,
         )
 
 
@@ -200,14 +207,32 @@ def publish(settings: Settings) -> Published:
         return settings.warehouse.publish()
 
 
+class PortalsFailed(Exception):
+    """Some portals' loads failed while the others' were built and published; one line each."""
+
+    def __init__(self, failures: dict[str, BaseException]) -> None:
+        self.failures = failures
+        super().__init__("; ".join(f"portal {name}: {ingest.error_line(error)}"
+                                   for name, error in failures.items()))
+
+
 @dataclass
 class Cycle:
-    run: ingest.RunResult
+    runs: list[ingest.RunResult] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     published: Published | None = None
 
+    @property
+    def rows(self) -> dict[str, int]:
+        """Rows loaded per table, every portal's together."""
+        out: dict[str, int] = {}
+        for result in self.runs:
+            for table, rows in result.rows.items():
+                out[table] = out.get(table, 0) + rows
+        return out
+
     def describe(self) -> str:
-        loaded = ", ".join(f"{t} {n:,}" for t, n in sorted(self.run.rows.items()) if n)
+        loaded = ", ".join(f"{t} {n:,}" for t, n in sorted(self.rows.items()) if n)
         steps = ", ".join(f"{step} {s:.1f} s" for step, s in self.seconds.items())
         return f"Loaded: {loaded or 'nothing new'}\nSteps: {steps}"
 
@@ -216,21 +241,42 @@ def run(
     settings: Settings,
     what: Load,
     *,
+    portals: Sequence[Portal] | None = None,
     rebuild: bool = True,
     progress: bool = False,
     echo: Callable[[str], None] | None = None,
     **source_options,
 ) -> Cycle:
-    """Load, then (unless `rebuild` is off) build the marts and publish them; `echo` shows
-    progress."""
+    """Load each portal (`portals`, else every registered one), then (unless `rebuild` is off)
+    build the marts and publish them; `echo` shows progress. When every portal fails, the first
+    failure is raised as it came; when some do, the others' data is built and published first,
+    then `PortalsFailed` names the failed ones."""
     say = echo or (lambda _: None)
-    cycle = Cycle(load(settings, what, progress=progress, **source_options))
-    cycle.seconds.update(cycle.run.seconds)
-    if not rebuild:
-        return cycle
+    cycle, failures = Cycle(), {}
+    chosen = settings.registry.portals() if portals is None else portals
+    for portal in chosen:
+        if len(chosen) > 1:
+            say(f"Portal {portal.name}…")
+        try:
+            result = load(settings, what, portal=portal, progress=progress, **source_options)
+        except Exception as exc:  # one portal's failure must not stop the others
+            failures[portal.name] = exc
+            continue
+        cycle.runs.append(result)
+        for step, seconds in result.seconds.items():
+            cycle.seconds[step] = cycle.seconds.get(step, 0.0) + seconds
+    if failures and not cycle.runs:
+        raise next(iter(failures.values()))
+    if rebuild:
+        _rebuild(settings, cycle, say)
+    if failures:
+        raise PortalsFailed(failures)
+    return cycle
+
+
+def _rebuild(settings: Settings, cycle: Cycle, say: Callable[[str], None]) -> None:
     say("Building the marts (dbt build)…")
     cycle.seconds["transform"] = build(settings)
     say(f"Publishing the marts to {settings.warehouse.location()}…")
     cycle.published = publish(settings)
     cycle.seconds["publish"] = cycle.published.seconds
-    return cycle

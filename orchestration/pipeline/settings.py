@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from orchestration.pipeline.portals import Registry
     from orchestration.pipeline.warehouse import Warehouse
 
 DATA_DIR = Path("data")
@@ -29,6 +30,10 @@ class Settings:
     # load customers' names, birth dates, addresses and comments (no mart needs them; holding
     # them makes the warehouse's owner an operator of personal data under 152-ФЗ)
     load_personal_data: bool = False
+    # the portals served (`orchestration.pipeline.portals`); None: portals.toml beside the
+    # warehouse file. Their webhooks are kept in dlt's secrets file.
+    portals_file: Path | None = None
+    secrets_file: Path = Path(".dlt/secrets.toml")
 
     def __post_init__(self) -> None:
         self.warehouse  # noqa: B018 - an unknown engine or a missing URL fails here, at load
@@ -39,6 +44,15 @@ class Settings:
         from orchestration.pipeline.warehouse import of
 
         return of(self)
+
+    @property
+    def registry(self) -> "Registry":
+        """The portal registry, read afresh at each use: a portal added while a worker or
+        Dagster runs is served from its next round."""
+        from orchestration.pipeline.portals import Registry
+
+        path = self.portals_file or self.warehouse_path.parent / "portals.toml"
+        return Registry(path, self.secrets_file)
 
 
 def load() -> Settings:
@@ -58,6 +72,9 @@ def load() -> Settings:
         engine=env.get("WAREHOUSE_ENGINE") or Settings.engine,
         postgres_url=env.get("POSTGRES_URL") or None,
         load_personal_data=_flag("LOAD_PERSONAL_DATA", env.get("LOAD_PERSONAL_DATA")),
+        portals_file=Path(env["PORTALS_FILE"]) if env.get("PORTALS_FILE") else None,
+        # where dlt reads secrets: .dlt/ in the working folder, or in DLT_PROJECT_DIR
+        secrets_file=Path(env.get("DLT_PROJECT_DIR") or ".") / ".dlt" / "secrets.toml",
     )
 
 

@@ -58,12 +58,15 @@ class Build:
         return args
 
 
-def dbt_vars(settings: Settings) -> dict[str, str]:
+def dbt_vars(settings: Settings) -> dict:
     """The project's vars for a warehouse; the profile reads the warehouse's connection (all
-    but a password, which `arguments` hands over as dbt's scrubbed secret) from them."""
-    out = settings.warehouse.dbt_vars()
+    but a password, which `arguments` hands over as dbt's scrubbed secret) from them. `portals`:
+    the registered portals, each with its raw schema and time zone (None: `portal_timezone`)."""
+    out: dict = settings.warehouse.dbt_vars()
     if settings.portal_timezone:
         out["portal_timezone"] = settings.portal_timezone
+    out["portals"] = [{"name": p.name, "schema": p.dataset, "timezone": p.timezone}
+                      for p in settings.registry.portals()]
     return out
 
 
@@ -126,7 +129,8 @@ _MANIFESTS: dict[tuple, object] = {}
 def _manifest_key(settings: Settings) -> tuple:
     # a manifest serves every warehouse of that engine and database name
     warehouse = settings.warehouse
-    return (warehouse.name, warehouse.database, settings.portal_timezone, project_mtime())
+    return (warehouse.name, warehouse.database, json.dumps(dbt_vars(settings)["portals"]),
+            settings.portal_timezone, project_mtime())
 
 
 def _parse(settings: Settings, target: Path):

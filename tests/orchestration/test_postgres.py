@@ -27,7 +27,7 @@ CLOCK_COLUMNS = {"built_at", "last_synced_at", "days_in_current_stage"}
 
 def _cycle(settings: Settings) -> dict:
     """A sync, build and publish, as `bitrix-warehouse sync` runs them: the rows loaded."""
-    return operations.run(settings, operations.Sync(), rate_per_second=0).run.rows
+    return operations.run(settings, operations.Sync(), rate_per_second=0).rows
 
 
 def _value(value):

@@ -3,11 +3,12 @@
 with
 
 source as (
-    select * from {{ source('bitrix', 'activities') }}
+    {{ portal_union('activities') }}
 ),
 
 renamed as (
     select
+        portal,
         id as activity_id,
         case owner_type_id when 1 then 'lead' when 2 then 'deal' when 3 then 'contact'
             when 4 then 'company' end as owner_entity,

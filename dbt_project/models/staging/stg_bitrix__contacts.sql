@@ -1,11 +1,12 @@
 with
 
 source as (
-    select * from {{ source('bitrix', 'contacts') }}
+    {{ portal_union('contacts') }}
 ),
 
 renamed as (
     select
+        portal,
         id as contact_id,
         type_id as contact_type,
         source_id,

@@ -4,11 +4,12 @@
 with
 
 source as (
-    select * from {{ source('bitrix', 'currency_rates') }}
+    {{ portal_union('currency_rates') }}
 ),
 
 renamed as (
     select
+        portal,
         upper(currency) as currency,
         full_name as currency_name,
         cast(amount / amount_cnt as decimal(28, 10)) as rate_to_base,

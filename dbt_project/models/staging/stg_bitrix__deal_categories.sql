@@ -1,11 +1,12 @@
 with
 
 source as (
-    select * from {{ source('bitrix', 'deal_categories') }}
+    {{ portal_union('deal_categories') }}
 ),
 
 renamed as (
     select
+        portal,
         id as pipeline_id,
         name as pipeline_name,
         sort as sort_order,

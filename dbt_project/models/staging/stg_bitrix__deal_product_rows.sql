@@ -2,11 +2,12 @@
 with
 
 source as (
-    select * from {{ source('bitrix', 'deal_products') }}
+    {{ portal_union('deal_products') }}
 ),
 
 unnested as (
     select
+        portal,
         deal_id,
         {{ json_elements('product_rows') }} as product_row
     from source
@@ -14,6 +15,7 @@ unnested as (
 
 renamed as (
     select
+        portal,
         cast(product_row ->> 'id' as bigint) as product_row_id,
         deal_id,
         cast(product_row ->> 'product_id' as bigint) as product_id,

@@ -1,11 +1,12 @@
 with
 
 source as (
-    select * from {{ source('bitrix', 'deal_stage_history') }}
+    {{ portal_union('deal_stage_history') }}
 ),
 
 renamed as (
     select
+        portal,
         id as history_id,
         owner_id as deal_id,
         type_id as record_type,

@@ -1,11 +1,12 @@
 with
 
 source as (
-    select * from {{ source('bitrix', 'deal_versions') }}
+    {{ portal_union('deal_versions') }}
 ),
 
 renamed as (
     select
+        portal,
         version_key,
         id as deal_id,
         assigned_by_id as manager_id,

@@ -1,11 +1,12 @@
 with
 
 source as (
-    select * from {{ source('bitrix', 'deals') }}
+    {{ portal_union('deals') }}
 ),
 
 renamed as (
     select
+        portal,
         id as deal_id,
         title,
         category_id as pipeline_id,

@@ -1,11 +1,12 @@
 with
 
 source as (
-    select * from {{ source('bitrix', 'deleted_records') }}
+    {{ portal_union('deleted_records') }}
 ),
 
 renamed as (
     select
+        portal,
         entity,
         id as record_id,
         is_deleted,

@@ -1,11 +1,12 @@
 with
 
 source as (
-    select * from {{ source('bitrix', 'departments') }}
+    {{ portal_union('departments') }}
 ),
 
 renamed as (
     select
+        portal,
         cast(id as bigint) as department_id,
         name as department_name,
         cast(parent as bigint) as parent_department_id,

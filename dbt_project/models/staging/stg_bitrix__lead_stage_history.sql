@@ -1,11 +1,12 @@
 with
 
 source as (
-    select * from {{ source('bitrix', 'lead_stage_history') }}
+    {{ portal_union('lead_stage_history') }}
 ),
 
 renamed as (
     select
+        portal,
         id as history_id,
         owner_id as lead_id,
         type_id as record_type,

@@ -1,11 +1,12 @@
 with
 
 source as (
-    select * from {{ source('bitrix', 'lead_versions') }}
+    {{ portal_union('lead_versions') }}
 ),
 
 renamed as (
     select
+        portal,
         version_key,
         id as lead_id,
         assigned_by_id as manager_id,

@@ -1,11 +1,12 @@
 with
 
 source as (
-    select * from {{ source('bitrix', 'leads') }}
+    {{ portal_union('leads') }}
 ),
 
 renamed as (
     select
+        portal,
         id as lead_id,
         title,
         source_id,

@@ -1,11 +1,12 @@
 with
 
 source as (
-    select * from {{ source('bitrix', 'statuses') }}
+    {{ portal_union('statuses') }}
 ),
 
 renamed as (
     select
+        portal,
         cast(id as bigint) as status_row_id,
         entity_id as dictionary_id,
         status_id,

@@ -1,11 +1,12 @@
 with
 
 source as (
-    select * from {{ source('bitrix', 'users') }}
+    {{ portal_union('users') }}
 ),
 
 renamed as (
     select
+        portal,
         cast(id as bigint) as user_id,
         trim(concat_ws(' ', name, last_name)) as user_name,
         work_position,

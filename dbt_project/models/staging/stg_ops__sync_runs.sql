@@ -7,6 +7,7 @@ source as (
 renamed as (
     select
         run_id,
+        portal,
         kind as run_kind,
         status as run_status,
         started_at,

@@ -1,0 +1,64 @@
+"""`bitrix-warehouse portals add|list|remove`: the registry of the portals one deployment serves
+(`orchestration.pipeline.portals`). A webhook given here goes to dlt's secrets file, readable by
+its owner alone, and is never printed."""
+
+import click
+
+
+def _registry():
+    from orchestration.pipeline import settings
+
+    return settings.load().registry
+
+
+def _failing(action):
+    """Run `action`; a registry error becomes one clear line."""
+    from orchestration.pipeline.portals import PortalError
+
+    try:
+        return action()
+    except PortalError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group()
+def portals() -> None:
+    """The portals this deployment syncs (PORTALS_FILE; default portals.toml beside the
+    warehouse). Without a registry, the one portal of SOURCES__BITRIX24__WEBHOOK_URL is `main`."""
+
+
+@portals.command("add")
+@click.argument("name")
+@click.option("--webhook-url", default=None,
+              help="The portal's inbound webhook, https://<portal>/rest/<user id>/<secret>/ "
+                   "(kept in .dlt/secrets.toml; `main` may keep the one set the old way).")
+@click.option("--timezone", default=None,
+              help="IANA zone of its day and month buckets (default: PORTAL_TIMEZONE).")
+def add(name: str, webhook_url: str | None, timezone: str | None) -> None:
+    """Register a portal (again: change its time zone or webhook). The next round syncs it."""
+    from orchestration.pipeline.portals import Portal
+
+    registry = _registry()
+    _failing(lambda: registry.add(Portal(name, timezone), webhook_url))
+    kept = f", its webhook in {registry.secrets}" if webhook_url else ""
+    click.echo(f"Portal {name} registered in {registry.path}{kept}.")
+
+
+@portals.command("list")
+def list_() -> None:
+    """The registered portals: name, time zone, raw schema and whether a webhook is set."""
+    registry = _registry()
+    for portal in _failing(registry.portals):
+        webhook = ("webhook set" if registry.has_webhook(portal)
+                   else f"NO WEBHOOK (set {portal.secret_env})")
+        zone = portal.timezone or "PORTAL_TIMEZONE"
+        click.echo(f"{portal.name}\t{zone}\t{portal.dataset}\t{webhook}")
+
+
+@portals.command("remove")
+@click.argument("name")
+def remove(name: str) -> None:
+    """Stop syncing a portal and forget its webhook. Its raw schema stays in the warehouse."""
+    registry = _registry()
+    portal = _failing(lambda: registry.remove(name))
+    click.echo(f"Portal {name} removed; its data stays in the schema {portal.dataset}.")
