@@ -63,3 +63,21 @@
         {%- endfor -%}
     {%- endif -%}
 {%- endmacro %}
+
+{#- An incremental model's pre-hook: a `this` built by a release before `column` was part of its
+    key is emptied, so the run takes every row again (a delete+insert keyed on a column the old
+    rows lack would keep them beside the new ones). -#}
+{% macro rebuild_without(column) -%}
+    {%- if is_incremental() and not has_column(this, column) -%}
+        delete from {{ this }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The registered portals as rows of one column `portal`: what a mart that lists every portal,
+    data or not, starts from. -#}
+{% macro portal_rows() -%}
+    {%- for portal in portals() %}
+    select {{ dbt.string_literal(portal.name) }} as portal
+    {{ "union all" if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}

@@ -16,10 +16,11 @@
     cast(round({{ amount }} * {{ rate }}, 2) as decimal(18, 2))
 {%- endmacro %}
 
-{#- The join condition picking the rate of `currency` in force at `seen_at` from
+{#- The join condition picking the rate of `currency` in force at `seen_at` on `portal` from
     int_currency_rates aliased `rates`. -#}
-{% macro rate_in_force(rates, currency, seen_at) -%}
-    {{ rates }}.currency = {{ currency }}
+{% macro rate_in_force(rates, portal, currency, seen_at) -%}
+    {{ rates }}.portal = {{ portal }}
+    and {{ rates }}.currency = {{ currency }}
     and {{ rates }}.valid_from <= {{ seen_at }}
     and {{ seen_at }} < {{ rates }}.valid_to
 {%- endmacro %}

@@ -8,10 +8,10 @@ from orchestration.pipeline import export
 from orchestration.pipeline.settings import Settings
 
 FRESHNESS = """
-    select entity, row_count, data_as_of, last_synced_at, lag_minutes, built_at
-    from marts.mart_pipeline_freshness order by entity"""
+    select portal, entity, row_count, data_as_of, last_synced_at, lag_minutes, built_at
+    from marts.mart_pipeline_freshness order by portal, entity"""
 RUNS = """
-    select kind, status, finished_at, rows_loaded, error
+    select portal, kind, status, finished_at, rows_loaded, error
     from ops.sync_runs order by finished_at desc limit 5"""
 
 
@@ -21,17 +21,23 @@ def report(settings: Settings) -> str:
     if settings.warehouse.is_published():
         with settings.warehouse.read_published() as con:
             rows = [list(r) for r in con.execute(FRESHNESS).fetchall()]
-        synced = max((r[3] for r in rows if r[3]), default=None)
-        if synced is None:
+        synced: dict[str, datetime] = {}  # each portal's last successful sync
+        for portal, *_, last_synced_at, _lag, _built in rows:
+            if last_synced_at and (portal not in synced or last_synced_at > synced[portal]):
+                synced[portal] = last_synced_at
+        if not synced:
             lines.append("  no successful sync yet")
-        else:
-            age = (now - synced).total_seconds() / 60
+        else:  # as fresh as the portal synced longest ago
+            portal, oldest = min(synced.items(), key=lambda item: item[1])
+            age = (now - oldest).total_seconds() / 60
             verdict = "STALE" if age > settings.stale_after_minutes else "fresh"
+            which = f" (portal {portal})" if len(synced) > 1 else ""
             lines.append(
-                f"  {verdict}: last successful sync {age:.1f} min ago "
+                f"  {verdict}: last successful sync {age:.1f} min ago{which} "
                 f"(stale after {settings.stale_after_minutes:g} min)"
             )
-        header = ["entity", "rows", "data as of (UTC)", "synced at (UTC)", "lag min", "built at"]
+        header = ["portal", "entity", "rows", "data as of (UTC)", "synced at (UTC)", "lag min",
+                  "built at"]
         lines += export.text_table(header, rows)
     else:
         lines.append("  not published yet: run `bitrix-warehouse sync`")
@@ -51,10 +57,11 @@ def report(settings: Settings) -> str:
         return "\n".join(lines)
     table_rows = [
         # DuckDB hands a json column over as text, psycopg2 as a dict
-        [kind, status, finished,
+        [portal, kind, status, finished,
          sum((json.loads(loaded) if isinstance(loaded, str) else loaded or {}).values()),
          error or ""]
-        for kind, status, finished, loaded, error in runs
+        for portal, kind, status, finished, loaded, error in runs
     ]
-    lines += export.text_table(["run", "result", "finished (UTC)", "rows", "error"], table_rows)
+    lines += export.text_table(["portal", "run", "result", "finished (UTC)", "rows", "error"],
+                               table_rows)
     return "\n".join(lines)

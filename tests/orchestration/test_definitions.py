@@ -35,7 +35,7 @@ def test_definitions_hold_exactly_the_expected_assets_jobs_schedules_and_sensors
     # every dbt data test is an asset check; the unique test of each mart key among them
     checks = {(c.asset_key.path[-1], c.name) for c in graph.asset_check_keys}
     assert len(checks) == 121
-    assert ("fct_leads", "unique_fct_leads_lead_id") in checks
+    assert ("fct_leads", "unique_combination_fct_leads_portal__lead_id") in checks
 
 
 def test_every_dbt_source_is_loaded_by_the_dlt_asset_so_lineage_is_one_graph(defs):

@@ -16,45 +16,52 @@ rates as (
 spans as (
     -- each rate row in force until the currency's next one; a currency's first row from 1970
     select
+        portal,
         currency,
         rate_to_base,
         is_base,
         is_deleted,
         case
-            when row_number() over (partition by currency order by observed_at) = 1
+            when row_number() over (partition by portal, currency order by observed_at) = 1
                 then timestamp '1970-01-01 00:00:00'
             else observed_at
         end as valid_from,
         coalesce(
-            lead(observed_at) over (partition by currency order by observed_at),
+            lead(observed_at) over (partition by portal, currency order by observed_at),
             timestamp '9999-12-31 00:00:00'
         ) as valid_to,
-        row_number() over (partition by currency order by observed_at desc) as newest
+        row_number() over (partition by portal, currency order by observed_at desc) as newest
     from rates
 ),
 
 periods as (
-    -- the moments any rate changed cut time into periods in which no rate changes
+    -- the moments any rate of a portal changed cut its time into periods in which none does
     select
+        portal,
         valid_from,
-        coalesce(lead(valid_from) over (order by valid_from), timestamp '9999-12-31 00:00:00')
-            as valid_to
-    from (select distinct valid_from from spans) as starts
+        coalesce(
+            lead(valid_from) over (partition by portal order by valid_from),
+            timestamp '9999-12-31 00:00:00'
+        ) as valid_to
+    from (select distinct portal, valid_from from spans) as starts
 ),
 
 in_force as (
-    select periods.valid_from, periods.valid_to, spans.currency, spans.rate_to_base
+    select periods.portal, periods.valid_from, periods.valid_to, spans.currency,
+        spans.rate_to_base
     from periods
     inner join spans
-        on spans.valid_from <= periods.valid_from and periods.valid_from < spans.valid_to
+        on spans.portal = periods.portal
+        and spans.valid_from <= periods.valid_from and periods.valid_from < spans.valid_to
 ),
 
 base_now as (
-    select currency from spans where newest = 1 and is_base and not is_deleted
+    select portal, currency from spans where newest = 1 and is_base and not is_deleted
 ),
 
 final as (
     select
+        currency.portal,
         currency.currency,
         base_now.currency as base_currency,
         currency.valid_from,
@@ -62,9 +69,10 @@ final as (
         cast(currency.rate_to_base / nullif(base.rate_to_base, 0) as decimal(28, 10))
             as rate_to_base
     from in_force as currency
-    cross join base_now
+    inner join base_now on currency.portal = base_now.portal
     inner join in_force as base
-        on base.valid_from = currency.valid_from and base.currency = base_now.currency
+        on base.portal = currency.portal
+        and base.valid_from = currency.valid_from and base.currency = base_now.currency
 )
 
 select * from final

@@ -1,9 +1,10 @@
 {{
     config(
         materialized='incremental',
-        unique_key='deal_id',
+        unique_key=['portal', 'deal_id'],
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
+        pre_hook="{{ rebuild_without('portal') }}",
     )
 }}
 -- What the observed versions say about each deal: the first version (and whether it was seen
@@ -21,9 +22,10 @@ all_versions as (
 ),
 
 {#- A `this` built by an older release lacks the newest column: rebuild every deal once. -#}
-{% if is_incremental() and has_column(this, 'observed_at_close') %}
+{% if is_incremental() and has_column(this, 'observed_at_close')
+      and has_column(this, 'portal') %}
 touched as (
-    select distinct deal_id
+    select distinct portal, deal_id
     from all_versions
     where loaded_at > (
         select coalesce(max(last_loaded_at), timestamp '1970-01-01') from {{ this }}
@@ -33,7 +35,10 @@ touched as (
 versions as (
     select all_versions.*
     from all_versions
-    where exists (select 1 from touched where all_versions.deal_id = touched.deal_id)
+    where exists (
+        select 1 from touched
+        where all_versions.portal = touched.portal and all_versions.deal_id = touched.deal_id
+    )
 ),
 {% else %}
 versions as (
@@ -46,10 +51,12 @@ ordered as (
         *,
         stage_semantic_id in ('S', 'F') as is_final,
         lag(stage_semantic_id in ('S', 'F')) over (
-            partition by deal_id order by modified_at, observed_at
+            partition by portal, deal_id order by modified_at, observed_at
         ) as was_final,
-        row_number() over (partition by deal_id order by modified_at, observed_at) as version_number,
-        max(loaded_at) over (partition by deal_id) as last_loaded_at
+        row_number() over (
+            partition by portal, deal_id order by modified_at, observed_at
+        ) as version_number,
+        max(loaded_at) over (partition by portal, deal_id) as last_loaded_at
     from versions
 ),
 
@@ -57,7 +64,9 @@ closings as (
     -- the versions that entered a final stage from an open one (or were first seen closed)
     select
         *,
-        row_number() over (partition by deal_id order by modified_at desc, observed_at desc)
+        row_number() over (
+            partition by portal, deal_id order by modified_at desc, observed_at desc
+        )
             as closing_number
     from ordered
     where is_final and not coalesce(was_final, false)
@@ -65,6 +74,7 @@ closings as (
 
 firsts as (
     select
+        portal,
         deal_id,
         amount as first_seen_amount,
         currency as first_seen_currency,
@@ -77,6 +87,7 @@ firsts as (
 
 at_close as (
     select
+        portal,
         deal_id,
         amount as amount_at_close,
         currency as currency_at_close,
@@ -88,6 +99,7 @@ at_close as (
 
 final as (
     select
+        firsts.portal,
         firsts.deal_id,
         firsts.first_seen_amount,
         firsts.first_seen_currency,
@@ -99,7 +111,7 @@ final as (
         at_close.manager_at_close_id,
         firsts.last_loaded_at
     from firsts
-    left join at_close on firsts.deal_id = at_close.deal_id
+    left join at_close on firsts.portal = at_close.portal and firsts.deal_id = at_close.deal_id
 )
 
 select * from final

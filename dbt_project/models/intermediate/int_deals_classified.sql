@@ -36,20 +36,20 @@ rates as (
 ),
 
 base as (
-    -- one row: the base currency (null before a sync has read the currencies)
-    select max(base_currency) as base_currency from rates
+    -- a portal's base currency (none before a sync has read the currencies)
+    select portal, max(base_currency) as base_currency from rates group by portal
 ),
 
 closings as (
     -- when the deal entered the final stage it is in now (stage history, so exact)
-    select deal_id, max(entered_at) as closed_at
+    select portal, deal_id, max(entered_at) as closed_at
     from {{ ref('stg_bitrix__deal_stage_history') }}
     where stage_semantic_id in ('S', 'F')
-    group by deal_id
+    group by portal, deal_id
 ),
 
 deleted as (
-    select record_id as deal_id, deleted_noticed_at
+    select portal, record_id as deal_id, deleted_noticed_at
     from {{ ref('stg_bitrix__deleted_records') }}
     where entity = 'deals' and is_deleted
 ),
@@ -80,32 +80,35 @@ joined as (
         deleted.deal_id is not null as is_deleted,
         deleted.deleted_noticed_at
     from deals
-    left join pipelines on deals.pipeline_id = pipelines.pipeline_id
+    left join pipelines
+        on deals.portal = pipelines.portal and deals.pipeline_id = pipelines.pipeline_id
     left join stages
-        on deals.pipeline_id = stages.pipeline_id and deals.stage_id = stages.stage_id
-    left join versions on deals.deal_id = versions.deal_id
-    cross join base
+        on deals.portal = stages.portal
+        and deals.pipeline_id = stages.pipeline_id and deals.stage_id = stages.stage_id
+    left join versions on deals.portal = versions.portal and deals.deal_id = versions.deal_id
+    left join base on deals.portal = base.portal
     left join rates as rate_now
-        on {{ rate_in_force('rate_now', 'coalesce(deals.currency, base.base_currency)',
-                            'deals.observed_at') }}
+        on {{ rate_in_force('rate_now', 'deals.portal',
+                            'coalesce(deals.currency, base.base_currency)', 'deals.observed_at') }}
     left join rates as rate_first
-        on {{ rate_in_force('rate_first',
+        on {{ rate_in_force('rate_first', 'deals.portal',
                             'coalesce(versions.first_seen_currency, base.base_currency)',
                             'versions.first_seen_observed_at') }}
     left join rates as rate_close
-        on {{ rate_in_force('rate_close',
+        on {{ rate_in_force('rate_close', 'deals.portal',
                             'coalesce(versions.currency_at_close, base.base_currency)',
                             'versions.observed_at_close') }}
-    left join closings on deals.deal_id = closings.deal_id
-    left join leads on deals.lead_id = leads.lead_id
-    left join deleted on deals.deal_id = deleted.deal_id
+    left join closings on deals.portal = closings.portal and deals.deal_id = closings.deal_id
+    left join leads on deals.portal = leads.portal and deals.lead_id = leads.lead_id
+    left join deleted on deals.portal = deleted.portal and deals.deal_id = deleted.deal_id
 ),
 
 contact_deals as (
     -- the order of a contact's live deals (templates and deleted deals are not orders)
     select
+        portal,
         deal_id,
-        row_number() over (partition by contact_id order by created_at, deal_id)
+        row_number() over (partition by portal, contact_id order by created_at, deal_id)
             as contact_deal_number
     from joined
     where nullif(contact_id, 0) is not null and not is_deleted and not is_recurring_template
@@ -113,6 +116,7 @@ contact_deals as (
 
 final as (
     select
+        portal,
         deal_id,
         title,
         pipeline_id,
@@ -170,7 +174,7 @@ final as (
         stage_changed_at,
         modified_at
     from joined
-    left join contact_deals using (deal_id)
+    left join contact_deals using (portal, deal_id)
 ),
 
 with_durations as (

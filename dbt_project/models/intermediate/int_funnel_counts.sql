@@ -25,7 +25,7 @@ stays as (
 ),
 
 current_stays as (
-    select entity, record_id, entered_at
+    select portal, entity, record_id, entered_at
     from stays
     where is_current
 ),
@@ -34,6 +34,7 @@ current_stays as (
 -- measured in its new one)
 visits as (
     select distinct
+        records.portal,
         records.entity,
         records.record_id,
         stages.stage_id,
@@ -41,71 +42,80 @@ visits as (
         stages.semantic_id
     from records
     inner join stays
-        on records.entity = stays.entity and records.record_id = stays.record_id
+        on records.portal = stays.portal
+        and records.entity = stays.entity and records.record_id = stays.record_id
     inner join stages
-        on records.entity = stages.entity
+        on records.portal = stages.portal
+        and records.entity = stages.entity
         and records.pipeline_id = stages.pipeline_id
         and stays.stage_id = stages.stage_id
     where stages.semantic_id = 'P' or stays.is_current
 ),
 
 furthest as (
-    select entity, record_id, max(stage_position) as furthest_position
+    select portal, entity, record_id, max(stage_position) as furthest_position
     from visits
     where semantic_id in ('P', 'S')
-    group by entity, record_id
+    group by portal, entity, record_id
 ),
 
 reached as (
-    select records.entity, records.record_id, stages.stage_id
+    select records.portal, records.entity, records.record_id, stages.stage_id
     from records
     inner join furthest
-        on records.entity = furthest.entity and records.record_id = furthest.record_id
+        on records.portal = furthest.portal
+        and records.entity = furthest.entity and records.record_id = furthest.record_id
     inner join stages
-        on records.entity = stages.entity
+        on records.portal = stages.portal
+        and records.entity = stages.entity
         and records.pipeline_id = stages.pipeline_id
         and stages.semantic_id in ('P', 'S')
         and stages.stage_position <= furthest.furthest_position
     union all
-    select entity, record_id, stage_id from visits where semantic_id = 'F'
+    select portal, entity, record_id, stage_id from visits where semantic_id = 'F'
 ),
 
 losses as (
     -- the in-progress stage a record left for the failure stage it is in now
-    select distinct records.entity, records.record_id, stays.stage_id
+    select distinct records.portal, records.entity, records.record_id, stays.stage_id
     from records
-    inner join stays on records.entity = stays.entity and records.record_id = stays.record_id
+    inner join stays
+        on records.portal = stays.portal
+        and records.entity = stays.entity and records.record_id = stays.record_id
     inner join current_stays
-        on stays.entity = current_stays.entity
+        on stays.portal = current_stays.portal
+        and stays.entity = current_stays.entity
         and stays.record_id = current_stays.record_id
         and stays.exited_at = current_stays.entered_at
     inner join stages as next_stage
-        on records.entity = next_stage.entity
+        on records.portal = next_stage.portal
+        and records.entity = next_stage.entity
         and records.pipeline_id = next_stage.pipeline_id
         and stays.next_stage_id = next_stage.stage_id
     where next_stage.semantic_id = 'F' and stays.semantic_id = 'P'
 ),
 
 cohorts as (
-    select entity, pipeline_id, cohort_month, manager_id, count(*) as cohort_size
+    select portal, entity, pipeline_id, cohort_month, manager_id, count(*) as cohort_size
     from records
-    group by entity, pipeline_id, cohort_month, manager_id
+    group by portal, entity, pipeline_id, cohort_month, manager_id
 ),
 
 -- per cell, how many of the cohort's records entered, reached and were lost at the stage
 marks as (
     select records.*, visits.stage_id, 'entered' as mark
-    from records inner join visits using (entity, record_id)
+    from records inner join visits using (portal, entity, record_id)
     union all
     select records.*, reached.stage_id, 'reached'
-    from records inner join reached using (entity, record_id)
+    from records inner join reached using (portal, entity, record_id)
     union all
     select records.*, losses.stage_id, 'lost'
-    from records inner join losses using (entity, record_id)
+    from records inner join losses using (portal, entity, record_id)
 ),
 
 counted as (
     select
+        portal,
         entity,
         pipeline_id,
         cohort_month,
@@ -115,11 +125,12 @@ counted as (
         count(*) filter (where mark = 'reached') as reached,
         count(*) filter (where mark = 'lost') as lost_at_stage
     from marks
-    group by entity, pipeline_id, cohort_month, manager_id, stage_id
+    group by portal, entity, pipeline_id, cohort_month, manager_id, stage_id
 ),
 
 final as (
     select
+        cohorts.portal,
         cohorts.entity,
         cohorts.pipeline_id,
         cohorts.cohort_month,
@@ -135,9 +146,11 @@ final as (
         coalesce(counted.lost_at_stage, 0) as lost_at_stage
     from cohorts
     inner join stages
-        on cohorts.entity = stages.entity and cohorts.pipeline_id = stages.pipeline_id
+        on cohorts.portal = stages.portal
+        and cohorts.entity = stages.entity and cohorts.pipeline_id = stages.pipeline_id
     left join counted
-        on cohorts.entity = counted.entity
+        on cohorts.portal = counted.portal
+        and cohorts.entity = counted.entity
         and cohorts.pipeline_id = counted.pipeline_id
         and cohorts.cohort_month = counted.cohort_month
         and cohorts.manager_id is not distinct from counted.manager_id

@@ -10,6 +10,7 @@ with
 
 leads as (
     select
+        portal,
         'lead' as entity,
         lead_id as record_id,
         0 as pipeline_id,
@@ -21,6 +22,7 @@ leads as (
 
 deals as (
     select
+        portal,
         'deal' as entity,
         deal_id as record_id,
         pipeline_id,

@@ -13,6 +13,7 @@ stays as (
 
 final as (
     select
+        records.portal,
         records.entity,
         records.pipeline_id,
         records.cohort_month,
@@ -20,7 +21,9 @@ final as (
         stays.stage_id,
         stays.duration_days
     from records
-    inner join stays on records.entity = stays.entity and records.record_id = stays.record_id
+    inner join stays
+        on records.portal = stays.portal
+        and records.entity = stays.entity and records.record_id = stays.record_id
 )
 
 select * from final

@@ -8,35 +8,37 @@
 with
 
 leads as (
-    select lead_id, created_at from {{ ref('stg_bitrix__leads') }}
+    select portal, lead_id, created_at from {{ ref('stg_bitrix__leads') }}
 ),
 
 moves as (
-    select lead_id, min(entered_at) as first_moved_at
+    select portal, lead_id, min(entered_at) as first_moved_at
     from {{ ref('stg_bitrix__lead_stage_history') }}
     where record_type <> 1  -- 1 is the row written at creation
-    group by lead_id
+    group by portal, lead_id
 ),
 
 versions as (
     select
+        portal,
         lead_id,
         manager_id,
         modified_at,
-        lag(manager_id) over (partition by lead_id order by modified_at, observed_at)
+        lag(manager_id) over (partition by portal, lead_id order by modified_at, observed_at)
             as previous_manager_id
     from {{ ref('stg_bitrix__lead_versions') }}
 ),
 
 reassignments as (
-    select lead_id, min(modified_at) as first_reassigned_at
+    select portal, lead_id, min(modified_at) as first_reassigned_at
     from versions
     where previous_manager_id is distinct from manager_id and previous_manager_id is not null
-    group by lead_id
+    group by portal, lead_id
 ),
 
 happened as (
     select
+        portal,
         owner_id as lead_id,
         coalesce(started_at, ended_at, created_at) as happened_at,
         manager_id as answered_by_manager_id,
@@ -51,13 +53,14 @@ happened as (
 answers as (
     select
         *,
-        row_number() over (partition by lead_id order by happened_at, activity_id)
+        row_number() over (partition by portal, lead_id order by happened_at, activity_id)
             as answer_number
     from happened
 ),
 
 first_answers as (
     select
+        answers.portal,
         answers.lead_id,
         -- the call that created the lead started before it: answered at the lead's creation
         case
@@ -66,12 +69,13 @@ first_answers as (
         end as answered_at,
         answers.answered_by_manager_id
     from answers
-    inner join leads on answers.lead_id = leads.lead_id
+    inner join leads on answers.portal = leads.portal and answers.lead_id = leads.lead_id
     where answers.answer_number = 1
 ),
 
 taken as (
     select
+        leads.portal,
         leads.lead_id,
         leads.created_at,
         first_answers.answered_at as first_answered_at,
@@ -81,13 +85,16 @@ taken as (
         least(first_answers.answered_at, moves.first_moved_at, reassignments.first_reassigned_at)
             as taken_up_at
     from leads
-    left join first_answers on leads.lead_id = first_answers.lead_id
-    left join moves on leads.lead_id = moves.lead_id
-    left join reassignments on leads.lead_id = reassignments.lead_id
+    left join first_answers
+        on leads.portal = first_answers.portal and leads.lead_id = first_answers.lead_id
+    left join moves on leads.portal = moves.portal and leads.lead_id = moves.lead_id
+    left join reassignments
+        on leads.portal = reassignments.portal and leads.lead_id = reassignments.lead_id
 ),
 
 final as (
     select
+        portal,
         lead_id,
         first_answered_at,
         answered_by_manager_id,

@@ -8,7 +8,7 @@ leads as (
 ),
 
 lead_stages as (
-    select status_id, name as status_name, semantic_id
+    select portal, status_id, name as status_name, semantic_id
     from {{ ref('stg_bitrix__statuses') }}
     where dictionary_id = 'STATUS'
 ),
@@ -18,7 +18,7 @@ versions as (
 ),
 
 deleted as (
-    select record_id as lead_id, deleted_noticed_at
+    select portal, record_id as lead_id, deleted_noticed_at
     from {{ ref('stg_bitrix__deleted_records') }}
     where entity = 'leads' and is_deleted
 ),
@@ -28,16 +28,17 @@ rates as (
 ),
 
 base as (
-    select max(base_currency) as base_currency from rates
+    select portal, max(base_currency) as base_currency from rates group by portal
 ),
 
 first_versions as (
-    select lead_id, first_manager_id
+    select portal, lead_id, first_manager_id
     from (
         select
+            portal,
             lead_id,
             manager_id as first_manager_id,
-            row_number() over (partition by lead_id order by modified_at, observed_at)
+            row_number() over (partition by portal, lead_id order by modified_at, observed_at)
                 as version_number
         from versions
     ) as numbered
@@ -61,13 +62,15 @@ classified as (
         deleted.deleted_noticed_at,
         deleted.lead_id is not null as is_deleted
     from leads
-    left join lead_stages on leads.status_id = lead_stages.status_id
-    left join first_versions on leads.lead_id = first_versions.lead_id
-    left join deleted on leads.lead_id = deleted.lead_id
-    cross join base
+    left join lead_stages
+        on leads.portal = lead_stages.portal and leads.status_id = lead_stages.status_id
+    left join first_versions
+        on leads.portal = first_versions.portal and leads.lead_id = first_versions.lead_id
+    left join deleted on leads.portal = deleted.portal and leads.lead_id = deleted.lead_id
+    left join base on leads.portal = base.portal
     left join rates as rate
-        on {{ rate_in_force('rate', 'coalesce(leads.currency, base.base_currency)',
-                            'leads.observed_at') }}
+        on {{ rate_in_force('rate', 'leads.portal',
+                            'coalesce(leads.currency, base.base_currency)', 'leads.observed_at') }}
 ),
 
 final as (

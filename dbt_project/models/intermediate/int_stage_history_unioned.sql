@@ -3,6 +3,7 @@ with
 
 lead_history as (
     select
+        portal,
         'lead' as entity,
         history_id,
         lead_id as record_id,
@@ -16,6 +17,7 @@ lead_history as (
 
 deal_history as (
     select
+        portal,
         'deal' as entity,
         history_id,
         deal_id as record_id,

@@ -1,8 +1,10 @@
 {{
     config(
         materialized='incremental',
-        unique_key='stay_id',
+        unique_key=['portal', 'stay_id'],
         incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+        pre_hook="{{ rebuild_without('portal') }}",
     )
 }}
 -- One row per stay of a lead or deal in a stage, deleted records included (fct_stage_intervals
@@ -22,16 +24,18 @@ managers as (
     select * from {{ ref('int_manager_versions') }}
 ),
 
-{% if is_incremental() %}
+{% if is_incremental() and has_column(this, 'portal') %}
 built as (
     select coalesce(max(last_loaded_at), timestamp '1970-01-01') as last_loaded_at
     from {{ this }}
 ),
 
 touched as (
-    select entity, record_id from history where loaded_at > (select last_loaded_at from built)
+    select portal, entity, record_id from history
+    where loaded_at > (select last_loaded_at from built)
     union
-    select entity, record_id from managers where loaded_at > (select last_loaded_at from built)
+    select portal, entity, record_id from managers
+    where loaded_at > (select last_loaded_at from built)
 ),
 
 scoped as (
@@ -39,7 +43,8 @@ scoped as (
     from history
     where exists (
         select 1 from touched
-        where history.entity = touched.entity and history.record_id = touched.record_id
+        where history.portal = touched.portal
+            and history.entity = touched.entity and history.record_id = touched.record_id
     )
 ),
 {% else %}
@@ -49,12 +54,12 @@ scoped as (
 {% endif %}
 
 first_managers as (
-    select entity, record_id, manager_id
+    select portal, entity, record_id, manager_id
     from (
         select
-            entity, record_id, manager_id,
+            portal, entity, record_id, manager_id,
             row_number() over (
-                partition by entity, record_id order by modified_at, version_key
+                partition by portal, entity, record_id order by modified_at, version_key
             ) as version_number
         from managers
     ) as numbered
@@ -62,17 +67,18 @@ first_managers as (
 ),
 
 record_loads as (
-    select entity, record_id, max(loaded_at) as last_loaded_at
+    select portal, entity, record_id, max(loaded_at) as last_loaded_at
     from (
-        select entity, record_id, loaded_at from scoped
+        select portal, entity, record_id, loaded_at from scoped
         union all
-        select entity, record_id, loaded_at from managers
+        select portal, entity, record_id, loaded_at from managers
     ) as loads
-    group by entity, record_id
+    group by portal, entity, record_id
 ),
 
 stays as (
     select
+        portal,
         entity,
         record_id,
         history_id,
@@ -83,7 +89,9 @@ stays as (
         lead(entered_at) over record_order as exited_at,
         lead(stage_id) over record_order as next_stage_id
     from scoped
-    window record_order as (partition by entity, record_id order by entered_at, history_id)
+    window record_order as (
+        partition by portal, entity, record_id order by entered_at, history_id
+    )
 ),
 
 -- the manager of the newest version observed at or before the stay began; a stay older than
@@ -96,7 +104,8 @@ with_managers as (
     from stays
     {% if target.type == 'duckdb' -%}
     asof left join managers
-        on stays.entity = managers.entity
+        on stays.portal = managers.portal
+        and stays.entity = managers.entity
         and stays.record_id = managers.record_id
         and stays.entered_at >= managers.modified_at
     {%- else -%}
@@ -104,7 +113,8 @@ with_managers as (
         -- the table itself, not the CTE: Postgres materializes a CTE used twice, and a
         -- lateral scan of it per stay is quadratic; the table's index makes it one probe
         select manager_id from {{ ref('int_manager_versions') }} as observed
-        where observed.entity = stays.entity
+        where observed.portal = stays.portal
+            and observed.entity = stays.entity
             and observed.record_id = stays.record_id
             and observed.modified_at <= stays.entered_at
         order by observed.modified_at desc, observed.version_key desc
@@ -112,15 +122,18 @@ with_managers as (
     ) as managers on true
     {%- endif %}
     left join first_managers
-        on stays.entity = first_managers.entity
+        on stays.portal = first_managers.portal
+        and stays.entity = first_managers.entity
         and stays.record_id = first_managers.record_id
     inner join record_loads
-        on stays.entity = record_loads.entity
+        on stays.portal = record_loads.portal
+        and stays.entity = record_loads.entity
         and stays.record_id = record_loads.record_id
 ),
 
 final as (
     select
+        portal,
         entity || '-' || history_id as stay_id,
         entity,
         record_id,

@@ -20,6 +20,7 @@ pipelines as (
 
 stages as (
     select
+        portal,
         case when dictionary_id = 'STATUS' then 'lead' else 'deal' end as entity,
         case
             when dictionary_id in ('STATUS', 'DEAL_STAGE') then 0
@@ -33,7 +34,7 @@ stages as (
         is_deleted as is_removed,
         -- a code removed and added again: the live entry names it
         row_number() over (
-            partition by dictionary_id, status_id order by is_deleted, status_row_id desc
+            partition by portal, dictionary_id, status_id order by is_deleted, status_row_id desc
         ) as entry_number
     from statuses
     where dictionary_id = 'STATUS' or dictionary_id like 'DEAL\_STAGE%' escape '\'
@@ -41,6 +42,7 @@ stages as (
 
 final as (
     select
+        stages.portal,
         stages.entity,
         stages.pipeline_id,
         case
@@ -52,14 +54,15 @@ final as (
         stages.semantic_id,
         case
             when not stages.is_removed then row_number() over (
-                partition by stages.entity, stages.pipeline_id, stages.is_removed
+                partition by stages.portal, stages.entity, stages.pipeline_id, stages.is_removed
                 order by stages.sort_order, stages.status_row_id
             )
         end as stage_position,
         stages.is_removed
     from stages
     left join pipelines
-        on stages.entity = 'deal' and stages.pipeline_id = pipelines.pipeline_id
+        on stages.portal = pipelines.portal
+        and stages.entity = 'deal' and stages.pipeline_id = pipelines.pipeline_id
     where stages.entry_number = 1
 )
 

@@ -13,6 +13,7 @@ departments as (
 
 final as (
     select
+        users.portal,
         users.user_id as manager_id,
         coalesce(nullif(users.user_name, ''), 'Сотрудник #' || cast(users.user_id as varchar))
             as manager_name,
@@ -26,7 +27,8 @@ final as (
             else 'active'
         end as employment_status
     from users
-    left join departments on users.department_id = departments.department_id
+    left join departments
+        on users.portal = departments.portal and users.department_id = departments.department_id
 )
 
 select * from final

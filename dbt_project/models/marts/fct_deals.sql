@@ -20,9 +20,11 @@ final as (
         deals.outcome = 'won' as is_revenue
     from deals
     left join managers as current_manager
-        on deals.current_manager_id = current_manager.manager_id
+        on deals.portal = current_manager.portal
+        and deals.current_manager_id = current_manager.manager_id
     left join managers as credited_manager
-        on deals.credited_manager_id = credited_manager.manager_id
+        on deals.portal = credited_manager.portal
+        and deals.credited_manager_id = credited_manager.manager_id
     where not deals.is_deleted and not deals.is_recurring_template
 )
 

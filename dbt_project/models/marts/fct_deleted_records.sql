@@ -15,6 +15,7 @@ deals as (
 
 final as (
     select
+        portal,
         'lead' as entity,
         lead_id as record_id,
         title,
@@ -28,6 +29,7 @@ final as (
     from leads
     union all
     select
+        portal,
         'deal',
         deal_id,
         title,

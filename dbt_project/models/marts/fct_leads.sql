@@ -19,16 +19,18 @@ deals as (
 
 lead_deals as (
     select
+        portal,
         lead_id,
         min(deal_id) as converted_deal_id,
         count(*) filter (where is_revenue) as deals_won,
         {{ money('coalesce(sum(amount) filter (where is_revenue), 0)') }} as revenue
     from deals
-    group by lead_id
+    group by portal, lead_id
 ),
 
 final as (
     select
+        leads.portal,
         leads.lead_id,
         leads.title,
         leads.source_id,
@@ -63,8 +65,9 @@ final as (
         leads.closed_at,
         leads.modified_at
     from leads
-    left join take_up on leads.lead_id = take_up.lead_id
-    left join lead_deals on leads.lead_id = lead_deals.lead_id
+    left join take_up on leads.portal = take_up.portal and leads.lead_id = take_up.lead_id
+    left join lead_deals
+        on leads.portal = lead_deals.portal and leads.lead_id = lead_deals.lead_id
 )
 
 select * from final

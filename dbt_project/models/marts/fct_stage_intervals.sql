@@ -6,14 +6,16 @@ stays as (
 ),
 
 live as (
-    select entity, record_id from {{ ref('int_funnel_records') }}
+    select portal, entity, record_id from {{ ref('int_funnel_records') }}
 ),
 
 final as (
     select {{ star_except(ref('int_stage_intervals'), ['last_loaded_at'], 'stays') }}
     from stays
     where exists (
-        select 1 from live where stays.entity = live.entity and stays.record_id = live.record_id
+        select 1 from live
+        where stays.portal = live.portal
+            and stays.entity = live.entity and stays.record_id = live.record_id
     )
 )
 

@@ -16,6 +16,7 @@ won as (
 
 lead_ads as (
     select
+        portal,
         ad_id,
         {{ arg_max('utm_campaign', 'created_at') }} as ad_group,
         max(created_at) as last_seen_at,
@@ -24,11 +25,12 @@ lead_ads as (
         min(created_date) as first_lead_date,
         max(created_date) as last_lead_date
     from leads
-    group by ad_id
+    group by portal, ad_id
 ),
 
 deal_ads as (
     select
+        portal,
         ad_id,
         {{ arg_max('utm_campaign', 'created_at') }} as ad_group,
         max(created_at) as last_seen_at,
@@ -36,11 +38,12 @@ deal_ads as (
         count(*) filter (where lead_id is null) as deals_won_without_lead,
         {{ money('sum(coalesce(amount, 0))') }} as revenue
     from won
-    group by ad_id
+    group by portal, ad_id
 ),
 
 per_ad as (
     select
+        coalesce(lead_ads.portal, deal_ads.portal) as portal,
         coalesce(lead_ads.ad_id, deal_ads.ad_id) as ad_id,
         case
             when deal_ads.last_seen_at > lead_ads.last_seen_at or lead_ads.ad_id is null
@@ -55,15 +58,18 @@ per_ad as (
         lead_ads.first_lead_date,
         lead_ads.last_lead_date
     from lead_ads
-    full outer join deal_ads on lead_ads.ad_id = deal_ads.ad_id
+    full outer join deal_ads
+        on lead_ads.portal = deal_ads.portal and lead_ads.ad_id = deal_ads.ad_id
 ),
 
 final as (
     select
         *,
         cast(revenue / nullif(leads, 0) as decimal(18, 2)) as revenue_per_lead,
-        rank() over (order by revenue desc) as revenue_rank,
-        rank() over (order by revenue / nullif(leads, 0) desc nulls last) as revenue_per_lead_rank
+        rank() over (partition by portal order by revenue desc) as revenue_rank,
+        rank() over (
+            partition by portal order by revenue / nullif(leads, 0) desc nulls last
+        ) as revenue_per_lead_rank
     from per_ad
 )
 

@@ -4,9 +4,10 @@
 with
 
 won as (
-    select fct.deal_id, fct.amount, fct.created_at, fct.lead_id, stg.contact_id
+    select fct.portal, fct.deal_id, fct.amount, fct.created_at, fct.lead_id, stg.contact_id
     from {{ ref('fct_deals') }} as fct
-    inner join {{ ref('stg_bitrix__deals') }} as stg on fct.deal_id = stg.deal_id
+    inner join {{ ref('stg_bitrix__deals') }} as stg
+        on fct.portal = stg.portal and fct.deal_id = stg.deal_id
     where fct.is_revenue
 ),
 
@@ -18,13 +19,13 @@ leads as (
 -- Two equi-joins rather than one join on `a or b`: DuckDB runs an OR condition as a nested loop
 -- (152 s at demo scale 10).
 candidates as (
-    select won.deal_id, won.lead_id as deal_lead_id, leads.lead_id
+    select won.portal, won.deal_id, won.lead_id as deal_lead_id, leads.lead_id
     from won
-    inner join leads on leads.lead_id = won.lead_id
+    inner join leads on leads.portal = won.portal and leads.lead_id = won.lead_id
     union
-    select won.deal_id, won.lead_id as deal_lead_id, leads.lead_id
+    select won.portal, won.deal_id, won.lead_id as deal_lead_id, leads.lead_id
     from won
-    inner join leads on leads.contact_id = won.contact_id
+    inner join leads on leads.portal = won.portal and leads.contact_id = won.contact_id
     where leads.created_at <= won.created_at
         and leads.created_at
             >= won.created_at - interval '{{ var("attribution_lookback_days") }} days'
@@ -32,6 +33,7 @@ candidates as (
 
 touches as (
     select
+        candidates.portal,
         candidates.deal_id,
         won.amount,
         candidates.deal_lead_id,
@@ -43,15 +45,16 @@ touches as (
         leads.utm_campaign,
         leads.ad_id
     from candidates
-    inner join won on candidates.deal_id = won.deal_id
-    inner join leads on candidates.lead_id = leads.lead_id
+    inner join won on candidates.portal = won.portal and candidates.deal_id = won.deal_id
+    inner join leads on candidates.portal = leads.portal and candidates.lead_id = leads.lead_id
 ),
 
 numbered as (
     select
         *,
-        row_number() over (partition by deal_id order by touched_at, lead_id) as touch_number,
-        count(*) over (partition by deal_id) as touches
+        row_number() over (partition by portal, deal_id order by touched_at, lead_id)
+            as touch_number,
+        count(*) over (partition by portal, deal_id) as touches
     from touches
 ),
 
@@ -67,6 +70,7 @@ credited as (
 
 final as (
     select
+        portal,
         deal_id,
         model,
         lead_id,

@@ -10,15 +10,17 @@ won as (
 
 products as (
     select
+        portal,
         deal_id,
         count(*) as product_lines,
         sum(price * quantity) as products_amount
     from {{ ref('stg_bitrix__deal_product_rows') }}
-    group by deal_id
+    group by portal, deal_id
 ),
 
 final as (
     select
+        won.portal,
         won.deal_id,
         won.pipeline_id,
         won.pipeline_name,
@@ -33,7 +35,7 @@ final as (
         coalesce(products.product_lines, 0) as product_lines,
         {{ in_base('products.products_amount', 'won.exchange_rate') }} as products_amount
     from won
-    left join products on won.deal_id = products.deal_id
+    left join products on won.portal = products.portal and won.deal_id = products.deal_id
 )
 
 select * from final

@@ -1,6 +1,11 @@
--- What is wrong with the portal's data, one row per check, with counts and example IDs, so the
--- integrator can fix it at the source. Every check is listed, failing or not.
+-- What is wrong with a portal's data, one row per portal and check, with counts and example
+-- IDs, so the integrator can fix it at the source. Every check of every registered portal is
+-- listed, failing or not.
 with
+
+portal_list as (
+    {{ portal_rows() }}
+),
 
 leads as (
     select * from {{ ref('fct_leads') }}
@@ -14,6 +19,7 @@ deals as (
 
 lead_checks as (
     select
+        portal,
         lead_id as record_id,
         coalesce(status_id, '') = '' as is_empty_status,
         coalesce(status_id, '') <> '' and not is_status_known as is_unknown_status,
@@ -29,6 +35,7 @@ lead_checks as (
 
 deal_checks as (
     select
+        portal,
         deal_id as record_id,
         lead_id is null and not is_recurring_template as is_without_lead,
         lead_id is null and coalesce(utm_source, '') = '' and not is_recurring_template
@@ -56,19 +63,24 @@ checks as (
     ] %}
     {% for name, entity, flag, description in checks %}
     select
+        portal_list.portal,
         '{{ name }}' as check_name,
         '{{ entity }}' as entity,
         '{{ description }}' as description,
-        count(*) filter (where {{ flag }}) as failing_rows,
-        count(*) as checked_rows,
-        (array_agg(record_id order by record_id) filter (where {{ flag }}))[1:5] as example_ids
-    from {{ entity }}_checks
+        count(*) filter (where checks.{{ flag }}) as failing_rows,
+        count(checks.record_id) as checked_rows,
+        (array_agg(checks.record_id order by checks.record_id)
+            filter (where checks.{{ flag }}))[1:5] as example_ids
+    from portal_list
+    left join {{ entity }}_checks as checks on portal_list.portal = checks.portal
+    group by portal_list.portal
     {{ "union all" if not loop.last }}
     {% endfor %}
 ),
 
 final as (
     select
+        portal,
         check_name,
         entity,
         description,

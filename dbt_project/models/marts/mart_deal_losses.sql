@@ -18,22 +18,23 @@ stages as (
 
 moves_before_loss as (
     select
+        history.portal,
         history.deal_id,
         history.stage_id as lost_from_stage_id,
         history.entered_at,
         history.history_id
     from history
-    inner join lost on history.deal_id = lost.deal_id
+    inner join lost on history.portal = lost.portal and history.deal_id = lost.deal_id
     where history.stage_semantic_id = 'P'
 ),
 
 lost_from as (
-    select deal_id, lost_from_stage_id
+    select portal, deal_id, lost_from_stage_id
     from (
         select
             *,
             row_number() over (
-                partition by deal_id order by entered_at desc, history_id desc
+                partition by portal, deal_id order by entered_at desc, history_id desc
             ) as move_number
         from moves_before_loss
     ) as numbered
@@ -42,6 +43,7 @@ lost_from as (
 
 final as (
     select
+        lost.portal,
         {{ month_of('lost.closed_date') }} as loss_month,
         lost.pipeline_id,
         lost.pipeline_name,
@@ -52,11 +54,12 @@ final as (
         count(*) as lost_deals,
         {{ money('sum(lost.amount)') }} as lost_amount
     from lost
-    left join lost_from on lost.deal_id = lost_from.deal_id
+    left join lost_from on lost.portal = lost_from.portal and lost.deal_id = lost_from.deal_id
     left join stages as from_stage
-        on lost.pipeline_id = from_stage.pipeline_id
+        on lost.portal = from_stage.portal
+        and lost.pipeline_id = from_stage.pipeline_id
         and lost_from.lost_from_stage_id = from_stage.stage_id
-    group by 1, 2, 3, 4, 5, 6, 7
+    group by 1, 2, 3, 4, 5, 6, 7, 8
 )
 
 select * from final

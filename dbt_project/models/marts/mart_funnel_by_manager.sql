@@ -9,10 +9,10 @@ counts as (
 
 medians as (
     select
-        entity, pipeline_id, cohort_month, manager_id, stage_id,
+        portal, entity, pipeline_id, cohort_month, manager_id, stage_id,
         {{ median('duration_days') }} as median_days_in_stage
     from {{ ref('int_funnel_stays') }}
-    group by entity, pipeline_id, cohort_month, manager_id, stage_id
+    group by portal, entity, pipeline_id, cohort_month, manager_id, stage_id
 ),
 
 managers as (
@@ -23,16 +23,19 @@ measured as (
     select counts.*, managers.manager_name, medians.median_days_in_stage
     from counts
     left join medians
-        on counts.entity = medians.entity
+        on counts.portal = medians.portal
+        and counts.entity = medians.entity
         and counts.pipeline_id = medians.pipeline_id
         and counts.cohort_month = medians.cohort_month
         and counts.manager_id is not distinct from medians.manager_id
         and counts.stage_id = medians.stage_id
-    left join managers on counts.manager_id = managers.manager_id
+    left join managers
+        on counts.portal = managers.portal and counts.manager_id = managers.manager_id
 ),
 
 final as (
-    {{ funnel_rates('measured', ['entity', 'pipeline_id', 'cohort_month', 'manager_id']) }}
+    {{ funnel_rates('measured', ['portal', 'entity', 'pipeline_id', 'cohort_month',
+                                 'manager_id']) }}
 )
 
 select * from final

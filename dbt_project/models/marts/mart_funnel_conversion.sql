@@ -5,6 +5,7 @@ with
 
 counts as (
     select
+        portal,
         entity,
         pipeline_id,
         cohort_month,
@@ -18,25 +19,25 @@ counts as (
         {{ count_sum('reached') }} as reached,
         {{ count_sum('lost_at_stage') }} as lost_at_stage
     from {{ ref('int_funnel_counts') }}
-    group by entity, pipeline_id, cohort_month, stage_id
+    group by portal, entity, pipeline_id, cohort_month, stage_id
 ),
 
 medians as (
     select
-        entity, pipeline_id, cohort_month, stage_id,
+        portal, entity, pipeline_id, cohort_month, stage_id,
         {{ median('duration_days') }} as median_days_in_stage
     from {{ ref('int_funnel_stays') }}
-    group by entity, pipeline_id, cohort_month, stage_id
+    group by portal, entity, pipeline_id, cohort_month, stage_id
 ),
 
 measured as (
     select counts.*, medians.median_days_in_stage
     from counts
-    left join medians using (entity, pipeline_id, cohort_month, stage_id)
+    left join medians using (portal, entity, pipeline_id, cohort_month, stage_id)
 ),
 
 final as (
-    {{ funnel_rates('measured', ['entity', 'pipeline_id', 'cohort_month']) }}
+    {{ funnel_rates('measured', ['portal', 'entity', 'pipeline_id', 'cohort_month']) }}
 )
 
 select * from final

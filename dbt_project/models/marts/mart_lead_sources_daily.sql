@@ -6,6 +6,7 @@ with
 
 leads as (
     select
+        portal,
         created_date as lead_date,
         source_id,
         utm_source,
@@ -24,6 +25,7 @@ leads as (
 
 won_deals as (
     select
+        portal,
         attributed_date as lead_date,
         source_id,
         utm_source,
@@ -43,6 +45,7 @@ won_deals as (
 
 daily as (
     select
+        portal,
         lead_date,
         source_id,
         utm_source,
@@ -57,17 +60,18 @@ daily as (
         {{ count_sum('deals_won') }} as deals_won,
         {{ money('sum(revenue)') }} as revenue
     from (select * from leads union all select * from won_deals) as facts
-    group by lead_date, source_id, utm_source, utm_medium, utm_campaign
+    group by portal, lead_date, source_id, utm_source, utm_medium, utm_campaign
 ),
 
 sources as (
-    select status_id as source_id, name as source_name
+    select portal, status_id as source_id, name as source_name
     from {{ ref('stg_bitrix__statuses') }}
     where dictionary_id = 'SOURCE'
 ),
 
 final as (
     select
+        daily.portal,
         daily.lead_date,
         daily.source_id,
         coalesce(sources.source_name, daily.source_id, '(без источника)') as source_name,
@@ -85,7 +89,7 @@ final as (
         cast(daily.revenue / nullif(daily.leads_received, 0) as decimal(18, 2))
             as revenue_per_lead
     from daily
-    left join sources on daily.source_id = sources.source_id
+    left join sources on daily.portal = sources.portal and daily.source_id = sources.source_id
 )
 
 select * from final

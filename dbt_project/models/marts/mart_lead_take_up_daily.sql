@@ -13,6 +13,7 @@ managers as (
 
 daily as (
     select
+        leads.portal,
         leads.created_date as lead_date,
         leads.first_manager_id as manager_id,
         count(*) as leads,
@@ -20,11 +21,12 @@ daily as (
         count(*) filter (where leads.is_taken_up_in_time) as leads_taken_up_in_time,
         {{ median('leads.take_up_minutes') }} as median_take_up_minutes
     from leads
-    group by 1, 2
+    group by 1, 2, 3
 ),
 
 final as (
     select
+        daily.portal,
         daily.lead_date,
         daily.manager_id,
         managers.manager_name,
@@ -36,7 +38,8 @@ final as (
         {{ ratio('daily.leads_taken_up_in_time', 'daily.leads') }} as take_up_in_time_rate,
         daily.median_take_up_minutes
     from daily
-    left join managers on daily.manager_id = managers.manager_id
+    left join managers
+        on daily.portal = managers.portal and daily.manager_id = managers.manager_id
 )
 
 select * from final

@@ -17,6 +17,7 @@ managers as (
 
 lead_months as (
     select
+        portal,
         {{ month_of('created_date') }} as month,
         first_manager_id as manager_id,
         count(*) as leads_taken,
@@ -25,11 +26,12 @@ lead_months as (
         count(*) filter (where is_taken_up_in_time) as leads_taken_up_in_time,
         {{ median('take_up_minutes') }} as median_take_up_minutes
     from leads
-    group by 1, 2
+    group by 1, 2, 3
 ),
 
 deal_months as (
     select
+        portal,
         {{ month_of('closed_date') }} as month,
         credited_manager_id as manager_id,
         count(*) filter (where is_revenue) as deals_won,
@@ -40,11 +42,12 @@ deal_months as (
         {{ median('days_to_close') }} filter (where is_revenue) as median_days_to_close
     from deals
     where outcome in ('won', 'lost')
-    group by 1, 2
+    group by 1, 2, 3
 ),
 
 joined as (
     select
+        coalesce(lead_months.portal, deal_months.portal) as portal,
         coalesce(lead_months.month, deal_months.month) as month,
         coalesce(lead_months.manager_id, deal_months.manager_id) as manager_id,
         coalesce(lead_months.leads_taken, 0) as leads_taken,
@@ -60,12 +63,14 @@ joined as (
         deal_months.median_days_to_close
     from lead_months
     full outer join deal_months
-        on lead_months.month = deal_months.month
+        on lead_months.portal = deal_months.portal
+        and lead_months.month = deal_months.month
         and lead_months.manager_id = deal_months.manager_id
 ),
 
 final as (
     select
+        joined.portal,
         joined.month,
         joined.manager_id,
         managers.manager_name,
@@ -92,7 +97,8 @@ final as (
             as take_up_in_time_rate,
         joined.median_days_to_close
     from joined
-    left join managers on joined.manager_id = managers.manager_id
+    left join managers
+        on joined.portal = managers.portal and joined.manager_id = managers.manager_id
 )
 
 select * from final

@@ -4,7 +4,7 @@
 with
 
 won as (
-    select deal_id, pipeline_id, pipeline_name, closed_date, exchange_rate
+    select portal, deal_id, pipeline_id, pipeline_name, closed_date, exchange_rate
     from {{ ref('fct_deals') }}
     where is_revenue
 ),
@@ -18,6 +18,7 @@ product_rows as (
 
 sold as (
     select
+        won.portal,
         cast(date_trunc('month', won.closed_date) as date) as closed_month,
         won.pipeline_id,
         won.pipeline_name,
@@ -29,11 +30,12 @@ sold as (
         product_rows.quantity,
         product_rows.price * product_rows.quantity * won.exchange_rate as row_amount
     from product_rows
-    inner join won on product_rows.deal_id = won.deal_id
+    inner join won on product_rows.portal = won.portal and product_rows.deal_id = won.deal_id
 ),
 
 final as (
     select
+        portal,
         closed_month,
         pipeline_id,
         {{ any_value('pipeline_name') }} as pipeline_name,
@@ -44,7 +46,7 @@ final as (
         cast(sum(quantity) as decimal(18, 3)) as quantity,
         {{ money('sum(row_amount)') }} as revenue
     from sold
-    group by closed_month, pipeline_id, product_key
+    group by portal, closed_month, pipeline_id, product_key
 )
 
 select * from final

@@ -17,7 +17,8 @@ managers as (
 
 final as (
     select
-        {{ portal_date('stays.entered_at') }} as activity_date,
+        stays.portal,
+        {{ portal_date('stays.entered_at', 'stays.portal') }} as activity_date,
         stays.entity,
         stays.pipeline_id,
         stays.stage_id,
@@ -30,11 +31,13 @@ final as (
         count(distinct stays.record_id) as records_entered
     from stays
     left join stages
-        on stays.entity = stages.entity
+        on stays.portal = stages.portal
+        and stays.entity = stages.entity
         and stays.pipeline_id = stages.pipeline_id
         and stays.stage_id = stages.stage_id
-    left join managers on stays.manager_id = managers.manager_id
-    group by 1, 2, 3, 4, 8
+    left join managers
+        on stays.portal = managers.portal and stays.manager_id = managers.manager_id
+    group by 1, 2, 3, 4, 5, 9
 )
 
 select * from final

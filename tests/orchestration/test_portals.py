@@ -1,0 +1,152 @@
+"""Many portals in one deployment: the registry (`portals add|list|remove`), a pipeline and
+raw schema per portal, and a round over every portal in which one failing portal does not hold
+back the others. Two emulated portals whose record IDs overlap, as two real portals' do. (What
+the marts say of several portals: tests/scenarios/test_many_portals.py.)"""
+
+import stat
+from dataclasses import replace
+
+import pytest
+from click.testing import CliRunner
+
+from emulator.testing import start_emulator
+from orchestration.commands.cli import main
+from orchestration.pipeline import operations
+from orchestration.pipeline.portals import Portal, PortalError, Registry
+
+NORTH_SECRET = "north-secret-5d1e"  # the second emulator's webhook secret
+
+
+@pytest.fixture
+def registry(tmp_path, monkeypatch) -> Registry:
+    monkeypatch.delenv("SOURCES__BITRIX24__WEBHOOK_URL", raising=False)
+    return Registry(tmp_path / "portals.toml", tmp_path / ".dlt" / "secrets.toml")
+
+
+@pytest.mark.parametrize("name", ["North", "1north", "north-west", "north_staging", "staging",
+                                  "x" * 41, ""])
+def test_a_portal_name_that_cannot_name_a_schema_is_refused(name):
+    with pytest.raises(PortalError, match="name"):
+        Portal(name)
+
+
+def test_a_time_zone_must_be_an_iana_zone():
+    assert Portal("north", "Asia/Yekaterinburg").timezone == "Asia/Yekaterinburg"
+    with pytest.raises(PortalError, match="IANA"):
+        Portal("north", "UTC+5")
+
+
+def test_main_keeps_the_names_a_warehouse_had_before_the_registry():
+    main_portal, north = Portal(), Portal("north")
+    assert (main_portal.pipeline_name, main_portal.dataset) == ("bitrix24", "bitrix_raw")
+    assert (north.pipeline_name, north.dataset) == ("bitrix24_north", "bitrix_raw_north")
+    assert north.secret_env == "BITRIX24_NORTH__SOURCES__BITRIX24__WEBHOOK_URL"
+
+
+def test_the_registry_keeps_webhooks_private_and_apart(registry, monkeypatch):
+    assert registry.portals() == (Portal(),)  # no registry yet: the one portal
+    url = f"https://north.bitrix24.ru/rest/1/{NORTH_SECRET}/"
+    registry.add(Portal("north", "Asia/Yekaterinburg"), url)
+    # main had no webhook, so it is not carried over
+    assert registry.portals() == (Portal("north", "Asia/Yekaterinburg"),)
+    assert NORTH_SECRET not in registry.path.read_text()
+    assert stat.S_IMODE(registry.secrets.stat().st_mode) == 0o600
+    assert Portal("north").source_options(registry.secrets) == {"webhook_url": url}
+
+    # a portal without a webhook of its own never borrows main's
+    monkeypatch.setenv("SOURCES__BITRIX24__WEBHOOK_URL", "https://main.bitrix24.ru/rest/1/m/")
+    with pytest.raises(PortalError, match="BITRIX24_SOUTH__SOURCES__BITRIX24__WEBHOOK_URL"):
+        Portal("south").source_options(registry.secrets)
+    with pytest.raises(PortalError, match="needs --webhook-url"):
+        registry.add(Portal("south"), None)
+    with pytest.raises(PortalError, match="https://"):
+        registry.add(Portal("south"), "north.bitrix24.ru/rest/1/x/")
+
+    assert registry.remove("north") == Portal("north", "Asia/Yekaterinburg")
+    assert NORTH_SECRET not in registry.secrets.read_text()
+    with pytest.raises(PortalError, match="no portal 'north'"):
+        registry.get("north")
+
+
+def test_the_first_portal_added_keeps_the_one_configured_the_old_way(registry, monkeypatch):
+    monkeypatch.setenv("SOURCES__BITRIX24__WEBHOOK_URL", "https://main.bitrix24.ru/rest/1/m/")
+    registry.add(Portal("north"), f"https://north.bitrix24.ru/rest/1/{NORTH_SECRET}/")
+    assert [p.name for p in registry.portals()] == ["main", "north"]
+    assert registry.has_webhook(Portal()) and registry.has_webhook(Portal("north"))
+
+
+def test_the_portals_command_never_prints_a_webhook(tmp_path, monkeypatch):
+    monkeypatch.delenv("SOURCES__BITRIX24__WEBHOOK_URL", raising=False)
+    monkeypatch.setenv("WAREHOUSE_PATH", str(tmp_path / "warehouse.duckdb"))
+    monkeypatch.setenv("DLT_PROJECT_DIR", str(tmp_path))
+    cli = CliRunner()
+    url = f"https://north.bitrix24.ru/rest/1/{NORTH_SECRET}/"
+    added = cli.invoke(main, ["portals", "add", "north", "--webhook-url", url,
+                              "--timezone", "Asia/Yekaterinburg"])
+    assert added.exit_code == 0, added.output
+    listed = cli.invoke(main, ["portals", "list"])
+    assert listed.output.split() == ["north", "Asia/Yekaterinburg", "bitrix_raw_north",
+                                     "webhook", "set"]
+    bad = cli.invoke(main, ["portals", "add", "North-1", "--webhook-url", url])
+    assert bad.exit_code == 1 and "lower-case letters" in bad.output
+    assert len(bad.output.strip().splitlines()) == 1
+    unknown = cli.invoke(main, ["sync", "--portal", "south", "--no-build"])
+    assert unknown.exit_code == 1 and "no portal 'south'" in unknown.output
+    removed = cli.invoke(main, ["portals", "remove", "north"])
+    assert removed.exit_code == 0 and "bitrix_raw_north" in removed.output
+    for result in (added, listed, bad, unknown, removed):
+        assert NORTH_SECRET not in result.output
+
+
+@pytest.fixture
+def north():
+    """A second portal: its own emulator, webhook and records (IDs from 1, as main's)."""
+    emu = start_emulator("--dataset", "empty", "--no-rate-limit", "--no-operating-limit",
+                         secret=NORTH_SECRET)
+    yield emu
+    emu.stop()
+
+
+def _leads(emulator, titles):
+    for title in titles:
+        emulator.call("crm.lead.add", {"fields": {"TITLE": title, "SOURCE_ID": "WEB"}})
+
+
+def test_each_portal_loads_its_own_schema_and_a_failing_one_fails_alone(
+    any_warehouse, emulator, north, tmp_path, monkeypatch
+):
+    settings = replace(any_warehouse, secrets_file=tmp_path / ".dlt" / "secrets.toml")
+    settings.registry.add(Portal("north", "Asia/Yekaterinburg"), north.webhook)
+    assert [p.name for p in settings.registry.portals()] == ["main", "north"]
+    _leads(emulator, ["Бампер", "Фара"])
+    _leads(north, ["Решётка"])
+
+    cycle = operations.run(settings, operations.Sync(), rate_per_second=0)
+    assert [r.portal for r in cycle.runs] == ["main", "north"]
+    assert cycle.rows["leads"] == 3
+    with settings.warehouse.connect(read_only=True) as con:
+        staged = con.rows("select portal, lead_id, title from staging.stg_bitrix__leads "
+                          "order by 1, 2")
+        runs = con.rows("select portal, status from ops.sync_runs order by started_at")
+    # lead 1 is a lead of each portal: the portal is part of its key
+    assert staged == [("main", 1, "Бампер"), ("main", 2, "Фара"), ("north", 1, "Решётка")]
+    assert runs == [("main", "success"), ("north", "success")]
+
+    # north's webhook revoked: main still loads; the failure names north and no secret
+    settings.registry.add(Portal("north", "Asia/Yekaterinburg"),
+                          north.webhook.replace(NORTH_SECRET, "revoked-0000"))
+    _leads(emulator, ["Капот"])
+    with pytest.raises(operations.PortalsFailed) as failed:
+        operations.run(settings, operations.Sync(), rate_per_second=0)
+    assert list(failed.value.failures) == ["north"]
+    message = str(failed.value)
+    assert message.startswith("portal north: ") and "revoked-0000" not in message
+    with settings.warehouse.connect(read_only=True) as con:
+        assert con.rows("select count(*) from bitrix_raw.leads") == [(3,)]
+        assert con.rows("select count(*) from bitrix_raw_north.leads") == [(1,)]
+        assert con.rows("select portal, status from ops.sync_runs order by started_at")[2:] == [
+            ("main", "success"), ("north", "failed")]
+    # main's new lead is published beside north's last good data
+    with settings.warehouse.read_published() as con:
+        assert con.rows("select portal, count(*) from marts.fct_leads group by 1 order by 1") == [
+            ("main", 3), ("north", 1)]
