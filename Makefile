@@ -12,7 +12,7 @@ CHROMIUM := /usr/bin/chromium
 POSTGRES_BIN := /usr/lib/postgresql
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup bi-setup demo demo-postgres postgres postgres-server postgres-stop dev bi test test-fast lint \
+.PHONY: setup bi-setup demo demo-portals demo-postgres postgres postgres-server postgres-stop dev bi test test-fast lint \
 	emulator bench \
 	bench-smoke clean
 
@@ -59,6 +59,10 @@ demo-postgres: postgres
 
 demo: setup
 	$(VENV)/bin/bitrix-warehouse demo
+
+# Three portals in three time zones into one set of marts (each row with its `portal`).
+demo-portals: setup
+	$(VENV)/bin/bitrix-warehouse demo --portals 3 --scale 0.2
 
 dev: setup
 	$(VENV)/bin/bitrix-warehouse dev

@@ -69,13 +69,15 @@ def _fail(exc: BaseException) -> None:
 @click.option("--engine", type=click.Choice(list(ENGINES)), default=None,
               help="The warehouse engine (default: WAREHOUSE_ENGINE, else duckdb); postgres "
                    "without POSTGRES_URL uses the local server (`make postgres`).")
-def demo(scale: float, engine: str | None) -> None:
+@click.option("--portals", type=click.IntRange(1, 3), default=1, show_default=True,
+              help="How many portals, in three time zones, each its own emulator and company.")
+def demo(scale: float, engine: str | None, portals: int) -> None:
     """Run the emulator with demo data, sync it, build the marts, and show what they say."""
     from orchestration.commands import demo as demo_run
     from orchestration.pipeline import settings
 
     try:
-        demo_run.run(settings.load(), scale, click.echo, engine=engine)
+        demo_run.run(settings.load(), scale, click.echo, engine=engine, portals=portals)
     except Exception as exc:  # every failure becomes one clear line
         _fail(exc)
 

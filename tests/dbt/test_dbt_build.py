@@ -172,17 +172,20 @@ def _incremental_rows(warehouse) -> dict[str, list]:
     return out
 
 
-def test_incremental_models_of_a_release_without_portals_are_rebuilt_whole_once(warehouse, demo):
+def test_incremental_models_of_a_release_without_portals_are_rebuilt_whole_once(
+    warehouse, emulator
+):
     """An upgrade: the incremental models built before they were keyed on the portal lack the
     column; the next routine build empties them and takes every row again, instead of keeping
     the old rows beside the new ones (a delete+insert keyed on a column they lack)."""
+    deals = [emulator.call("crm.deal.add", {"fields": {"TITLE": f"Фара {i}", "OPPORTUNITY": 900}})
+             ["result"] for i in range(3)]
     sync(warehouse)
     transform.build(warehouse, transform.Build(data_tests=False))
     with warehouse.warehouse.connect() as con:
         for model in INCREMENTAL:
             con.execute(f"alter table intermediate.{model} drop column portal")
-    deal = demo.records("deal")[0]
-    demo.call("crm.deal.update", {"id": deal["ID"], "fields": {"OPPORTUNITY": 12345}})
+    emulator.call("crm.deal.update", {"id": deals[0], "fields": {"STAGE_ID": "WON"}})
     sync(warehouse)
     transform.build(warehouse, transform.Build(data_tests=False))
     upgraded = _incremental_rows(warehouse)
