@@ -62,3 +62,33 @@ def remove(name: str) -> None:
     registry = _registry()
     portal = _failing(lambda: registry.remove(name))
     click.echo(f"Portal {name} removed; its data stays in the schema {portal.dataset}.")
+
+
+def _readers(name: str, role: str, allow: bool) -> None:
+    from orchestration.pipeline import settings
+
+    config = settings.load()
+    _failing(lambda: config.registry.get(name))
+    try:
+        config.warehouse.readers(name, role, allow)
+    except (ValueError, NotImplementedError, *config.warehouse.errors) as exc:
+        raise click.ClickException(str(exc).strip().splitlines()[0]) from None
+
+
+@portals.command("grant")
+@click.argument("name")
+@click.argument("role")
+def grant(name: str, role: str) -> None:
+    """Let the PostgreSQL role ROLE (a client's BI login) read portal NAME's rows of the
+    published marts, and no other portal's."""
+    _readers(name, role, allow=True)
+    click.echo(f"Role {role} reads portal {name}'s rows of the marts.")
+
+
+@portals.command("revoke")
+@click.argument("name")
+@click.argument("role")
+def revoke(name: str, role: str) -> None:
+    """Stop ROLE reading portal NAME's rows."""
+    _readers(name, role, allow=False)
+    click.echo(f"Role {role} no longer reads portal {name}'s rows.")

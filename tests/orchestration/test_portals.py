@@ -4,7 +4,10 @@ back the others. Two emulated portals whose record IDs overlap, as two real port
 the marts say of several portals: tests/scenarios/test_many_portals.py.)"""
 
 import stat
+import uuid
+from contextlib import closing
 from dataclasses import replace
+from urllib.parse import urlsplit
 
 import pytest
 from click.testing import CliRunner
@@ -150,3 +153,54 @@ def test_each_portal_loads_its_own_schema_and_a_failing_one_fails_alone(
     with settings.warehouse.read_published() as con:
         assert con.rows("select portal, count(*) from marts.fct_leads group by 1 order by 1") == [
             ("main", 3), ("north", 1)]
+
+
+def test_a_clients_role_reads_only_its_portals_rows_on_postgres(
+    on_postgres, emulator, north, tmp_path, monkeypatch
+):
+    import psycopg2
+
+    settings = replace(on_postgres, secrets_file=tmp_path / ".dlt" / "secrets.toml")
+    settings.registry.add(Portal("north"), north.webhook)
+    _leads(emulator, ["Бампер", "Фара"])
+    _leads(north, ["Решётка"])
+    role = f"client_north_{uuid.uuid4().hex[:8]}"  # roles are the server's, not the database's
+    with settings.warehouse.connect() as con:
+        con.execute(f"create role {role} login password 'north-pw-1'")
+    operations.run(settings, operations.Sync(), rate_per_second=0)
+    for name, value in {"WAREHOUSE_PATH": str(settings.warehouse_path),
+                        "WAREHOUSE_ENGINE": "postgres", "POSTGRES_URL": settings.postgres_url,
+                        "DLT_PROJECT_DIR": str(tmp_path)}.items():
+        monkeypatch.setenv(name, value)
+    granted = CliRunner().invoke(main, ["portals", "grant", "north", role])
+    assert granted.exit_code == 0, granted.output
+    missing = CliRunner().invoke(main, ["portals", "grant", "north", "nobody_here"])
+    assert missing.exit_code == 1 and "create it first" in missing.output
+
+    url = urlsplit(settings.postgres_url)
+    as_client = url._replace(netloc=f"{role}:north-pw-1@{url.hostname}:{url.port}").geturl()
+
+    def client_reads(sql):
+        with closing(psycopg2.connect(as_client)) as con, con.cursor() as cur:
+            cur.execute(sql)
+            return cur.fetchall()
+
+    by_portal = "select portal, count(*) from marts.{} group by 1 order by 1"
+    assert client_reads(by_portal.format("fct_leads")) == [("north", 1)]
+    assert client_reads(by_portal.format("mart_data_quality")) == [("north", 11)]
+    with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+        client_reads("select * from ops.portal_readers")
+    # the next publish makes the marts anew: the policy comes with them
+    _leads(north, ["Капот"])
+    operations.run(settings, operations.Sync(), rate_per_second=0)
+    assert client_reads(by_portal.format("fct_leads")) == [("north", 2)]
+    with settings.warehouse.read_published() as con:  # the pipeline's own role sees all
+        assert con.rows(by_portal.format("fct_leads")) == [("main", 2), ("north", 2)]
+
+    assert CliRunner().invoke(main, ["portals", "revoke", "north", role]).exit_code == 0
+    assert client_reads(by_portal.format("fct_leads")) == []
+
+
+def test_a_reader_per_portal_needs_database_roles(warehouse):
+    with pytest.raises(NotImplementedError, match="WAREHOUSE_ENGINE=postgres"):
+        warehouse.warehouse.readers("main", "client", allow=True)

@@ -156,6 +156,14 @@ class Warehouse(ABC):
     def reader_hint(self) -> str:
         """How a BI tool connects to the published marts (the demo's last words)."""
 
+    def readers(self, portal: str, reader: str, allow: bool) -> None:
+        """Let the database role `reader` read `portal`'s rows of the published marts (and no
+        other portal's), or stop it (`allow` false). An engine without roles cannot: its
+        readers read the whole published file."""
+        raise NotImplementedError(
+            f"a reader per portal needs database roles: the {self.name} engine publishes one "
+            "file that every reader reads whole (WAREHOUSE_ENGINE=postgres has them)")
+
     # -- the demo -----------------------------------------------------------------------------
     @classmethod
     def demo(cls, settings: "Settings", echo: Callable[[str], None]) -> "Settings":

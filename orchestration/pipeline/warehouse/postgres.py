@@ -5,6 +5,12 @@ BI tools read the warehouse's own schema `marts`. dbt builds and tests the marts
 `marts_build`; `publish` copies them into `marts_new` and, in the same transaction, drops
 `marts` and renames `marts_new` to it. A BI query sees the old set or the new one, never a mix,
 and never a half-built table.
+
+A client's role reads only its portals' rows (row-level security): `ops.portal_readers` says
+which role reads which portal (`bitrix-warehouse portals grant|revoke`), and every published
+mart gets a policy that shows a role the rows of the portals `ops.reader_portals()` names for
+the role it logged in as (a function that runs as the owner, so a client reads no mapping). The
+pipeline's own role owns the tables and sees every row.
 """
 
 import os
@@ -22,6 +28,16 @@ PASSWORD_ENV = "DBT_ENV_SECRET_POSTGRES_PASSWORD"  # the prefix dbt scrubs from 
 # (and the next cycle publishes) rather than queueing every new BI query behind it.
 SWAP_LOCK_TIMEOUT = "60s"
 BATCH = 10_000
+READERS_DDL = (
+    "create schema if not exists ops",
+    "create table if not exists ops.portal_readers ("
+    " reader name not null, portal text not null, primary key (reader, portal))",
+    # session_user: the role the BI tool logged in as (current_user is the owner in here)
+    "create or replace function ops.reader_portals() returns setof text"
+    " language sql stable security definer set search_path = pg_catalog"
+    " as 'select portal from ops.portal_readers where reader = session_user'",
+    "revoke all on function ops.reader_portals() from public",
+)
 
 
 def url_parts(url: str) -> dict:
@@ -180,9 +196,28 @@ class Postgres(Warehouse):
                 copy = con.ident("marts_new", table)
                 con.execute(f"create table {copy} as table {con.ident(self.build_schema, table)}")
                 rows += con.value(f"select count(*) from {copy}")
+            _secure(con, "marts_new", tables)
             con.execute("drop schema if exists marts cascade")
             con.execute("alter schema marts_new rename to marts")
         return Published(len(tables), rows, time.perf_counter() - started)
+
+    def readers(self, portal: str, reader: str, allow: bool) -> None:
+        with self.connect() as con:
+            for statement in READERS_DDL:
+                con.execute(statement)
+            if not con.value("select count(*) from pg_roles where rolname = ?", [reader]):
+                raise ValueError(f"no role {reader!r} in {self.describe()}: create it first "
+                                 f"(create role {reader} login password '…')")
+            if allow:
+                con.execute("insert into ops.portal_readers values (?, ?) on conflict do nothing",
+                            [reader, portal])
+            else:
+                con.execute("delete from ops.portal_readers where reader = ? and portal = ?",
+                            [reader, portal])
+            published = [t for (t,) in con.rows(
+                "select table_name from information_schema.tables where table_schema = 'marts' "
+                "and table_type = 'BASE TABLE'")]
+            _secure(con, "marts", published)
 
     def read_published(self):
         return self.connect(read_only=True)
@@ -213,3 +248,23 @@ Every sync swaps the tested marts in whole; readers never see a half-built set."
         echo(f"Making the demo's database {DEMO_DATABASE} on PostgreSQL…")
         return replace(settings, engine=cls.name,
                        postgres_url=local_postgres.recreate_database(server, DEMO_DATABASE))
+
+
+def _secure(con: Connection, schema: str, tables: Sequence[str]) -> None:
+    """Row-level security on `schema`'s marts: each reader of `ops.portal_readers` may read
+    them, and sees only its portals' rows (the owner sees all). Run on every publish: the swap
+    makes the tables anew."""
+    if not con.value("select to_regclass('ops.portal_readers') is not null"):
+        return  # no reader was ever granted a portal
+    readers = [r for (r,) in con.rows("select distinct reader from ops.portal_readers")]
+    for reader in readers:
+        con.execute(f"grant usage on schema {con.ident(schema)}, ops to {con.ident(reader)}")
+        con.execute(f"grant execute on function ops.reader_portals() to {con.ident(reader)}")
+    for table in tables:
+        name = con.ident(schema, table)
+        con.execute(f"alter table {name} enable row level security")
+        con.execute(f"drop policy if exists portal_readers on {name}")
+        con.execute(f"create policy portal_readers on {name} for select"
+                    " using (portal in (select ops.reader_portals()))")
+        for reader in readers:
+            con.execute(f"grant select on {name} to {con.ident(reader)}")
