@@ -86,7 +86,7 @@ def test_sync_publishes_then_status_and_export_read_the_bi_copy(warehouse, demo,
         assert f"Wrote {expected[0][0]:,} rows" in result.stdout
     sheet = load_workbook(tmp_path / "daily.xlsx", read_only=True).active
     rows = list(sheet.iter_rows(values_only=True))
-    assert rows[0][:2] == ("lead_date", "source_id") and len(rows) - 1 == expected[0][0]
+    assert rows[0][:3] == ("portal", "lead_date", "source_id") and len(rows) - 1 == expected[0][0]
     with open(tmp_path / "daily.csv", newline="") as f:
         assert sum(1 for _ in csv.reader(f)) - 1 == expected[0][0]
     with duckdb.connect() as con:
