@@ -167,13 +167,14 @@ def test_a_clients_role_reads_only_its_portals_rows_on_postgres(
     role = f"client_north_{uuid.uuid4().hex[:8]}"  # roles are the server's, not the database's
     with settings.warehouse.connect() as con:
         con.execute(f"create role {role} login password 'north-pw-1'")
-    operations.run(settings, operations.Sync(), rate_per_second=0)
     for name, value in {"WAREHOUSE_PATH": str(settings.warehouse_path),
                         "WAREHOUSE_ENGINE": "postgres", "POSTGRES_URL": settings.postgres_url,
                         "DLT_PROJECT_DIR": str(tmp_path)}.items():
         monkeypatch.setenv(name, value)
+    # granted before anything is published: the first publish secures the marts
     granted = CliRunner().invoke(main, ["portals", "grant", "north", role])
     assert granted.exit_code == 0, granted.output
+    operations.run(settings, operations.Sync(), rate_per_second=0)
     missing = CliRunner().invoke(main, ["portals", "grant", "north", "nobody_here"])
     assert missing.exit_code == 1 and "create it first" in missing.output
 
@@ -196,6 +197,15 @@ def test_a_clients_role_reads_only_its_portals_rows_on_postgres(
     assert client_reads(by_portal.format("fct_leads")) == [("north", 2)]
     with settings.warehouse.read_published() as con:  # the pipeline's own role sees all
         assert con.rows(by_portal.format("fct_leads")) == [("main", 2), ("north", 2)]
+    with settings.warehouse.connect() as con:
+        con.execute(f"create role {role}_hq login password 'hq-pw-1'")
+    # granted on published marts: read at once, without waiting for a publish
+    for portal in ("main", "north"):
+        assert CliRunner().invoke(main, ["portals", "grant", portal, f"{role}_hq"]).exit_code == 0
+    as_hq = url._replace(netloc=f"{role}_hq:hq-pw-1@{url.hostname}:{url.port}").geturl()
+    with closing(psycopg2.connect(as_hq)) as con, con.cursor() as cur:
+        cur.execute(by_portal.format("fct_leads"))
+        assert cur.fetchall() == [("main", 2), ("north", 2)]
 
     assert CliRunner().invoke(main, ["portals", "revoke", "north", role]).exit_code == 0
     assert client_reads(by_portal.format("fct_leads")) == []

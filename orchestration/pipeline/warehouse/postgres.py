@@ -217,7 +217,8 @@ class Postgres(Warehouse):
             published = [t for (t,) in con.rows(
                 "select table_name from information_schema.tables where table_schema = 'marts' "
                 "and table_type = 'BASE TABLE'")]
-            _secure(con, "marts", published)
+            if published:  # else the first publish secures them
+                _secure(con, "marts", published)
 
     def read_published(self):
         return self.connect(read_only=True)
