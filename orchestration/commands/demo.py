@@ -90,26 +90,21 @@ def run(settings: Settings, scale: float, echo, engine: str | None = None,
             if portals > 1:  # the registry; main's webhook is handed over below
                 webhook = None if name == "main" else emulators[name].webhook
                 demo.registry.add(Portal(name, zone), webhook)
-        registered = demo.registry.portals()
         main = emulators["main"].webhook
         started = time.monotonic()
-        seconds = {"sync": 0.0}
-        for portal in registered:
-            echo(f"Syncing portal {portal.name} at the portal's real rate limit (2 requests/s)…")
-            loaded = operations.load(demo, operations.Sync(), portal=portal, progress=True,
-                                     webhook_url=main)
-            seconds["sync"] += sum(loaded.seconds.values())
-            echo(f"  loaded {sum(loaded.rows.values()):,} rows in "
-                 f"{time.monotonic() - started:.0f} s")
-        done = operations.run(demo, operations.Reconcile(), portals=registered, echo=echo,
-                              webhook_url=main)
+        echo("Syncing at each portal's real rate limit (2 requests/s)…")
+        synced = operations.run(demo, operations.Sync(), rebuild=False, progress=True,
+                                echo=echo, webhook_url=main)
+        echo(f"  loaded {sum(synced.rows.values()):,} rows in "
+             f"{time.monotonic() - started:.0f} s")
+        done = operations.run(demo, operations.Reconcile(), echo=echo, webhook_url=main)
         echo(summary(demo))
     finally:
         for emulator in emulators.values():
             emulator.stop()
-    seconds["reconcile"] = sum(sum(r.seconds.values()) for r in done.runs)
-    seconds["dbt build"] = done.seconds["transform"]
-    seconds["publish"] = done.seconds["publish"]
+    seconds = {"sync": sum(synced.seconds.values()),
+               "reconcile": sum(sum(r.seconds.values()) for r in done.runs),
+               "dbt build": done.seconds["transform"], "publish": done.seconds["publish"]}
     split = ", ".join(f"{step} {s:.1f} s" for step, s in seconds.items())
     echo(f"\nDone in {time.monotonic() - started:.0f} s ({split}).")
     echo(demo.warehouse.reader_hint())

@@ -184,9 +184,7 @@ class Postgres(Warehouse):
     def publish(self) -> Published:
         started, rows = time.perf_counter(), 0
         with self.connect() as con:  # one transaction: readers see all of it or none
-            tables = [t for (t,) in con.rows(
-                "select table_name from information_schema.tables where table_schema = ? "
-                "and table_type = 'BASE TABLE' order by 1", [self.build_schema])]
+            tables = _tables(con, self.build_schema)
             if not tables:
                 raise RuntimeError("the warehouse has no marts yet: run a sync and a build first")
             con.execute("select set_config('lock_timeout', ?, true)", [SWAP_LOCK_TIMEOUT])
@@ -214,9 +212,7 @@ class Postgres(Warehouse):
             else:
                 con.execute("delete from ops.portal_readers where reader = ? and portal = ?",
                             [reader, portal])
-            published = [t for (t,) in con.rows(
-                "select table_name from information_schema.tables where table_schema = 'marts' "
-                "and table_type = 'BASE TABLE'")]
+            published = _tables(con, "marts")
             if published:  # else the first publish secures them
                 _secure(con, "marts", published)
 
@@ -249,6 +245,12 @@ Every sync swaps the tested marts in whole; readers never see a half-built set."
         echo(f"Making the demo's database {DEMO_DATABASE} on PostgreSQL…")
         return replace(settings, engine=cls.name,
                        postgres_url=local_postgres.recreate_database(server, DEMO_DATABASE))
+
+
+def _tables(con: Connection, schema: str) -> list[str]:
+    return [t for (t,) in con.rows(
+        "select table_name from information_schema.tables where table_schema = ? "
+        "and table_type = 'BASE TABLE' order by 1", [schema])]
 
 
 def _secure(con: Connection, schema: str, tables: Sequence[str]) -> None:
