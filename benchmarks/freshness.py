@@ -1,16 +1,18 @@
 """End-to-end freshness under the real 1-minute schedule, and where a sync cycle's time goes.
 
 `dagster-daemon` runs the code location as in production: the schedule ticks every minute and
-launches `sync_minutely_job` in its own process (in-process executor), skipping a tick while a
-run is still going. The emulator serves the demo company with the portal's real rate limit. A
-writer adds a lead through the REST API every `interval` seconds (not a multiple of 60, so the
-writes fall at every phase of the minute); a poller opens `BI_PATH` read-only twice a second,
-as a BI tool would, and notes when each lead appears in `marts.fct_leads`.
+launches the portal's `sync_minutely_job` in its own process (in-process executor), skipping a
+tick while its run is still going; the sensor `marts_after_loads` then launches `marts_job`.
+The emulator serves the demo company with the portal's real rate limit. A writer adds a lead
+through the REST API every `interval` seconds (not a multiple of 60, so the writes fall at every
+phase of the minute); a poller opens `BI_PATH` read-only twice a second, as a BI tool would,
+and notes when each lead appears in `marts.fct_leads`.
 
-The cycle split comes from the Dagster instance afterwards: per run, the ingest step's
-extract / normalize / load (dlt's own timings), the dbt step, the BI copy step, and the rest of
-the time from the schedule tick to the run's end (launch, code loading, events: the Dagster
-overhead). Smoke mode runs the job in-process twice instead of under the daemon.
+The cycle split comes from the Dagster instance afterwards: per cycle (a load run and the marts
+run after it), the ingest step's extract / normalize / load (dlt's own timings), the dbt step,
+the BI copy step, and the rest of the time from the schedule tick to the marts run's end
+(launches, code loading, the sensor's wait, events: the Dagster overhead). Smoke mode runs the
+two jobs in-process twice instead of under the daemon.
 """
 
 import os
@@ -76,22 +78,26 @@ def _add_lead(emu, i: int) -> int:
     return int(body["result"])
 
 
-def _split(instance: dg.DagsterInstance, run_ids: list[str]) -> dict[str, list[float]]:
-    """Seconds per part of each run; the Dagster overhead is what the steps do not explain,
-    from the schedule tick (or the run's creation, off-schedule) to the run's end."""
+def _step_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:
+    return {s.step_key: s.end_time - s.start_time for s in instance.get_run_step_stats(run_id)}
+
+
+def _split(instance: dg.DagsterInstance, cycles: list[tuple[str, str]]) -> dict[str, list[float]]:
+    """Seconds per part of each cycle (a load run and the marts run that published it); the
+    Dagster overhead is what the steps do not explain, from the schedule tick (or the load
+    run's creation, off-schedule) to the marts run's end."""
     parts: dict[str, list[float]] = {
         k: [] for k in ("extract", "normalize", "load", "ingest, other", "transform (dbt)",
                         "publish (BI copy)", "Dagster overhead", "tick → run end")
     }
-    for run_id in run_ids:
-        record = instance.get_run_record_by_id(run_id)
+    for load_id, marts_id in cycles:
+        record = instance.get_run_record_by_id(load_id)
         tick = record.dagster_run.tags.get("dagster/scheduled_execution_time")
         origin = datetime.fromisoformat(tick).timestamp() if tick else \
             record.create_timestamp.timestamp()
-        steps = {s.step_key: s.end_time - s.start_time
-                 for s in instance.get_run_step_stats(run_id)}
+        steps = {**_step_seconds(instance, load_id), **_step_seconds(instance, marts_id)}
         dlt_seconds = dict.fromkeys(("extract", "normalize", "load"), 0.0)
-        for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION):
+        for entry in instance.all_logs(load_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION):
             mat = entry.asset_materialization
             if mat and mat.asset_key == dg.AssetKey(["bitrix", "leads"]):
                 for step in dlt_seconds:
@@ -101,17 +107,31 @@ def _split(instance: dg.DagsterInstance, run_ids: list[str]) -> dict[str, list[f
         parts["ingest, other"].append(steps["bitrix24_raw"] - sum(dlt_seconds.values()))
         parts["transform (dbt)"].append(steps["bitrix_dbt"])
         parts["publish (BI copy)"].append(steps["bi__bi_copy"])
-        total = instance.get_run_stats(run_id).end_time - origin
+        total = instance.get_run_stats(marts_id).end_time - origin
         parts["tick → run end"].append(total)
         parts["Dagster overhead"].append(total - sum(steps.values()))
     return parts
 
 
-def _successful_sync_runs(instance: dg.DagsterInstance) -> list[str]:
-    runs = instance.get_runs(filters=dg.RunsFilter(job_name="sync_minutely_job",
+def _successful(instance: dg.DagsterInstance, job: str) -> list[tuple[str, float, float]]:
+    """(run ID, start, end) of the job's successful runs, oldest first."""
+    runs = instance.get_runs(filters=dg.RunsFilter(job_name=job,
                                                    statuses=[dg.DagsterRunStatus.SUCCESS]))
-    started = {r.run_id: instance.get_run_stats(r.run_id).start_time for r in runs}
-    return sorted(started, key=started.get)
+    stats = [(r.run_id, instance.get_run_stats(r.run_id)) for r in runs]
+    return sorted(((run_id, s.start_time, s.end_time) for run_id, s in stats),
+                  key=lambda run: run[1])
+
+
+def _sync_cycles(instance: dg.DagsterInstance) -> list[tuple[str, str]]:
+    """Each successful minute load after the full one, with the first marts run that started
+    after it ended (the one that published it)."""
+    marts = _successful(instance, "marts_job")
+    cycles = []
+    for load_id, _, ended in _successful(instance, "sync_minutely_job")[1:]:
+        follow = next((run_id for run_id, started, _ in marts if started >= ended), None)
+        if follow is not None:
+            cycles.append((load_id, follow))
+    return cycles
 
 
 def _under_the_schedule(env: dict, emu, poller: Poller, changes: int, interval: float,
@@ -138,7 +158,7 @@ def _under_the_schedule(env: dict, emu, poller: Poller, changes: int, interval: 
         daemon.wait(60)
     os.environ["DAGSTER_HOME"] = str(home)
     with dg.DagsterInstance.get() as instance:
-        return _split(instance, _successful_sync_runs(instance)[1:])  # after the full load
+        return _split(instance, _sync_cycles(instance))
 
 
 def _in_process(env: dict, emu, poller: Poller) -> dict[str, list[float]]:
@@ -147,15 +167,18 @@ def _in_process(env: dict, emu, poller: Poller) -> dict[str, list[float]]:
 
     os.environ.update(env)
     defs = build_definitions(settings.load())
-    job = defs.resolve_job_def("sync_minutely_job")
+    load, marts = (defs.resolve_job_def(name) for name in ("sync_minutely_job", "marts_job"))
     with dg.instance_for_test() as instance:
-        assert job.execute_in_process(instance=instance).success
-        poller.expect_lead(_add_lead(emu, 0), time.time())
-        assert job.execute_in_process(instance=instance).success
+        instance.add_dynamic_partitions("portals", ["main"])
+        for change in (False, True):
+            if change:
+                poller.expect_lead(_add_lead(emu, 0), time.time())
+            assert load.execute_in_process(instance=instance, partition_key="main").success
+            assert marts.execute_in_process(instance=instance).success
         deadline = time.time() + 30
         while poller.pending and time.time() < deadline:
             time.sleep(0.2)
-        return _split(instance, _successful_sync_runs(instance)[1:])
+        return _split(instance, _sync_cycles(instance))
 
 
 def run(scale: float, changes: int, interval: float, smoke: bool) -> list[str]:

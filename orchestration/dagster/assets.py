@@ -1,6 +1,11 @@
-"""The assets: the portal's raw tables (dlt), the dbt models and tests, and the BI copy - one
+"""The assets: the portals' raw tables (dlt), the dbt models and tests, and the BI copy - one
 lineage graph. The raw tables' keys equal the dbt sources' keys (`bitrix/<table>`), so every
 staging model hangs off the dlt asset that loads its table.
+
+The raw tables and the run log are partitioned by portal (`PORTALS`, one dynamic partition per
+registered portal, kept equal to the registry by the jobs' schedules): a run loads one portal,
+and a portal that fails fails its own runs only. The dbt models and the BI copy are not
+partitioned: one set of marts holds every portal, built after the loads.
 
 Every asset that writes DuckDB runs in the `duckdb_writer` pool: the file has one writer. The
 settings reach the assets at run time as the `settings` resource; the builders here take only
@@ -20,10 +25,12 @@ from dagster_dlt.translator import DltResourceTranslatorData
 from pydantic import Field
 
 from orchestration.pipeline import operations, transform
+from orchestration.pipeline.portals import PortalError
 from orchestration.pipeline.settings import Settings
 from sources.bitrix24 import bitrix24_source
 
 POOL = "duckdb_writer"
+PORTALS = dg.DynamicPartitionsDefinition(name="portals")
 RAW_GROUP, BI_KEY = "raw", dg.AssetKey(["bi", "bi_copy"])
 # The dlt source is built once to list its tables for the asset specs; it never runs, so it
 # gets a placeholder webhook and the real one stays in dlt's config, out of Dagster's metadata.
@@ -94,17 +101,25 @@ def raw_assets(policy: dg.FreshnessPolicy, pipeline: dlt.Pipeline) -> dg.AssetsD
         description="The pipeline's run log: one row per sync, backfill or reconcile run.",
     )
 
-    @dg.multi_asset(specs=[*specs, run_log], name="bitrix24_raw", pool=POOL)
+    @dg.multi_asset(
+        specs=[*specs, run_log], name="bitrix24_raw", pool=POOL, partitions_def=PORTALS
+    )
     def bitrix24_raw(
         context: dg.AssetExecutionContext,
         config: IngestConfig,
         settings: dg.ResourceParam[Settings],
     ):
+        try:
+            portal = settings.registry.get(context.partition_key)
+        except PortalError as exc:  # removed from the registry since the run was requested
+            raise dg.Failure(str(exc)) from None
         # dagster-dlt's resource is not used: it fails on a second run in one process
         # (dagster#34052), and our runner also finishes a killed run's packages, loads parquet,
         # caps DuckDB's memory and writes the run log.
-        result = operations.load(settings, config.request())
-        context.log.info(f"{config.mode}: {sum(result.rows.values()):,} rows loaded")
+        result = operations.load(settings, config.request(), portal=portal)
+        context.log.info(
+            f"{portal.name}: {config.mode}: {sum(result.rows.values()):,} rows loaded"
+        )
         yield dg.MaterializeResult(asset_key=SYNC_RUNS_KEY, metadata={"run_id": result.run_id})
         for spec in specs:
             yield dg.MaterializeResult(

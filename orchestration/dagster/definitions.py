@@ -30,8 +30,8 @@ def build_definitions(config: settings.Settings) -> dg.Definitions:
             marts,
             bi_copy_asset(policy, marts),
         ],
-        jobs=[jobs.sync_minutely_job, jobs.reconcile_hourly_job, jobs.backfill_job],
-        schedules=[jobs.sync_minutely_schedule, jobs.reconcile_hourly_schedule],
+        jobs=jobs.JOBS,
+        schedules=jobs.SCHEDULES,
         sensors=SENSORS,
         resources={
             "dbt": DbtCliResource(project_dir=project, dbt_executable=transform.DBT),

@@ -1,16 +1,31 @@
-"""Jobs and schedules. Every job runs in one process (a process per step costs seconds on two
-cores) and writes through the `duckdb_writer` pool; the minute schedule skips a tick while any
-writing run is still going, so runs never queue up without end, and while the event worker
-(`orchestration.worker.worker`) is keeping the warehouse fresh."""
+"""Jobs and schedules: a run per portal for its load, one run for the marts after the loads.
+
+- `sync_minutely_job`, `reconcile_hourly_job`, `backfill_job` load one portal (a partition of
+  `PORTALS`): its incremental pass, its deletion check, or a window of its history. The
+  launchpad asks for the portal (`bitrix-warehouse sync|reconcile|backfill --portal` does the same
+  outside Dagster).
+- `marts_job` builds every dbt model and publishes the BI copy, for all portals at once; the
+  sensor `marts_after_loads` (`orchestration.dagster.sensors`) starts it when a load succeeds,
+  so fifty portals cost fifty small loads and a few builds, not fifty builds.
+
+Every job runs in one process (a process per step costs seconds on two cores) and writes through
+the `duckdb_writer` pool. The schedules keep the partitions equal to the portal registry, request
+one run per portal, and skip a portal whose run is still going (so runs never queue up without
+end) and every portal while the event worker (`orchestration.worker.worker`) keeps the
+warehouse fresh. `dagster.yaml` bounds the runs at once and allows one run per portal.
+"""
 
 import time
 
 import dagster as dg
 
-from orchestration.dagster.assets import BI_KEY
+from orchestration.dagster.assets import BI_KEY, PORTALS, RAW_GROUP
+from orchestration.pipeline.settings import Settings
 
-WRITER_JOBS = ("sync_minutely_job", "reconcile_hourly_job", "backfill_job")
-EVERYTHING = dg.AssetSelection.all()
+LOAD_JOBS = ("sync_minutely_job", "reconcile_hourly_job", "backfill_job")
+MARTS_JOB = "marts_job"
+WRITER_JOBS = (*LOAD_JOBS, MARTS_JOB)
+RAW = dg.AssetSelection.groups(RAW_GROUP)
 ACTIVE = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,
@@ -18,40 +33,61 @@ ACTIVE = [
     dg.DagsterRunStatus.STARTED,
     dg.DagsterRunStatus.CANCELING,
 ]
+PARTITION_TAG = "dagster/partition"
 
 
 def _ingest(mode: str, **options) -> dict:
     return {"ops": {"bitrix24_raw": {"config": {"mode": mode, **options}}}}
 
 
-sync_minutely_job = dg.define_asset_job(
-    "sync_minutely_job",
-    selection=EVERYTHING,
-    executor_def=dg.in_process_executor,
-    description="Incremental sync → dbt build → BI copy.",
-)
-reconcile_hourly_job = dg.define_asset_job(
+def _load_job(name: str, description: str, config: dict | None = None):
+    return dg.define_asset_job(
+        name,
+        selection=RAW,  # partitioned by portal, as its assets are
+        executor_def=dg.in_process_executor,
+        config=config,
+        description=description,
+    )
+
+
+sync_minutely_job = _load_job("sync_minutely_job", "A portal's incremental sync.")
+reconcile_hourly_job = _load_job(
     "reconcile_hourly_job",
-    selection=EVERYTHING,
-    executor_def=dg.in_process_executor,
-    config=_ingest("reconcile"),
-    description="Find leads and deals deleted on the portal, mark them, rebuild, publish.",
+    "Find the portal's leads and deals deleted on the portal and mark them.",
+    _ingest("reconcile"),
 )
-backfill_job = dg.define_asset_job(
+backfill_job = _load_job(
     "backfill_job",
-    selection=EVERYTHING,
-    executor_def=dg.in_process_executor,
-    config=_ingest("backfill", since="YYYY-MM-DD", until=None, entities=["leads", "deals"]),
-    description=(
-        "Re-pull the leads/deals created in [since, until) whatever their DATE_MODIFY, keep "
-        "history, rebuild, publish. Set `since` (and `until`) in the launchpad."
-    ),
+    "Re-pull the portal's leads/deals created in [since, until) whatever their DATE_MODIFY, "
+    "keeping history. Choose the portal and set `since` (and `until`) in the launchpad.",
+    _ingest("backfill", since="YYYY-MM-DD", until=None, entities=["leads", "deals"]),
 )
+marts_job = dg.define_asset_job(
+    MARTS_JOB,
+    selection=dg.AssetSelection.all() - RAW,
+    executor_def=dg.in_process_executor,
+    description="dbt build of every portal's marts → BI copy; started after the loads.",
+)
+JOBS = [sync_minutely_job, reconcile_hourly_job, backfill_job, marts_job]
 
 
-def writer_running(instance: dg.DagsterInstance) -> dg.DagsterRun | None:
-    runs = instance.get_runs(filters=dg.RunsFilter(statuses=ACTIVE), limit=20)
-    return next((r for r in runs if r.job_name in WRITER_JOBS), None)
+def active_runs(instance: dg.DagsterInstance, job_names=WRITER_JOBS) -> list[dg.DagsterRun]:
+    runs = instance.get_runs(filters=dg.RunsFilter(statuses=ACTIVE), limit=500)
+    return [r for r in runs if r.job_name in job_names]
+
+
+def portal_partitions(instance: dg.DagsterInstance, settings: Settings) -> list[str]:
+    """The registered portals' names, the dynamic partitions made equal to them first (a portal
+    added while others run gets its partition at the next tick; a removed one loses it, and its
+    history stays in the instance)."""
+    wanted = [portal.name for portal in settings.registry.portals()]
+    have = set(instance.get_dynamic_partitions(PORTALS.name))
+    new = [name for name in wanted if name not in have]
+    if new:
+        instance.add_dynamic_partitions(PORTALS.name, new)
+    for gone in have - set(wanted):
+        instance.delete_dynamic_partition(PORTALS.name, gone)
+    return wanted
 
 
 WORKER_ALIVE_SECONDS = 150  # the worker refreshes the copy at least every minute
@@ -68,26 +104,42 @@ def worker_active(instance: dg.DagsterInstance) -> bool:
     return reported is not None and reported.value == "worker"
 
 
-def skip_while_writing(context: dg.ScheduleEvaluationContext):
+def each_portal(context: dg.ScheduleEvaluationContext, settings: Settings):
+    """A run per registered portal, except those whose load is still going."""
     if worker_active(context.instance):  # it syncs and reconciles on its own
         return dg.SkipReason("the event worker keeps the warehouse fresh")
-    running = writer_running(context.instance)
-    if running is not None:
-        return dg.SkipReason(f"{running.job_name} run {running.run_id[:8]} is still going")
-    return dg.RunRequest()
+    busy = {r.tags.get(PARTITION_TAG) for r in active_runs(context.instance, LOAD_JOBS)}
+    portals = portal_partitions(context.instance, settings)
+    # the run key tells a tick's runs apart (a schedule's keys are its tick's own)
+    requests = [dg.RunRequest(run_key=name, partition_key=name)
+                for name in portals if name not in busy]
+    if not requests:
+        return dg.SkipReason(f"every portal's load is still going ({', '.join(portals)})")
+    return requests
 
 
-def _schedule(name: str, cron: str, job) -> dg.ScheduleDefinition:
-    return dg.ScheduleDefinition(
-        name=name,
-        cron_schedule=cron,
-        job=job,
-        execution_fn=skip_while_writing,
-        default_status=dg.DefaultScheduleStatus.RUNNING,
-    )
-
-
-sync_minutely_schedule = _schedule("sync_minutely_schedule", "* * * * *", sync_minutely_job)
-reconcile_hourly_schedule = _schedule(
-    "reconcile_hourly_schedule", "17 * * * *", reconcile_hourly_job
+@dg.schedule(
+    name="sync_minutely_schedule",
+    cron_schedule="* * * * *",
+    job=sync_minutely_job,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
 )
+def sync_minutely_schedule(
+    context: dg.ScheduleEvaluationContext, settings: dg.ResourceParam[Settings]
+):
+    return each_portal(context, settings)
+
+
+@dg.schedule(
+    name="reconcile_hourly_schedule",
+    cron_schedule="17 * * * *",
+    job=reconcile_hourly_job,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)
+def reconcile_hourly_schedule(
+    context: dg.ScheduleEvaluationContext, settings: dg.ResourceParam[Settings]
+):
+    return each_portal(context, settings)
+
+
+SCHEDULES = [sync_minutely_schedule, reconcile_hourly_schedule]

@@ -47,11 +47,19 @@ class DagsterReport:
             return None
         return cls(settings, dg.DagsterInstance.from_config(str(settings.dagster_home)))
 
+    def _partition(self, portal: str) -> str:
+        """The portal's partition, added when the schedules have not added it yet."""
+        if not self.instance.has_dynamic_partition(assets.PORTALS.name, portal):
+            self.instance.add_dynamic_partitions(assets.PORTALS.name, [portal])
+        return portal
+
     def _emit(self, events: Iterable) -> None:
         for event in events:
             self.instance.report_runless_asset_event(event)
 
     def loaded(self, run: ingest.RunResult) -> None:
+        """A load of `run.portal`: materializations of its partition of the raw tables."""
+        self._partition(run.portal)
         common = {
             "mode": run.kind,
             "data_as_of": str(run.data_as_of or ""),
@@ -60,10 +68,14 @@ class DagsterReport:
         }
         self._emit(
             [
-                dg.AssetMaterialization(assets.SYNC_RUNS_KEY, metadata={"run_id": run.run_id}),
+                dg.AssetMaterialization(
+                    assets.SYNC_RUNS_KEY, partition=run.portal, metadata={"run_id": run.run_id}
+                ),
                 *(
                     dg.AssetMaterialization(
-                        key, metadata={"rows_loaded": run.rows.get(key.path[-1], 0), **common}
+                        key,
+                        partition=run.portal,
+                        metadata={"rows_loaded": run.rows.get(key.path[-1], 0), **common},
                     )
                     for key in self.raw
                 ),
@@ -128,8 +140,9 @@ class DagsterReport:
             )
         self._emit(evaluations)
 
-    def failed(self, error: str) -> None:
+    def failed(self, error: str, portal: str = ingest.MAIN.name) -> None:
         self._emit([dg.AssetObservation(
             assets.SYNC_RUNS_KEY,
+            partition=self._partition(portal),
             metadata={"status": "failed", "error": error, "reported_by": "worker"},
         )])

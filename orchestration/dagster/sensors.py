@@ -1,5 +1,6 @@
-"""Alerts: a run-failure sensor, and a staleness sensor that watches the last materialization of
-the raw tables and the BI copy. Both POST through `orchestration.pipeline.alerts` and log."""
+"""The marts after the loads, and alerts: a run-failure sensor, and a staleness sensor that
+watches each portal's raw tables and the BI copy. The alerts POST through
+`orchestration.pipeline.alerts` and log."""
 
 import json
 import time
@@ -7,10 +8,49 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
+from orchestration.dagster import jobs
+from orchestration.dagster.assets import BI_KEY, PORTALS
 from orchestration.pipeline import alerts
 from orchestration.pipeline.settings import Settings
 
-WATCHED = (dg.AssetKey(["bitrix", "leads"]), dg.AssetKey(["bi", "bi_copy"]))
+RAW_WATCHED = dg.AssetKey(["bitrix", "leads"])  # every load writes it, changes or none
+WAITING = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED,
+           dg.DagsterRunStatus.STARTING]
+
+
+@dg.run_status_sensor(
+    name="marts_after_loads",
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    monitored_jobs=[jobs.sync_minutely_job, jobs.reconcile_hourly_job, jobs.backfill_job],
+    request_job=jobs.marts_job,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=5,
+)
+def marts_after_loads(context: dg.RunStatusSensorContext):
+    """A load succeeded: build and publish the marts, unless a build is still waiting to start
+    (it will read this load too). Loads finishing together share one build."""
+    waiting = context.instance.get_runs(
+        filters=dg.RunsFilter(job_name=jobs.MARTS_JOB, statuses=WAITING), limit=1
+    )
+    if waiting:
+        return dg.SkipReason(f"marts run {waiting[0].run_id[:8]} is waiting to start")
+    return dg.RunRequest()
+
+
+def _failed_before(instance: dg.DagsterInstance, run: dg.DagsterRun) -> bool:
+    """The portal's previous run of this job failed too: the outage was alerted already."""
+    portal = run.tags.get(jobs.PARTITION_TAG)
+    if portal is None:
+        return False
+    done = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE]
+    runs = instance.get_run_records(
+        filters=dg.RunsFilter(job_name=run.job_name, tags={jobs.PARTITION_TAG: portal},
+                              statuses=done),
+        limit=10,
+    )
+    this = next((r for r in runs if r.dagster_run.run_id == run.run_id), None)
+    earlier = [r for r in runs if this is not None and r.create_timestamp < this.create_timestamp]
+    return bool(earlier) and earlier[0].dagster_run.status == dg.DagsterRunStatus.FAILURE
 
 
 def _failure_error(context: dg.RunFailureSensorContext) -> str | None:
@@ -33,6 +73,9 @@ def run_failure_alert_sensor(
     context: dg.RunFailureSensorContext, settings: dg.ResourceParam[Settings]
 ):
     run = context.dagster_run
+    if _failed_before(context.instance, run):
+        context.log.info(f"{run.job_name} failed again for {run.tags[jobs.PARTITION_TAG]}")
+        return  # one alert per outage: the first failure said it
     stats = context.instance.get_run_stats(run.run_id)
     started = stats.start_time or stats.enqueued_time or time.time()
     alert = alerts.Alert(
@@ -41,6 +84,7 @@ def run_failure_alert_sensor(
         since=datetime.fromtimestamp(started, UTC),
         error=_failure_error(context),
         run_id=run.run_id,
+        portal=run.tags.get(jobs.PARTITION_TAG),
     )
     context.log.warning(alert.payload()["text"])
     alerts.send(settings, alert)
@@ -57,16 +101,16 @@ def staleness_alert_sensor(
     window = settings.stale_after_minutes * 60
     alerted = json.loads(context.cursor) if context.cursor else {}
     now = time.time()
-    for key in WATCHED:
-        event = context.instance.get_latest_materialization_event(key)
-        if event is None:
-            continue  # never built yet: the failure sensor speaks for a broken first run
-        name, last = key.to_user_string(), event.timestamp
+    watched = list(_last_materializations(context.instance))
+    alerted = {name: last for name, last in alerted.items()  # a removed portal's is forgotten
+               if any(name == w[0] for w in watched)}
+    for name, key, portal, last in watched:
         stale = now - last > window
         if stale == (name in alerted):
             continue  # no change since the last evaluation
         alert = alerts.Alert(
-            "stale" if stale else "fresh_again", name, datetime.fromtimestamp(last, UTC)
+            "stale" if stale else "fresh_again", key.to_user_string(),
+            datetime.fromtimestamp(last, UTC), portal=portal,
         )
         context.log.warning(alert.payload()["text"])
         alerts.send(settings, alert)
@@ -78,4 +122,20 @@ def staleness_alert_sensor(
     return dg.SkipReason(f"stale: {', '.join(alerted) or 'nothing'}")
 
 
-SENSORS = [run_failure_alert_sensor, staleness_alert_sensor]
+def _last_materializations(instance: dg.DagsterInstance):
+    """(name, asset key, portal, timestamp) of each watched asset's last materialization: each
+    portal's raw tables, and the BI copy; none for what was never built (the failure sensor
+    speaks for a broken first run)."""
+    watched = [(f"{RAW_WATCHED.to_user_string()}[{portal}]", RAW_WATCHED, portal)
+               for portal in instance.get_dynamic_partitions(PORTALS.name)]
+    watched.append((BI_KEY.to_user_string(), BI_KEY, None))
+    for name, key, portal in watched:
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=key, asset_partitions=[portal] if portal else None),
+            limit=1,
+        ).records
+        if records:
+            yield name, key, portal, records[0].timestamp
+
+
+SENSORS = [marts_after_loads, run_failure_alert_sensor, staleness_alert_sensor]

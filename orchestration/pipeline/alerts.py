@@ -24,6 +24,7 @@ class Alert:
     since: datetime
     error: str | None = None
     run_id: str | None = None
+    portal: str | None = None  # the portal whose load or tables it is about
 
     def payload(self) -> dict:
         what = {
@@ -32,6 +33,8 @@ class Alert:
             "fresh_again": f"{self.subject} is fresh again",
             "bad_event": f"{self.subject} dropped an event it cannot act on",
         }[self.event]
+        if self.portal:
+            what = f"{what} for portal {self.portal}"
         text = f"bitrix-warehouse: {what} (since {self.since:%Y-%m-%d %H:%M:%S %Z})"
         if self.error:
             text += f": {self.error}"

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from orchestration.dagster import jobs
-from orchestration.dagster.assets import BI_KEY, SPEC_WEBHOOK
+from orchestration.dagster.assets import BI_KEY, PORTALS, SPEC_WEBHOOK
 from sources.bitrix24 import bitrix24_source
 from tests.warehouse import MARTS
 
@@ -28,10 +28,16 @@ def test_definitions_hold_exactly_the_expected_assets_jobs_schedules_and_sensors
         "bitrix", "ops", "staging", "intermediate", "marts", "bi"}
     assert all(graph.get(k).is_materializable for k in graph.get_all_asset_keys())
     assert {j.name for j in defs.resolve_all_job_defs()} >= {
-        "sync_minutely_job", "reconcile_hourly_job", "backfill_job"}
+        "sync_minutely_job", "reconcile_hourly_job", "backfill_job", "marts_job"}
     assert {s.name: s.cron_schedule for s in defs.schedules} == {
         "sync_minutely_schedule": "* * * * *", "reconcile_hourly_schedule": "17 * * * *"}
-    assert {s.name for s in defs.sensors} == {"run_failure_alert_sensor", "staleness_alert_sensor"}
+    assert {s.name for s in defs.sensors} == {
+        "marts_after_loads", "run_failure_alert_sensor", "staleness_alert_sensor"}
+    # a load is a portal's (one dynamic partition each); one set of marts holds every portal
+    for name in jobs.LOAD_JOBS:
+        assert defs.resolve_job_def(name).partitions_def == PORTALS
+    assert {k.path[0] for k in graph.get_all_asset_keys() if graph.get(k).partitions_def} == {
+        "bitrix", "ops"}
     # every dbt data test is an asset check; the unique test of each mart key among them
     checks = {(c.asset_key.path[-1], c.name) for c in graph.asset_check_keys}
     assert len(checks) == 121
@@ -67,15 +73,18 @@ def test_jobs_run_in_process_and_every_writer_shares_the_duckdb_pool(defs):
         assert assets.node_def.pool == "duckdb_writer", assets.node_def.name
 
 
-def test_the_minute_schedule_skips_a_tick_while_a_writing_run_is_going(defs, instance):
+def test_the_minute_schedule_skips_a_portal_whose_load_is_still_going(defs, instance, warehouse):
     schedule = next(s for s in defs.schedules if s.name == "sync_minutely_schedule")
-    job = defs.resolve_job_def("sync_minutely_job")
-    assert isinstance(schedule.evaluate_tick(dg.build_schedule_context(instance)).run_requests[0],
-                      dg.RunRequest)
-    running = instance.create_run_for_job(job, status=dg.DagsterRunStatus.STARTED)
-    result = schedule.evaluate_tick(dg.build_schedule_context(instance))
+    tick = dg.build_schedule_context(instance, resources={"settings": warehouse},
+                                     repository_def=defs.get_repository_def())
+    (request,) = schedule.evaluate_tick(tick).run_requests
+    assert request.partition_key == "main"
+    job = defs.resolve_job_def("reconcile_hourly_job")
+    instance.create_run_for_job(job, status=dg.DagsterRunStatus.STARTED,
+                                tags={jobs.PARTITION_TAG: "main"})
+    result = schedule.evaluate_tick(tick)
     assert not result.run_requests
-    assert f"sync_minutely_job run {running.run_id[:8]} is still going" in result.skip_message
+    assert "every portal's load is still going (main)" in result.skip_message
 
 
 def test_the_instance_settings_that_make_dev_installs_are_valid(tmp_path, monkeypatch):
@@ -86,7 +95,11 @@ def test_the_instance_settings_that_make_dev_installs_are_valid(tmp_path, monkey
     shutil.copy(DAGSTER_YAML, tmp_path / "dagster.yaml")
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
     with dg.DagsterInstance.get() as instance:
-        assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
+        config = instance.get_concurrency_config()
+        assert config.pool_config.default_pool_limit == 1
+        # one run per portal at a time: a load run's partition is its portal
+        assert config.run_queue_config.tag_concurrency_limits == [
+            {"key": "dagster/partition", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}]
 
 
 def test_the_dbt_manifest_is_parsed_again_only_when_stale_and_swapped_in_whole(tmp_path,

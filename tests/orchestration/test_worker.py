@@ -142,11 +142,12 @@ def test_worker_cycles_show_on_the_jobs_assets_and_checks_in_dagster(
     assert cycle.published and cycle.rows > 0
     assert worker.run_data_tests()
     graph = defs.resolve_asset_graph()
-    leads = [r.asset_materialization.metadata for r in instance.fetch_materializations(
+    leads = [r.asset_materialization for r in instance.fetch_materializations(
         dg.AssetKey(["bitrix", "leads"]), limit=10).records]
-    # the pass, then the reconcile a worker runs after its first pass
-    assert [(m["mode"].value, m["rows_loaded"].value, m["reported_by"].value)
-            for m in leads] == [("reconcile", 0, "worker"), ("sync", 1, "worker")]
+    # the pass, then the reconcile a worker runs after its first pass, on the portal's partition
+    assert [(m.partition, m.metadata["mode"].value, m.metadata["rows_loaded"].value,
+             m.metadata["reported_by"].value) for m in leads] == [
+        ("main", "reconcile", 0, "worker"), ("main", "sync", 1, "worker")]
     reported = [key for key in graph.get_all_asset_keys()
                 if instance.get_latest_materialization_event(key) is not None]
     marts = [key for key in graph.get_all_asset_keys() if key.path[0] == "marts"]
@@ -160,7 +161,7 @@ def test_worker_cycles_show_on_the_jobs_assets_and_checks_in_dagster(
     assert _bi(settings, f"select 1 from marts.fct_leads where lead_id = {lead}")
     # the schedules stand aside while the worker keeps the copy fresh
     context = dg.build_schedule_context(instance=instance)
-    assert isinstance(jobs.skip_while_writing(context), dg.SkipReason)
+    assert isinstance(jobs.each_portal(context, settings), dg.SkipReason)
 
 
 def _worker_process(settings, token: str, port: int, log: Path) -> subprocess.Popen:
