@@ -39,9 +39,10 @@ def reconcile(settings: Settings) -> dict:
     return operations.load(settings, operations.Reconcile(), rate_per_second=0).rows
 
 
-def table(settings: Settings, name: str, order: str = "id") -> list[dict]:
+def table(settings: Settings, name: str, order: str = "id",
+          schema: str = "bitrix_raw") -> list[dict]:
     with settings.warehouse.connect(read_only=True) as con:
-        cur = con.execute(f"select * from bitrix_raw.{name} order by {order}")
+        cur = con.execute(f"select * from {con.ident(schema, name)} order by {order}")
         cols = [d[0] for d in cur.description]
         return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
 
@@ -72,12 +73,14 @@ def loaded_crm(row: dict) -> dict:
     return out
 
 
-def assert_equal_to_portal(settings: Settings, emulator, deleted: set[int] = frozenset()) -> None:
+def assert_equal_to_portal(settings: Settings, emulator, deleted: set[int] = frozenset(),
+                           schema: str = "bitrix_raw") -> None:
     """The warehouse's current leads and deals equal the portal's, field for field (`deleted`:
-    lead IDs that reconcile marked deleted, which the warehouse keeps and the portal has not)."""
+    lead IDs that reconcile marked deleted, which the warehouse keeps and the portal has not);
+    `schema`: the portal's raw schema."""
     for entity, name in (("lead", "leads"), ("deal", "deals")):
         portal = {int(r["ID"]): expected_crm(r, entity) for r in emulator.records(entity)}
-        loaded = {r["id"]: loaded_crm(r) for r in table(settings, name)
+        loaded = {r["id"]: loaded_crm(r) for r in table(settings, name, schema=schema)
                   if entity != "lead" or r["id"] not in deleted}
         assert sorted(loaded) == sorted(portal), name
         for record_id, want in portal.items():
@@ -86,7 +89,7 @@ def assert_equal_to_portal(settings: Settings, emulator, deleted: set[int] = fro
     for entity, name in (("lead_history", "lead_stage_history"),
                          ("deal_history", "deal_stage_history")):
         portal_ids = {int(r["ID"]) for r in emulator.records(entity)}
-        loaded = table(settings, name)
+        loaded = table(settings, name, schema=schema)
         loaded_ids = [r["id"] for r in loaded]
         assert len(loaded_ids) == len(set(loaded_ids)), name
         assert portal_ids <= set(loaded_ids), name
@@ -154,17 +157,20 @@ def sync_killed_after_a_load_job_commits(settings: Settings, emulator) -> None:
     assert process.returncode == -signal.SIGKILL, output[-2000:]
 
 
-def kill_sync_when(settings: Settings, emulator, reached, **env) -> None:
-    """A `sync` in a process of its own, on a slow portal (each batch 0.3 s), killed with
-    SIGKILL as soon as `reached(settings, emulator)` holds; `env`: more settings for it."""
-    emulator.control("POST", "faults", {"faults": [
+def kill_sync_when(settings: Settings, emulator, reached, *, script: str = SYNC_SCRIPT,
+                   slow=None, **env) -> None:
+    """A `sync` (`script`) in a process of its own, on a slow portal (each batch 0.3 s; `slow`:
+    another emulator than the main portal's `emulator`), killed with SIGKILL as soon as
+    `reached(settings, emulator)` holds; `env`: more settings for it."""
+    slow = slow or emulator
+    slow.control("POST", "faults", {"faults": [
         {"kind": "slow", "method": "batch", "delay_seconds": 0.3}]})
-    process = _sync_process(settings, emulator, SYNC_SCRIPT, env)
+    process = _sync_process(settings, emulator, script, env)
     deadline = time.monotonic() + 180
     while (process.poll() is None and not reached(settings, emulator)
            and time.monotonic() < deadline):
         time.sleep(0.002)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    emulator.control("DELETE", "faults")
+    slow.control("DELETE", "faults")
     assert process.returncode == -signal.SIGKILL, "the sync ended before the kill"

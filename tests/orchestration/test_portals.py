@@ -16,6 +16,7 @@ from emulator.testing import start_emulator
 from orchestration.commands.cli import main
 from orchestration.pipeline import operations
 from orchestration.pipeline.portals import Portal, PortalError, Registry
+from tests.warehouse import assert_equal_to_portal, kill_sync_when
 
 NORTH_SECRET = "north-secret-5d1e"  # the second emulator's webhook secret
 
@@ -214,3 +215,41 @@ def test_a_clients_role_reads_only_its_portals_rows_on_postgres(
 def test_a_reader_per_portal_needs_database_roles(warehouse):
     with pytest.raises(NotImplementedError, match="WAREHOUSE_ENGINE=postgres"):
         warehouse.warehouse.readers("main", "client", allow=True)
+
+
+ROUND_SCRIPT = (
+    "from orchestration.pipeline import operations, settings; "
+    "operations.run(settings.load(), operations.Sync(), rate_per_second=0)"
+)
+
+
+@pytest.mark.slow
+def test_a_round_killed_while_the_second_portal_loads_loses_nothing(
+    warehouse, demo, north, tmp_path
+):
+    """kill -9 in a round over two portals, once the first is loaded and the second's rows are
+    being written: the next round completes both, each portal's raw tables equal its portal,
+    and the marts hold every lead of each once."""
+    settings = replace(warehouse, secrets_file=tmp_path / ".dlt" / "secrets.toml")
+    settings.registry.add(Portal("north", "Asia/Yekaterinburg"), north.webhook)
+    north.reset("demo", scale=0.02, seed=7)
+
+    def north_loading(settings, _):
+        return any((settings.dlt_dir / "bitrix24_north").glob(
+            "load/normalized/*/completed_jobs/*"))
+
+    kill_sync_when(settings, demo, north_loading, script=ROUND_SCRIPT, slow=north,
+                   DLT_PROJECT_DIR=str(tmp_path))
+    with settings.warehouse.connect(read_only=True) as con:
+        done = con.rows("select portal, status from ops.sync_runs")
+    assert done == [("main", "success")]  # the kill hit north's load, after main's
+
+    cycle = operations.run(settings, operations.Sync(), rate_per_second=0)
+    assert [r.portal for r in cycle.runs] == ["main", "north"]
+    assert_equal_to_portal(settings, demo)
+    assert_equal_to_portal(settings, north, schema="bitrix_raw_north")
+    with settings.warehouse.read_published() as con:
+        marts = con.rows("select portal, count(*), count(distinct lead_id) from marts.fct_leads "
+                         "group by 1 order by 1")
+    assert marts == [(name, n, n) for name, n in (("main", len(demo.records("lead"))),
+                                                  ("north", len(north.records("lead"))))]
