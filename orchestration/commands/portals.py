@@ -34,25 +34,34 @@ def portals() -> None:
                    "(kept in .dlt/secrets.toml; `main` may keep the one set the old way).")
 @click.option("--timezone", default=None,
               help="IANA zone of its day and month buckets (default: PORTAL_TIMEZONE).")
-def add(name: str, webhook_url: str | None, timezone: str | None) -> None:
-    """Register a portal (again: change its time zone or webhook). The next round syncs it."""
+@click.option("--application-token", default=None,
+              help="The token the portal shows for its outgoing webhook, for the event worker "
+                   "(kept in .dlt/secrets.toml).")
+def add(name: str, webhook_url: str | None, timezone: str | None,
+        application_token: str | None) -> None:
+    """Register a portal (again: change its time zone, webhook or token). The next round syncs
+    it."""
     from orchestration.pipeline.portals import Portal
 
     registry = _registry()
-    _failing(lambda: registry.add(Portal(name, timezone), webhook_url))
-    kept = f", its webhook in {registry.secrets}" if webhook_url else ""
+    _failing(lambda: registry.add(Portal(name, timezone), webhook_url, application_token))
+    kept = (f", its secrets in {registry.secrets}"
+            if webhook_url or application_token else "")
     click.echo(f"Portal {name} registered in {registry.path}{kept}.")
 
 
 @portals.command("list")
 def list_() -> None:
-    """The registered portals: name, time zone, raw schema and whether a webhook is set."""
+    """The registered portals: name, time zone, raw schema, whether a webhook is set and
+    whether the event worker hears its events."""
     registry = _registry()
     for portal in _failing(registry.portals):
         webhook = ("webhook set" if registry.has_webhook(portal)
                    else f"NO WEBHOOK (set {portal.secret_env})")
+        heard = ("events heard" if portal.application_token(registry.secrets)
+                 else "no events (no application token)")
         zone = portal.timezone or "PORTAL_TIMEZONE"
-        click.echo(f"{portal.name}\t{zone}\t{portal.dataset}\t{webhook}")
+        click.echo(f"{portal.name}\t{zone}\t{portal.dataset}\t{webhook}\t{heard}")
 
 
 @portals.command("remove")

@@ -69,14 +69,28 @@ class Portal:
     @property
     def secret_env(self) -> str:
         """The environment variable of its webhook, by dlt's naming of config keys."""
-        return f"{self.pipeline_name.upper()}__SOURCES__BITRIX24__WEBHOOK_URL"
+        return self.env("webhook_url")
+
+    def env(self, key: str) -> str:
+        """The environment variable of one of its source's secrets, by dlt's naming."""
+        prefix = "" if self.is_main else f"{self.pipeline_name.upper()}__"
+        return f"{prefix}SOURCES__BITRIX24__{key.upper()}"
+
+    def application_token(self, secrets: Path) -> str | None:
+        """The token the portal shows for its outgoing webhook, which its events carry; under
+        the portal's own key only, as its webhook (`main`: `SOURCES__BITRIX24__APPLICATION_TOKEN`
+        or `[sources.bitrix24]`)."""
+        return (os.environ.get(self.env("application_token"))
+                or _secret(secrets, None if self.is_main else self.pipeline_name,
+                           "application_token"))
 
     def source_options(self, secrets: Path) -> dict[str, str]:
         """What the dlt source must be handed for this portal: `main`'s webhook dlt resolves as
         it always did; another's is looked up under its own key only."""
         if self.is_main:
             return {}
-        url = os.environ.get(self.secret_env) or _secret(secrets, self.pipeline_name)
+        url = os.environ.get(self.secret_env) or _secret(secrets, self.pipeline_name,
+                                                         "webhook_url")
         if not url:
             raise PortalError(
                 f"portal {self.name} has no webhook URL: run `bitrix-warehouse portals add "
@@ -85,15 +99,18 @@ class Portal:
         return {"webhook_url": url}
 
 
-def _secret(secrets: Path, pipeline_name: str) -> str | None:
+def _secret(secrets: Path, pipeline_name: str | None, key: str) -> str | None:
+    """`[<pipeline_name>.sources.bitrix24] <key>` of the secrets file (None: the unscoped
+    `[sources.bitrix24]`)."""
     try:
         document = tomllib.loads(secrets.read_text())
     except FileNotFoundError:
         return None
     except tomllib.TOMLDecodeError as exc:  # its text may hold secrets: say where, not what
         raise PortalError(f"{secrets} is not valid TOML (line {exc.lineno})") from None
-    section = document.get(pipeline_name, {}).get("sources", {}).get("bitrix24", {})
-    return section.get("webhook_url") or None
+    scope = document if pipeline_name is None else document.get(pipeline_name, {})
+    section = scope.get("sources", {}).get("bitrix24", {})
+    return section.get(key) or None
 
 
 @dataclass(frozen=True)
@@ -123,13 +140,15 @@ class Registry:
         known = ", ".join(p.name for p in self.portals())
         raise PortalError(f"no portal {name!r}; the registry has {known}")
 
-    def add(self, portal: Portal, webhook_url: str | None) -> None:
-        """Register a portal (or change its time zone) and keep its webhook; `main` keeps the
-        webhook it has, set the old way."""
+    def add(self, portal: Portal, webhook_url: str | None,
+            application_token: str | None = None) -> None:
+        """Register a portal (or change its time zone) and keep its webhook and the token of
+        its outgoing webhook (for the event worker); `main` keeps the webhook it has, set the
+        old way."""
         if webhook_url is not None and not webhook_url.startswith(("http://", "https://")):
             raise PortalError("the webhook URL starts with https:// (the portal's inbound "
                               "webhook: https://<portal>/rest/<user id>/<secret>/)")
-        if webhook_url is None and not portal.is_main:
+        if webhook_url is None and not portal.is_main and not self.has_webhook(portal):
             raise PortalError(f"portal {portal.name} needs --webhook-url")
         document = self._document(self.path)
         portals = document.setdefault("portals", tomlkit.table(is_super_table=True))
@@ -139,16 +158,24 @@ class Registry:
         if portal.timezone:
             entry["timezone"] = portal.timezone
         portals[portal.name] = entry
-        if webhook_url is not None:
+        given = {"webhook_url": webhook_url, "application_token": application_token}
+        given = {key: value for key, value in given.items() if value is not None}
+        if given:
             secrets = self._document(self.secrets)
             key = [portal.pipeline_name, "sources", "bitrix24"] if not portal.is_main else \
                 ["sources", "bitrix24"]
             table = secrets
             for part in key:
                 table = table.setdefault(part, tomlkit.table())
-            table["webhook_url"] = webhook_url
+            table.update(given)
             _write(self.secrets, secrets, private=True)
         _write(self.path, document)
+
+    def application_tokens(self) -> dict[str, str]:
+        """Each portal's outgoing-webhook token, for those that have one: what tells a
+        portal's events apart (every portal's outgoing webhook shows a token of its own)."""
+        tokens = {p.name: p.application_token(self.secrets) for p in self.portals()}
+        return {name: token for name, token in tokens.items() if token}
 
     def has_webhook(self, portal: Portal) -> bool:
         if portal.is_main:

@@ -3,10 +3,14 @@ up in the portal's UI, or an application's `event.bind`), which wakes the worker
 
 A portal POSTs `application/x-www-form-urlencoded`: `event` (`ONCRMLEADADD`, …),
 `data[FIELDS][ID]`, `ts` and `auth[...]`, whose `application_token` is the token the portal
-showed for the webhook (docs/bitrix24-api.md §8). The receiver compares it with
-`SOURCES__BITRIX24__APPLICATION_TOKEN` in constant time and refuses anything else with 403: the
-URL is public, so anyone can POST to it. An accepted event is answered at once (the portal's
-queue lowers the priority of slow handlers and never retries); the worker does the rest.
+showed for the webhook (docs/bitrix24-api.md §8). The URL is public, so anyone can POST to it:
+the receiver compares the token with each served portal's own (`main`:
+`SOURCES__BITRIX24__APPLICATION_TOKEN`; another: its key in the portal registry's secrets), in
+constant time, and refuses anything else with 403. The token is also what routes an event to its
+portal: `auth[domain]` and `auth[member_id]` name the sender too, but anyone can write them,
+while every portal's outgoing webhook shows a token of its own. An accepted event is answered at
+once (the portal's queue lowers the priority of slow handlers and never retries); the worker
+does the rest.
 
 An event says only that a record changed; the pass that follows reads what changed. A delete
 event also names the record, which the pass checks and marks deleted.
@@ -16,7 +20,7 @@ import hmac
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
@@ -50,6 +54,7 @@ class Event:
     entity: str  # leads | deals
     action: str  # ADD | UPDATE | DELETE
     record_id: int
+    portal: str = "main"  # the registered portal that sent it
 
 
 def record_id(text: str) -> int | None:
@@ -61,11 +66,22 @@ def record_id(text: str) -> int | None:
     return value if 1 <= value <= MAX_RECORD_ID else None
 
 
-def parse(body: bytes, token: str) -> Event:
-    """The event in a portal's POST body, once its application token is verified."""
+def sender(sent: str, tokens: Mapping[str, str]) -> str | None:
+    """The portal whose token `sent` is; every token compared in constant time, so the answer's
+    time tells nothing of any token."""
+    matched = None
+    for portal, token in tokens.items():
+        if hmac.compare_digest(sent.encode(), token.encode()):
+            matched = portal
+    return matched
+
+
+def parse(body: bytes, tokens: Mapping[str, str]) -> Event:
+    """The event in a portal's POST body, once its application token is verified against each
+    portal's (`tokens`: portal → token)."""
     form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
-    sent = form.get("auth[application_token]", "")
-    if not hmac.compare_digest(sent.encode(), token.encode()):
+    portal = sender(form.get("auth[application_token]", ""), tokens)
+    if portal is None:
         raise Refused(403, "wrong or missing application token")
     name = form.get("event", "").upper()
     for code, entity in ENTITIES.items():
@@ -74,19 +90,23 @@ def parse(body: bytes, token: str) -> Event:
                 found = record_id(form.get("data[FIELDS][ID]", ""))
                 if found is None:
                     raise Refused(400, f"{name} without a record ID (1 to {MAX_RECORD_ID})")
-                return Event(entity, action, found)
+                return Event(entity, action, found, portal)
     raise Refused(400, f"not a lead or deal event: {name[:40]!r}")
 
 
-def create_app(token: str, on_event: Callable[[Event], None]) -> Starlette:
-    """`on_event` is called for each verified event; it must not block."""
+def create_app(
+    tokens: Callable[[], Mapping[str, str]], on_event: Callable[[Event], None]
+) -> Starlette:
+    """`tokens()` gives each served portal's token at the time of a request (a portal added
+    while the worker runs is heard at once); `on_event` is called for each verified event and
+    must not block."""
 
     async def receive(request: Request) -> PlainTextResponse:
         body = await request.body()
         try:
             if len(body) > MAX_BODY_BYTES:
                 raise Refused(413, "body too large for an event")
-            event = parse(body, token)
+            event = parse(body, tokens())
         except Refused as exc:
             log.warning("event refused (%s): %s", exc.status, exc)
             return PlainTextResponse(str(exc), status_code=exc.status)
@@ -100,10 +120,13 @@ def create_app(token: str, on_event: Callable[[Event], None]) -> Starlette:
     return Starlette(routes=[Route(PATH, receive, methods=["POST"])])
 
 
-def serve(token: str, on_event: Callable[[Event], None], host: str, port: int) -> uvicorn.Server:
+def serve(
+    tokens: Callable[[], Mapping[str, str]], on_event: Callable[[Event], None], host: str,
+    port: int,
+) -> uvicorn.Server:
     """The receiver on a thread of its own (set `should_exit` to stop it), once it listens."""
     server = uvicorn.Server(uvicorn.Config(
-        create_app(token, on_event), host=host, port=port, log_level="warning",
+        create_app(tokens, on_event), host=host, port=port, log_level="warning",
         access_log=False, lifespan="off",
     ))
     thread = threading.Thread(target=server.run, name="event-receiver", daemon=True)

@@ -26,6 +26,11 @@ While nothing changes, the freshness mart and the copy are still refreshed every
 and a round that could not run is retried after the next cycle, so none is ever skipped for
 good. A failing data test is reported to Dagster as a failed asset check and alerted.
 
+Every registered portal is served (`orchestration.pipeline.portals`): an event names its portal
+(the receiver knows it by the portal's own token) and wakes a pass of that portal alone; a poll,
+the refresh and the reconcile take every portal. A portal whose pass fails is alerted once and
+left out until it passes again, while the others' changes are built and published.
+
 Nothing is lost: each step is idempotent (dlt finishes a killed pass's packages before the next
 pass reads; `dbt run` rebuilds; the copy is swapped in whole), announced deletes stay queued
 (in a file beside the warehouse) until a pass that checked them succeeds, and every step holds
@@ -42,6 +47,7 @@ from datetime import UTC, datetime
 
 from orchestration.dagster.reporting import DagsterReport
 from orchestration.pipeline import alerts, ingest, operations, transform
+from orchestration.pipeline.portals import MAIN, NAME, Portal
 from orchestration.pipeline.settings import Settings
 from orchestration.worker import events
 
@@ -98,8 +104,9 @@ class Worker:
         self._deletes_file = settings.warehouse_path.with_name(
             settings.warehouse_path.name + ".deletes"
         )
-        self._deleted: set[tuple[str, int]] = self._read_deletes()
-        self._woken_by_event = False
+        self._deleted: set[tuple[str, str, int]] = self._read_deletes()  # portal, entity, ID
+        self._woken: set[str] = set()  # the portals whose events came since the last cycle
+        self._failing: set[str] = set()  # portals whose last pass failed (alerted once)
         self._last_publish = 0.0
         self._unbuilt = True  # rows loaded that no build has published yet (at start: unknown)
         self._project_built = 0.0  # the project files' mtime when every model last ran
@@ -112,24 +119,27 @@ class Worker:
         """Called by the receiver for each verified event; never blocks."""
         with self._lock:
             if event.action == "DELETE":
-                self._deleted.add((event.entity, event.record_id))
+                self._deleted.add((event.portal, event.entity, event.record_id))
                 with self._deletes_file.open("a") as out:
-                    out.write(f"{event.entity} {event.record_id}\n")
-            self._woken_by_event = True
+                    out.write(f"{event.portal} {event.entity} {event.record_id}\n")
+            self._woken.add(event.portal)
         self._wake.set()
 
-    def _read_deletes(self) -> set[tuple[str, int]]:
-        """The queue a killed worker left. A line that names no lead or deal (written by hand,
-        or by a release that took any digits as an ID) is dropped with a warning and an alert:
-        one bad item never blocks the queue."""
+    def _read_deletes(self) -> set[tuple[str, str, int]]:
+        """The queue a killed worker left: `portal entity ID` a line (`entity ID`, a release's
+        before portals: `main`'s). A line that names no lead or deal (written by hand, or by a
+        release that took any digits as an ID) is dropped with a warning and an alert: one bad
+        item never blocks the queue."""
         if not self._deletes_file.exists():
             return set()
         queued, bad = set(), []
         for line in self._deletes_file.read_text(errors="replace").splitlines():
-            entity, _, raw_id = line.strip().partition(" ")
+            parts = line.split()
+            portal, entity, raw_id = [MAIN, *parts] if len(parts) == 2 else (parts + [""] * 3)[:3]
             record = events.record_id(raw_id)
-            if entity in events.ENTITIES.values() and record is not None:
-                queued.add((entity, record))
+            if (len(parts) in (2, 3) and NAME.match(portal)
+                    and entity in events.ENTITIES.values() and record is not None):
+                queued.add((portal, entity, record))
             elif line.strip():
                 bad.append(line.strip()[:60])
         if bad:
@@ -141,9 +151,10 @@ class Worker:
             self._write_deletes(queued)
         return queued
 
-    def _write_deletes(self, queued: set[tuple[str, int]]) -> None:
+    def _write_deletes(self, queued: set[tuple[str, str, int]]) -> None:
         tmp = self._deletes_file.with_name(self._deletes_file.name + ".tmp")
-        tmp.write_text("".join(f"{entity} {rid}\n" for entity, rid in sorted(queued)))
+        tmp.write_text("".join(f"{portal} {entity} {rid}\n"
+                               for portal, entity, rid in sorted(queued)))
         tmp.replace(self._deletes_file)
 
     # -- the loop ----------------------------------------------------------------------------
@@ -176,40 +187,45 @@ class Worker:
             next_poll = time.monotonic() + self.timing.poll_seconds
 
     def cycle(self) -> CycleResult:
-        """One cycle: the pass, and when it or a failed cycle before it loaded anything (or the
-        copy is older than `refresh_seconds`), dbt and the copy; the data tests when due."""
+        """One cycle: the pass of each portal an event came from (of every portal on a poll),
+        and when it or a failed cycle before it loaded anything (or the copy is older than
+        `refresh_seconds`), dbt and the copy; the data tests when due."""
         self._wake.clear()  # an event from here on wakes the next cycle
         with self._lock:
             deleted = frozenset(self._deleted)
-            trigger = "event" if self._woken_by_event else "poll"
-            self._woken_by_event = False
+            woken, self._woken = self._woken, set()
+        result = CycleResult("event" if woken else "poll")
         started = time.perf_counter()
-        sync = operations.Sync(deleted)
-        run = operations.load(self.settings, sync, **self.source_options)
-        if deleted:
-            with self._lock:  # those that came during the pass wait for the next one
-                self._deleted -= deleted
-                self._write_deletes(self._deleted)
-        if sync.refused:
-            shown = ", ".join(f"{entity} {rid}" for entity, rid in sync.refused[:5])
-            alerts.send(self.settings, alerts.Alert(
-                "bad_event", "worker", datetime.now(UTC),
-                f"the portal refused to check {len(sync.refused)} announced deletion(s) "
-                f"({shown}); dropped, the hourly reconcile still finds real deletions"))
-        result = CycleResult(trigger, rows=sum(run.rows.values()))
-        self._unbuilt = self._unbuilt or result.rows > 0
-        result.seconds.update(run.seconds)
-        result.seconds["pass"] = time.perf_counter() - started
-        loads = [run]
-        if time.monotonic() >= self._next_reconcile:
-            # after the pass, so records it just loaded are known and not re-read by ID
-            step = time.perf_counter()
-            checked = operations.load(self.settings, operations.Reconcile(), **self.source_options)
+        reconcile = time.monotonic() >= self._next_reconcile
+        portals = self.settings.registry.portals()
+        self._forget_deletes(deleted, {p.name for p in portals})
+        if woken and not reconcile:  # the portals that sent events, or have deletes queued
+            queued = woken | {name for name, _, _ in deleted}
+            portals = tuple(p for p in portals if p.name in queued)
+        loads, failures = [], {}
+        for portal in portals:
+            try:
+                loads.append(self._pass(portal, deleted))
+                if reconcile:  # after the pass, so records it just loaded are not re-read
+                    step = time.perf_counter()
+                    loads.append(operations.load(self.settings, operations.Reconcile(),
+                                                 portal=portal, **self.source_options))
+                    result.seconds["reconcile"] = (result.seconds.get("reconcile", 0.0)
+                                                   + time.perf_counter() - step)
+            except Exception as exc:  # one portal's failure must not stop the others
+                failures[portal.name] = exc
+        if failures and not loads:
+            raise next(iter(failures.values()))
+        self._portal_failures(failures, {load.portal for load in loads})
+        if reconcile:
             self._next_reconcile = time.monotonic() + self.timing.reconcile_every_seconds
-            result.rows += sum(checked.rows.values())
-            self._unbuilt = self._unbuilt or result.rows > 0
-            result.seconds["reconcile"] = time.perf_counter() - step
-            loads.append(checked)
+        for load in loads:
+            result.rows += sum(load.rows.values())
+            if load.kind == "sync":
+                for step, seconds in load.seconds.items():
+                    result.seconds[step] = result.seconds.get(step, 0.0) + seconds
+        self._unbuilt = self._unbuilt or result.rows > 0
+        result.seconds["pass"] = time.perf_counter() - started
         # Loads are reported when they landed rows, whatever dbt does next, and with each
         # refresh (their "data as of" moved); not for every idle poll: ~16 events a few seconds
         if self.report and result.rows:
@@ -267,7 +283,52 @@ class Worker:
         self._next_tests = time.monotonic() + self.timing.test_every_seconds
         return passed
 
+    def _pass(self, portal: Portal, deleted: frozenset) -> ingest.RunResult:
+        """The portal's pass, checking its announced deletes; those it checked leave the
+        queue (those that came during the pass wait for the next one)."""
+        mine = frozenset((entity, rid) for name, entity, rid in deleted if name == portal.name)
+        sync = operations.Sync(mine)
+        run = operations.load(self.settings, sync, portal=portal, **self.source_options)
+        if mine:
+            with self._lock:
+                self._deleted -= {(portal.name, entity, rid) for entity, rid in mine}
+                self._write_deletes(self._deleted)
+        if sync.refused:
+            shown = ", ".join(f"{entity} {rid}" for entity, rid in sync.refused[:5])
+            alerts.send(self.settings, alerts.Alert(
+                "bad_event", "worker", datetime.now(UTC),
+                f"the portal refused to check {len(sync.refused)} announced deletion(s) "
+                f"({shown}); dropped, the hourly reconcile still finds real deletions",
+                portal=portal.name))
+        return run
+
+    def _forget_deletes(self, deleted: frozenset, served: set[str]) -> None:
+        """Announced deletes of a portal no longer registered leave the queue: nothing will
+        ever check them."""
+        orphaned = {item for item in deleted if item[0] not in served}
+        if orphaned:
+            log.warning("dropped %d queued delete(s) of portals no longer served", len(orphaned))
+            with self._lock:
+                self._deleted -= orphaned
+                self._write_deletes(self._deleted)
+
     # -- failures ----------------------------------------------------------------------------
+    def _portal_failures(self, failures: dict[str, BaseException], passed: set[str]) -> None:
+        """Some portals failed while others passed: each failing portal is logged every cycle,
+        alerted once, and shown in Dagster; one that passes again is forgotten."""
+        for name, exc in failures.items():
+            error = ingest.error_line(exc)
+            log.error("portal %s failed: %s", name, error)
+            if self.report:
+                self.report.failed(error, name)
+            if name not in self._failing:
+                self._failing.add(name)
+                alerts.send(self.settings, alerts.Alert(
+                    "run_failed", "worker", datetime.now(UTC), error, portal=name))
+        for name in passed & self._failing:
+            log.warning("portal %s passes again", name)
+            self._failing.discard(name)
+
     def _failed(self, exc: BaseException, backoff: float) -> None:
         self.failures += 1
         error = ingest.error_line(exc)
@@ -284,15 +345,6 @@ class Worker:
         self.failures = 0
 
 
-def application_token() -> str | None:
-    """The token the portal shows for its outgoing webhook (a secret, read through dlt's config
-    like the webhook URL: `SOURCES__BITRIX24__APPLICATION_TOKEN` or `.dlt/secrets.toml`)."""
-    import dlt
-
-    token = dlt.secrets.get("sources.bitrix24.application_token")
-    return str(token) if token else None
-
-
 def run(
     settings: Settings, host: str, port: int, timing: Timing, echo, **source_options
 ) -> None:
@@ -300,13 +352,15 @@ def run(
     logging.basicConfig(format="%(asctime)s %(name)s %(message)s")
     log.setLevel(logging.INFO)
     worker = Worker(settings, timing, DagsterReport.open(settings), **source_options)
-    token, server = application_token(), None
-    if token:
-        server = events.serve(token, worker.notify, host, port)
-        echo(f"Events: POST http://{host}:{port}{events.PATH} (point the portal's outgoing "
-             "webhook here)")
+    tokens, server = settings.registry.application_tokens(), None
+    if tokens:
+        server = events.serve(settings.registry.application_tokens, worker.notify, host, port)
+        echo(f"Events: POST http://{host}:{port}{events.PATH} (point each portal's outgoing "
+             f"webhook here); heard from {', '.join(sorted(tokens))}")
     else:
-        echo("Events: off (SOURCES__BITRIX24__APPLICATION_TOKEN is not set); polling only")
+        echo("Events: off (no portal's application token is set: "
+             "SOURCES__BITRIX24__APPLICATION_TOKEN, or `portals add --application-token`); "
+             "polling only")
     echo(f"Polling every {timing.poll_seconds:g} s; data tests every "
          f"{timing.test_every_seconds:g} s; BI tools read {settings.warehouse.location()}")
     if worker.report is None:

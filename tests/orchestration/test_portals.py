@@ -89,8 +89,14 @@ def test_the_portals_command_never_prints_a_webhook(tmp_path, monkeypatch):
                               "--timezone", "Asia/Yekaterinburg"])
     assert added.exit_code == 0, added.output
     listed = cli.invoke(main, ["portals", "list"])
-    assert listed.output.split() == ["north", "Asia/Yekaterinburg", "bitrix_raw_north",
-                                     "webhook", "set"]
+    assert listed.output.split("\t") == ["north", "Asia/Yekaterinburg", "bitrix_raw_north",
+                                        "webhook set", "no events (no application token)\n"]
+    token = "north-token-31f0"  # the token of its outgoing webhook, added later
+    tokened = cli.invoke(main, ["portals", "add", "north", "--application-token", token])
+    assert tokened.exit_code == 0, tokened.output
+    listed = cli.invoke(main, ["portals", "list"])
+    assert listed.output.split("\t")[3:] == ["webhook set", "events heard\n"]
+    assert token not in (tmp_path / "portals.toml").read_text()
     bad = cli.invoke(main, ["portals", "add", "North-1", "--webhook-url", url])
     assert bad.exit_code == 1 and "lower-case letters" in bad.output
     assert len(bad.output.strip().splitlines()) == 1
@@ -98,8 +104,8 @@ def test_the_portals_command_never_prints_a_webhook(tmp_path, monkeypatch):
     assert unknown.exit_code == 1 and "no portal 'south'" in unknown.output
     removed = cli.invoke(main, ["portals", "remove", "north"])
     assert removed.exit_code == 0 and "bitrix_raw_north" in removed.output
-    for result in (added, listed, bad, unknown, removed):
-        assert NORTH_SECRET not in result.output
+    for result in (added, tokened, listed, bad, unknown, removed):
+        assert NORTH_SECRET not in result.output and token not in result.output
 
 
 @pytest.fixture

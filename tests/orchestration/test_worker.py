@@ -18,11 +18,12 @@ import duckdb
 import pytest
 import requests
 
-from emulator.testing import free_port
+from emulator.testing import free_port, start_emulator
 from orchestration.dagster import jobs
 from orchestration.dagster.assets import BI_KEY, SYNC_RUNS_KEY
 from orchestration.dagster.reporting import DagsterReport
 from orchestration.pipeline import transform
+from orchestration.pipeline.portals import Portal
 from orchestration.worker import events
 from orchestration.worker.worker import Timing, Worker
 from tests.warehouse import reconcile, sync
@@ -39,7 +40,8 @@ def running(settings, emulator, timing=ONLY_EVENTS, report=None):
     worker = Worker(settings, timing, report, rate_per_second=0)
     port = free_port()
     url = f"http://127.0.0.1:{port}{events.PATH}"
-    server = events.serve(emulator.bind_events(url), worker.notify, "127.0.0.1", port)
+    token = emulator.bind_events(url)
+    server = events.serve(lambda: {"main": token}, worker.notify, "127.0.0.1", port)
     thread = threading.Thread(target=worker.serve, daemon=True)
     thread.start()
     try:
@@ -353,3 +355,55 @@ def test_an_announced_deletion_the_portal_refuses_to_check_is_dropped_alone(
     alerts = [r["json"] for r in alert_receiver.received if r["json"]["event"] == "bad_event"]
     assert len(alerts) == 1 and f"leads {poison}" in alerts[0]["text"]
     assert worker.cycle().rows == 0  # the next cycle does not try it again
+
+
+@pytest.fixture
+def north():
+    """A second portal: its own emulator, webhook, secret and outgoing-webhook token."""
+    emu = start_emulator("--dataset", "empty", "--no-rate-limit", "--no-operating-limit",
+                         secret="north-secret-9c2d")
+    yield emu
+    emu.stop()
+
+
+def test_one_worker_serves_two_portals_and_routes_each_event_by_its_portals_token(
+    settings, emulator, north, tmp_path, monkeypatch
+):
+    """Both portals' lead 1 exists (IDs overlap, as two real portals' do): an event of north
+    reads north alone, and north's delete marks north's lead 1, not main's."""
+    settings = replace(settings, secrets_file=tmp_path / ".dlt" / "secrets.toml")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}{events.PATH}"
+    monkeypatch.setenv("SOURCES__BITRIX24__APPLICATION_TOKEN", emulator.bind_events(url))
+    settings.registry.add(Portal("north", "Asia/Yekaterinburg"), north.webhook,
+                          north.bind_events(url))
+    assert sorted(settings.registry.application_tokens()) == ["main", "north"]
+    first = {name: _add_lead(emu, f"{name} lead") for name, emu in (("main", emulator),
+                                                                    ("north", north))}
+    assert first == {"main": 1, "north": 1}
+    worker = Worker(settings, ONLY_EVENTS, rate_per_second=0)
+    server = events.serve(settings.registry.application_tokens, worker.notify, "127.0.0.1", port)
+    thread = threading.Thread(target=worker.serve, daemon=True)
+    thread.start()
+    passes = "select portal, count(*) from ops.sync_runs where kind = 'sync' group by 1 order by 1"
+    try:
+        _until(lambda: worker.cycles and worker.cycles[0].published, "the catch-up cycle")
+        with settings.warehouse.connect(read_only=True) as con:
+            assert con.rows(passes) == [("main", 1), ("north", 1)]
+
+        north.call("crm.lead.update", {"id": 1, "fields": {"TITLE": "north, renamed"}})
+        titles = "select portal, title from marts.fct_leads order by 1"
+        _until(lambda: _bi(settings, titles) == [("main", "main lead"),
+                                                 ("north", "north, renamed")],
+               "north's change in BI_PATH", 60)
+        with settings.warehouse.connect(read_only=True) as con:
+            assert con.rows(passes) == [("main", 1), ("north", 2)]  # north's pass alone
+
+        north.call("crm.lead.delete", {"id": 1})
+        deleted = "select portal, record_id from marts.fct_deleted_records"
+        _until(lambda: _bi(settings, deleted) == [("north", 1)], "north's delete", 60)
+        assert _bi(settings, titles) == [("main", "main lead")]
+    finally:
+        worker.stop()
+        thread.join(300)
+        server.should_exit = True
