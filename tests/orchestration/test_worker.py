@@ -407,3 +407,27 @@ def test_one_worker_serves_two_portals_and_routes_each_event_by_its_portals_toke
         worker.stop()
         thread.join(300)
         server.should_exit = True
+
+
+def test_a_portal_that_fails_in_the_worker_is_alerted_once_while_the_other_publishes(
+    settings, emulator, north, tmp_path, alert_receiver
+):
+    settings = replace(settings, secrets_file=tmp_path / ".dlt" / "secrets.toml")
+    settings.registry.add(Portal("north"), north.webhook)
+    worker = Worker(settings, ONLY_EVENTS, rate_per_second=0)
+    assert worker.cycle().published
+    north.control("POST", "faults", {"kind": "error", "method": "batch", "count": 1000,
+                                     "error": "ACCESS_DENIED", "status": 403})
+    for i in range(2):  # two cycles of north failing: main's changes are published anyway
+        lead = _add_lead(emulator, f"main during north's outage {i}")
+        assert worker.cycle().published
+        assert _bi(settings, f"select portal from marts.fct_leads where lead_id = {lead}") == [
+            ("main",)]
+    alerts = [r["json"] for r in alert_receiver.received]
+    assert [(a["event"], a["portal"]) for a in alerts] == [("run_failed", "north")]
+    assert "ACCESS_DENIED" in alerts[0]["error"] and north.secret not in str(alerts)
+    north.control("DELETE", "faults")
+    _add_lead(north, "north is back")
+    assert worker.cycle().published and worker.failures == 0
+    assert _bi(settings, "select count(*) from marts.fct_leads where portal = 'north'") == [(1,)]
+    assert len(alert_receiver.received) == 1
