@@ -4,7 +4,8 @@ Sections: `emulator` (below), `source` (benchmarks/source.py: full and increment
 `transform` (benchmarks/transform.py: dbt build, full and after changes), `freshness`
 (benchmarks/freshness.py: change → BI_PATH under the 1-minute schedule, and the cycle's split),
 `events` (benchmarks/events.py: change → BI_PATH with the event worker, and its cycle split),
-`peers` (benchmarks/peers.py) and `dashboards` (benchmarks/dashboards.py: the Superset
+`peers` (benchmarks/peers.py), `portals` (benchmarks/portals.py: 1, 10 and 50 portals in one
+deployment) and `dashboards` (benchmarks/dashboards.py: the Superset
 dashboards in headless Chromium).
 
 Emulator benchmarks (issue: the emulator must never be what limits a 2 req/s client):
@@ -228,6 +229,16 @@ def dashboards_section(smoke: bool) -> list[str]:
     return run((0.02,) if smoke else tuple(DASHBOARD_SCALES), 1 if smoke else 5)
 
 
+PORTAL_COUNTS = [1, 10, 50]
+
+
+def portals_section(smoke: bool) -> list[str]:
+    from benchmarks.portals import run
+
+    return run((2,) if smoke else tuple(PORTAL_COUNTS), 0.005 if smoke else 0.02,
+               2 if smoke else 20, 4.3, smoke, first_loads=None if smoke else (10, 0.25))
+
+
 SECTIONS = {
     "emulator": emulator_section,
     "source": source_section,
@@ -236,6 +247,7 @@ SECTIONS = {
     "freshness": freshness_section,
     "events": events_section,
     "peers": peers_section,
+    "portals": portals_section,
     "dashboards": dashboards_section,
 }
 
@@ -275,6 +287,11 @@ def main(argv=None) -> int:
         help="demo scales of the first_load section",
     )
     parser.add_argument(
+        "--portal-counts",
+        default=",".join(str(n) for n in PORTAL_COUNTS),
+        help="numbers of portals of the portals section",
+    )
+    parser.add_argument(
         "--engines",
         default=",".join(ENGINES),
         help="warehouse engines of the first_load and transform sections",
@@ -292,6 +309,7 @@ def main(argv=None) -> int:
     EVENT_SCALES[:] = [float(s) for s in args.event_scales.split(",")]
     FIRST_LOAD_SCALES[:] = [float(s) for s in args.first_load_scales.split(",")]
     ENGINES[:] = args.engines.split(",")
+    PORTAL_COUNTS[:] = [int(n) for n in args.portal_counts.split(",")]
     for name in args.only or list(SECTIONS):
         header = [
             f"Command: `{command}` (section `{name}`)",
