@@ -135,11 +135,12 @@ class Worker:
         queued, bad = set(), []
         for line in self._deletes_file.read_text(errors="replace").splitlines():
             parts = line.split()
-            portal, entity, raw_id = [MAIN, *parts] if len(parts) == 2 else (parts + [""] * 3)[:3]
-            record = events.record_id(raw_id)
-            if (len(parts) in (2, 3) and NAME.match(portal)
-                    and entity in events.ENTITIES.values() and record is not None):
-                queued.add((portal, entity, record))
+            if len(parts) == 2:  # written before portals: main's
+                parts = [MAIN, *parts]
+            record = events.record_id(parts[2]) if len(parts) == 3 else None
+            if (record is not None and NAME.match(parts[0])
+                    and parts[1] in events.ENTITIES.values()):
+                queued.add((parts[0], parts[1], record))
             elif line.strip():
                 bad.append(line.strip()[:60])
         if bad:
@@ -216,7 +217,7 @@ class Worker:
                 failures[portal.name] = exc
         if failures and not loads:
             raise next(iter(failures.values()))
-        self._portal_failures(failures, {load.portal for load in loads})
+        self._portal_failures(failures, {load.portal for load in loads} - set(failures))
         if reconcile:
             self._next_reconcile = time.monotonic() + self.timing.reconcile_every_seconds
         for load in loads:
