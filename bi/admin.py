@@ -4,6 +4,7 @@
 `superset_config.py` reads (SUPERSET_HOME, SUPERSET_SECRET_KEY, SUPERSET_CONFIG_PATH):
 
     admin.py setup --bi-path PATH    (admin password on stdin)
+    admin.py client --portal NAME --username LOGIN    (its password on stdin)
 
 in one process (each `superset` CLI call would pay Superset's ~10 s start again):
 - upgrades the metadata database and syncs the roles (`superset init`);
@@ -18,6 +19,7 @@ in one process (each `superset` CLI call would pay Superset's ~10 s start again)
 """
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -77,13 +79,69 @@ def setup(bi_path: Path, password: str) -> None:
         db.session.commit()
 
 
+# A portal's name as the registry takes it (letters, digits, `_`): it is written into the
+# row-level security clause, which Superset adds to every query of the client's role.
+PORTAL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+def client(portal: str, username: str, password: str) -> None:
+    """A login for one client: it opens the shipped dashboards and sees only `portal`'s rows.
+    Its role, `Portal <portal>`, has Gamma's permissions (read dashboards and charts) and read
+    access to every shipped dataset; a row-level security filter `portal = '<portal>'` on those
+    datasets is added by Superset to every query the role makes, whatever the dashboard's own
+    filters say. Run again: the role, filter and user are brought up to date."""
+    if not PORTAL_NAME.match(portal):
+        raise SystemExit(f"not a portal's name: {portal!r}")
+    from superset.app import create_app
+
+    app = create_app()
+    with app.app_context():
+        from superset import db, security_manager
+        from superset.connectors.sqla.models import RowLevelSecurityFilter, SqlaTable
+
+        shipped = [yaml.safe_load(path.read_text())["uuid"]
+                   for path in sorted((BUNDLE / "datasets").rglob("*.yaml"))]
+        datasets = db.session.query(SqlaTable).filter(SqlaTable.uuid.in_(shipped)).all()
+        if len(datasets) != len(shipped):
+            raise SystemExit("the dashboards are not imported yet: run `bitrix-warehouse bi` once")
+        name = f"Portal {portal}"
+        role = security_manager.find_role(name) or security_manager.add_role(name)
+        role.permissions = [
+            *security_manager.find_role("Gamma").permissions,
+            *(security_manager.add_permission_view_menu("datasource_access", dataset.perm)
+              for dataset in datasets),
+        ]
+        rls = db.session.query(RowLevelSecurityFilter).filter_by(name=name).one_or_none()
+        if rls is None:
+            rls = RowLevelSecurityFilter(name=name, filter_type="Regular")
+            db.session.add(rls)
+        rls.description = f"Only the rows of portal {portal}"
+        rls.clause = f"portal = '{portal}'"  # a checked name: letters, digits and _ only
+        rls.tables, rls.roles = datasets, [role]
+        user = security_manager.find_user(username=username)
+        if user is None:
+            security_manager.add_user(username, portal, "client", f"{username}@localhost", role,
+                                      password=password)
+        else:
+            user.roles = [role]
+            security_manager.reset_password(user.id, password)
+        db.session.commit()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     command = commands.add_parser("setup", help="migrate, create the admin, import dashboards")
     command.add_argument("--bi-path", type=Path, required=True)
+    command = commands.add_parser("client", help="a login that sees one portal's rows only")
+    command.add_argument("--portal", required=True)
+    command.add_argument("--username", required=True)
     args = parser.parse_args()
-    setup(args.bi_path, sys.stdin.readline().strip())
+    password = sys.stdin.readline().strip()
+    if args.command == "setup":
+        setup(args.bi_path, password)
+    else:
+        client(args.portal, args.username, password)
 
 
 if __name__ == "__main__":

@@ -21,10 +21,12 @@ def launch(playwright: Playwright) -> Browser:
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
-def log_in(page: Page, running: superset.Superset) -> None:
+def log_in(page: Page, running: superset.Superset, username: str = superset.ADMIN,
+           password: str | None = None) -> None:
+    """Log in as the admin, or as `username` with `password`."""
     page.goto(f"{running.url}/login/")
-    page.fill("#username", superset.ADMIN)
-    page.fill("#password", running.password)
+    page.fill("#username", username)
+    page.fill("#password", password or running.password)
     page.click("button[type=submit]")
     page.wait_for_url("**/superset/welcome/**")
 

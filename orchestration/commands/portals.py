@@ -101,3 +101,22 @@ def revoke(name: str, role: str) -> None:
     """Stop ROLE reading portal NAME's rows."""
     _readers(name, role, allow=False)
     click.echo(f"Role {role} no longer reads portal {name}'s rows.")
+
+
+@portals.command("superset-login")
+@click.argument("name")
+@click.argument("username")
+def superset_login(name: str, username: str) -> None:
+    """A login of the shipped Superset (`bitrix-warehouse bi`) that sees only portal NAME's rows
+    in every dashboard (its own role with row-level security). Run again to bring it up to
+    date; its password is kept in a file only its owner reads."""
+    from orchestration.commands import superset
+    from orchestration.pipeline import settings
+
+    config = settings.load()
+    _failing(lambda: config.registry.get(name))
+    try:
+        kept = superset.client(config, name, username)
+    except superset.SupersetError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Superset login {username} sees portal {name} only; its password is in {kept}.")

@@ -94,6 +94,27 @@ def setup(settings: Settings, folder: Path) -> str:
     return password
 
 
+def client(settings: Settings, portal: str, username: str, folder: Path | None = None) -> Path:
+    """A Superset login that sees only `portal`'s rows (its own role and row-level security
+    filter, `bi/admin.py client`); its password is made once and kept, readable by its owner
+    alone, in the file returned. Superset must have been set up (`bitrix-warehouse bi`)."""
+    folder = folder or home(settings)
+    if not (folder / "superset.db").exists():
+        raise SupersetError("Superset is not set up yet: run `bitrix-warehouse bi` once.")
+    kept = folder / "logins" / username
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    password = _kept_secret(kept)
+    done = subprocess.run(
+        [str(BIN / "python"), str(BI_DIR / "admin.py"), "client", "--portal", portal,
+         "--username", username],
+        input=password + "\n", env=environment(folder), capture_output=True, text=True,
+    )
+    if done.returncode != 0:
+        raise SupersetError("Superset could not make the login: "
+                            + (done.stderr.strip().splitlines() or ["no output"])[-1])
+    return kept
+
+
 @contextmanager
 def running(settings: Settings, *, port: int, folder: Path) -> Iterator[Superset]:
     """Superset set up in `folder` and serving on 127.0.0.1:`port` until the block ends."""

@@ -89,13 +89,19 @@ def test_every_chart_is_on_a_dashboard_and_every_dashboard_chart_is_shipped():
 
 
 def test_native_filters_target_shipped_datasets_and_leave_the_banner_alone():
+    """…but the portal filter, first on every dashboard and over every chart: the banner then
+    says how fresh the chosen portal's data is."""
     datasets = {body["uuid"]: body for body in DATASETS.values()}
     for body in DASHBOARDS.values():
         banner_id = next(item["meta"]["chartId"] for item in body["position"].values()
                          if isinstance(item, dict) and item.get("type") == "CHART"
                          and item["meta"]["uuid"] == BANNER)
-        for native in body["metadata"]["native_filter_configuration"]:
+        portal, *others = body["metadata"]["native_filter_configuration"]
+        assert portal["targets"][0]["column"]["name"] == "portal"
+        assert portal["scope"]["excluded"] == []
+        for native in others:
             assert native["scope"]["excluded"] == [banner_id], native["name"]
+        for native in (portal, *others):
             for target in native["targets"]:
                 if "datasetUuid" in target:
                     assert target["datasetUuid"] in datasets, native["name"]

@@ -1,13 +1,15 @@
 """The shipped dashboards in a real Superset on a real BI copy, opened in headless Chromium
 (Debian's package, driven by Playwright): every chart loads without an error, the figures on
 the page are the marts' figures, a table's CSV and Excel exports hold all its rows, a manager
-filter never shows a rate above 100 %, and a sync published while Superset runs shows on the
-next refresh. Screenshots go to test-artifacts/bi/.
+filter never shows a rate above 100 %, a sync published while Superset runs shows on the
+next refresh, and a client's login sees its own portal's rows alone. Screenshots go to
+test-artifacts/bi/.
 
 `pytest -m bi` runs these alone."""
 
 import csv
 import re
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import quote
 
@@ -17,9 +19,10 @@ from playwright.sync_api import Page, Response, expect, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from bi.browser import CHART, chart_count, launch, log_in, open_dashboard
-from emulator.testing import ROOT, free_port
+from emulator.testing import ROOT, free_port, start_emulator
 from orchestration.commands import superset
 from orchestration.pipeline import operations
+from orchestration.pipeline.portals import Portal
 
 pytestmark = [pytest.mark.bi, pytest.mark.slow]
 
@@ -93,9 +96,18 @@ def _manager_filter(manager: str) -> str:
     return "?native_filters=" + quote(state, safe="(),:!'")
 
 
+@pytest.fixture
+def north():
+    """A second portal: its own emulator and webhook."""
+    emu = start_emulator("--dataset", "empty", "--no-rate-limit", "--no-operating-limit",
+                         secret="north-secret-41ad")
+    yield emu
+    emu.stop()
+
+
 @pytest.mark.timeout(900)  # Superset's set-up ~30 s, its start ~20 s, five dashboards twice
 def test_every_dashboard_draws_every_chart_with_the_marts_figures_and_follows_a_new_sync(
-    warehouse, demo, tmp_path
+    warehouse, demo, north, tmp_path
 ):
     operations.run(warehouse, operations.Sync(), rate_per_second=0)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -194,5 +206,26 @@ def test_every_dashboard_draws_every_chart_with_the_marts_figures_and_follows_a_
         operations.run(warehouse, operations.Sync(), rate_per_second=0)
         open_dashboard(page, running.dashboard_url("leads"), chart_count("leads"))
         assert _big_number(page, "Leads received") == f"{before + 3:,}"
+
+        # A second portal joins: the admin sees every portal, and a client's login, its own
+        # role with row-level security, sees its portal's rows alone on the same dashboards.
+        settings = replace(warehouse, secrets_file=tmp_path / ".dlt" / "secrets.toml")
+        settings.registry.add(Portal("north", "Asia/Yekaterinburg"), north.webhook)
+        for title in ("Бампер", "Фара"):
+            north.call("crm.lead.add", {"fields": {"TITLE": title, "SOURCE_ID": "WEB"}})
+        operations.run(settings, operations.Sync(), rate_per_second=0)
+        open_dashboard(page, running.dashboard_url("leads"), chart_count("leads"))
+        assert _big_number(page, "Leads received") == f"{before + 3 + 2:,}"
+        kept = superset.client(settings, "north", "client_north", running.home)
+        client = browser.new_page(viewport={"width": 1600, "height": 2600}, timezone_id="UTC")
+        log_in(client, running, "client_north", kept.read_text().strip())
+        opened = open_dashboard(client, running.dashboard_url("leads"), chart_count("leads"))
+        client.screenshot(path=ARTIFACTS / "leads-as-client-north.png")
+        _assert_no_chart_error(client, "leads", opened.answers)
+        assert _big_number(client, "Leads received") == "2"
+        north_as_of = _query(settings, "select strftime(min(data_as_of), '%Y-%m-%d %H:%M') "
+                                       "from marts.mart_pipeline_freshness "
+                                       "where portal = 'north'")
+        assert north_as_of in _chart(client, "Data as of").inner_text()
         browser.close()
 

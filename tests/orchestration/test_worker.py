@@ -311,7 +311,9 @@ def test_a_queued_delete_that_names_no_record_is_dropped_and_alerted_not_retried
     sync(settings)
     emulator.call("crm.lead.delete", {"id": gone})
     queue = settings.warehouse_path.with_name(settings.warehouse_path.name + ".deletes")
-    queue.write_text(f"leads 9999999999999999999999999\nleads {gone}\ndeals ١٢\n")
+    # the old form (`entity ID`: main's), and a portal no longer served (dropped, no check)
+    queue.write_text(f"leads 9999999999999999999999999\nleads {gone}\ndeals ١٢\n"
+                     f"gone_portal leads {kept}\n")
     worker = Worker(settings, ONLY_EVENTS, rate_per_second=0)
     assert worker.cycle().published
     assert _bi(settings, "select lead_id from marts.fct_leads") == [(kept,)]
