@@ -8,6 +8,7 @@ import pytest
 from emulator.testing import start_emulator
 from orchestration.pipeline.settings import Settings
 from orchestration.pipeline.warehouse.local_postgres import LocalServer
+from tests.support import NORTH_SECRET
 
 
 @pytest.fixture(scope="session")
@@ -43,6 +44,16 @@ def demo(emulator):
     """The emulator with a small demo portal (scale 0.05: ~3,500 leads)."""
     emulator.reset("demo", scale=0.05)
     return emulator
+
+
+@pytest.fixture
+def north():
+    """A second portal: an emulator of its own, empty, with its own webhook and secret (its
+    record IDs start at 1, as the main portal's do)."""
+    emu = start_emulator("--dataset", "empty", "--no-rate-limit", "--no-operating-limit",
+                         secret=NORTH_SECRET)
+    yield emu
+    emu.stop()
 
 
 @pytest.fixture

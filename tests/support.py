@@ -1,5 +1,7 @@
 """Test support beyond the emulator (`emulator.testing`)."""
 
+NORTH_SECRET = "north-secret-5d1e"  # the webhook secret of the second portal's emulator
+
 
 class AlertReceiver:
     """A local HTTP endpoint that records the bodies POSTed to it (an alert webhook, a portal's

@@ -118,28 +118,19 @@ def each_portal(context: dg.ScheduleEvaluationContext, settings: Settings):
     return requests
 
 
-@dg.schedule(
-    name="sync_minutely_schedule",
-    cron_schedule="* * * * *",
-    job=sync_minutely_job,
-    default_status=dg.DefaultScheduleStatus.RUNNING,
+def _each_portal_schedule(name: str, cron: str, job) -> dg.ScheduleDefinition:
+    @dg.schedule(name=name, cron_schedule=cron, job=job,
+                 default_status=dg.DefaultScheduleStatus.RUNNING)
+    def schedule(context: dg.ScheduleEvaluationContext, settings: dg.ResourceParam[Settings]):
+        return each_portal(context, settings)
+
+    return schedule
+
+
+sync_minutely_schedule = _each_portal_schedule(
+    "sync_minutely_schedule", "* * * * *", sync_minutely_job
 )
-def sync_minutely_schedule(
-    context: dg.ScheduleEvaluationContext, settings: dg.ResourceParam[Settings]
-):
-    return each_portal(context, settings)
-
-
-@dg.schedule(
-    name="reconcile_hourly_schedule",
-    cron_schedule="17 * * * *",
-    job=reconcile_hourly_job,
-    default_status=dg.DefaultScheduleStatus.RUNNING,
+reconcile_hourly_schedule = _each_portal_schedule(
+    "reconcile_hourly_schedule", "17 * * * *", reconcile_hourly_job
 )
-def reconcile_hourly_schedule(
-    context: dg.ScheduleEvaluationContext, settings: dg.ResourceParam[Settings]
-):
-    return each_portal(context, settings)
-
-
 SCHEDULES = [sync_minutely_schedule, reconcile_hourly_schedule]

@@ -19,7 +19,7 @@ from playwright.sync_api import Page, Response, expect, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from bi.browser import CHART, chart_count, launch, log_in, open_dashboard
-from emulator.testing import ROOT, free_port, start_emulator
+from emulator.testing import ROOT, free_port
 from orchestration.commands import superset
 from orchestration.pipeline import operations
 from orchestration.pipeline.portals import Portal
@@ -95,14 +95,6 @@ def _manager_filter(manager: str) -> str:
              f"val:{value}))),filterState:(value:{value}),id:NATIVE_FILTER-manager))")
     return "?native_filters=" + quote(state, safe="(),:!'")
 
-
-@pytest.fixture
-def north():
-    """A second portal: its own emulator and webhook."""
-    emu = start_emulator("--dataset", "empty", "--no-rate-limit", "--no-operating-limit",
-                         secret="north-secret-41ad")
-    yield emu
-    emu.stop()
 
 
 @pytest.mark.timeout(900)  # Superset's set-up ~30 s, its start ~20 s, five dashboards twice

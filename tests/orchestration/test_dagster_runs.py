@@ -7,9 +7,7 @@ from dataclasses import replace
 
 import dagster as dg
 import duckdb
-import pytest
 
-from emulator.testing import start_emulator
 from orchestration.dagster import jobs, sensors
 from orchestration.dagster.definitions import build_definitions
 from orchestration.pipeline.portals import Portal
@@ -114,14 +112,6 @@ def test_backfill_restores_a_deal_whose_utm_was_repaired_in_the_portal(defs, ins
     assert versions == 2  # the old version is kept
     assert scalar(settings, "select count(*) from ops.sync_runs where kind = 'backfill'") == 1
 
-
-@pytest.fixture
-def north():
-    """A second portal: its own emulator, webhook and secret."""
-    emu = start_emulator("--dataset", "empty", "--no-rate-limit", "--no-operating-limit",
-                         secret="north-secret-5e1b")
-    yield emu
-    emu.stop()
 
 
 def _alert_on_failure(defs, instance, settings, failed: dg.ExecuteInProcessResult) -> None:

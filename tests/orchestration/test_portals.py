@@ -12,13 +12,11 @@ from urllib.parse import urlsplit
 import pytest
 from click.testing import CliRunner
 
-from emulator.testing import start_emulator
 from orchestration.commands.cli import main
 from orchestration.pipeline import operations
 from orchestration.pipeline.portals import Portal, PortalError, Registry
+from tests.support import NORTH_SECRET
 from tests.warehouse import assert_equal_to_portal, kill_sync_when
-
-NORTH_SECRET = "north-secret-5d1e"  # the second emulator's webhook secret
 
 
 @pytest.fixture
@@ -107,14 +105,6 @@ def test_the_portals_command_never_prints_a_webhook(tmp_path, monkeypatch):
     for result in (added, tokened, listed, bad, unknown, removed):
         assert NORTH_SECRET not in result.output and token not in result.output
 
-
-@pytest.fixture
-def north():
-    """A second portal: its own emulator, webhook and records (IDs from 1, as main's)."""
-    emu = start_emulator("--dataset", "empty", "--no-rate-limit", "--no-operating-limit",
-                         secret=NORTH_SECRET)
-    yield emu
-    emu.stop()
 
 
 def _leads(emulator, titles):

@@ -18,7 +18,7 @@ import duckdb
 import pytest
 import requests
 
-from emulator.testing import free_port, start_emulator
+from emulator.testing import free_port
 from orchestration.dagster import jobs
 from orchestration.dagster.assets import BI_KEY, SYNC_RUNS_KEY
 from orchestration.dagster.reporting import DagsterReport
@@ -358,14 +358,6 @@ def test_an_announced_deletion_the_portal_refuses_to_check_is_dropped_alone(
     assert len(alerts) == 1 and f"leads {poison}" in alerts[0]["text"]
     assert worker.cycle().rows == 0  # the next cycle does not try it again
 
-
-@pytest.fixture
-def north():
-    """A second portal: its own emulator, webhook, secret and outgoing-webhook token."""
-    emu = start_emulator("--dataset", "empty", "--no-rate-limit", "--no-operating-limit",
-                         secret="north-secret-9c2d")
-    yield emu
-    emu.stop()
 
 
 def test_one_worker_serves_two_portals_and_routes_each_event_by_its_portals_token(
