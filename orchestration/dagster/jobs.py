@@ -71,9 +71,10 @@ marts_job = dg.define_asset_job(
 JOBS = [sync_minutely_job, reconcile_hourly_job, backfill_job, marts_job]
 
 
-def active_runs(instance: dg.DagsterInstance, job_names=WRITER_JOBS) -> list[dg.DagsterRun]:
+def active_loads(instance: dg.DagsterInstance) -> list[dg.DagsterRun]:
+    """The load runs queued or going, whatever their portal."""
     runs = instance.get_runs(filters=dg.RunsFilter(statuses=ACTIVE), limit=500)
-    return [r for r in runs if r.job_name in job_names]
+    return [r for r in runs if r.job_name in LOAD_JOBS]
 
 
 def portal_partitions(instance: dg.DagsterInstance, settings: Settings) -> list[str]:
@@ -108,7 +109,7 @@ def each_portal(context: dg.ScheduleEvaluationContext, settings: Settings):
     """A run per registered portal, except those whose load is still going."""
     if worker_active(context.instance):  # it syncs and reconciles on its own
         return dg.SkipReason("the event worker keeps the warehouse fresh")
-    busy = {r.tags.get(PARTITION_TAG) for r in active_runs(context.instance, LOAD_JOBS)}
+    busy = {r.tags.get(PARTITION_TAG) for r in active_loads(context.instance)}
     portals = portal_partitions(context.instance, settings)
     # the run key tells a tick's runs apart (a schedule's keys are its tick's own)
     requests = [dg.RunRequest(run_key=name, partition_key=name)
