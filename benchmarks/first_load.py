@@ -8,13 +8,12 @@ The rate floor is the time the portal's bucket (2 req/s after a burst of 50) nee
 physical minimum of requests: ceil(rows of every list / 2,500). The sync runs in a process of its
 own, which reports its own peak resident set (`VmHWM`)."""
 
-import math
 import tempfile
 from contextlib import ExitStack
 
 import requests
 
-from benchmarks.source import LISTS, pipeline_env, sync_process, warehouse_on
+from benchmarks.source import pipeline_env, rate_floor, sync_process, warehouse_on
 from emulator.testing import start_emulator
 from sources.bitrix24 import settings
 
@@ -39,8 +38,7 @@ def run(scales: tuple[float, ...], engines: tuple[str, ...] = ("duckdb", "postgr
         emu = start_emulator("--dataset", "demo", "--scale", str(scale), "--no-operating-limit")
         try:
             counts = emu.control("GET", "health")["counts"]
-            minimum = math.ceil(sum(counts[e] for e in LISTS) / settings.ROWS_PER_REQUEST)
-            floor = max(0, minimum - settings.BURST) / settings.RATE_PER_SECOND
+            minimum, floor = rate_floor(counts)
             with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
                 env = pipeline_env(emu, tmp)
                 warehouse = warehouse_on(stack, name, tmp, env)

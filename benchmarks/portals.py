@@ -20,7 +20,6 @@ read from /proc before it stops.
 """
 
 import json
-import math
 import signal
 import statistics
 import subprocess
@@ -31,13 +30,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from benchmarks.freshness import Poller
+from benchmarks.memory import peak_rss_mb
 from benchmarks.run import percentile
-from benchmarks.source import LISTS, pipeline_env
+from benchmarks.source import pipeline_env, rate_floor
 from emulator.http.launcher import free_port
 from emulator.testing import start_emulator
 from orchestration.pipeline.portals import Portal, Registry
 from orchestration.worker import events
-from sources.bitrix24 import settings as source_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -57,19 +56,6 @@ def _round(env: dict) -> dict:
     out = subprocess.run([sys.executable, "-c", ROUND], cwd=ROOT, env=env, check=True,
                          capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def _floor(emu) -> float:
-    counts = emu.control("GET", "health")["counts"]
-    minimum = math.ceil(sum(counts[e] for e in LISTS) / source_settings.ROWS_PER_REQUEST)
-    return max(0, minimum - source_settings.BURST) / source_settings.RATE_PER_SECOND
-
-
-def _peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def _portals(count: int, scale: float, smoke: bool) -> list:
@@ -117,7 +103,7 @@ def _worker(env: dict, emus: list, changes: int, interval: float, folder: str) -
         deadline = time.time() + 300
         while poller.pending and time.time() < deadline:
             time.sleep(0.5)
-        peak = _peak_rss_mb(worker.pid)
+        peak = peak_rss_mb(worker.pid)
     finally:
         poller.stopped.set()
         worker.send_signal(signal.SIGTERM)
@@ -144,7 +130,7 @@ def measure(count: int, scale: float, changes: int, interval: float, smoke: bool
             registry.add(Portal(), None)  # main: its webhook set the old way, in `env`
             for i, emu in enumerate(emus[1:], start=1):
                 registry.add(Portal(f"p{i:02d}"), emu.webhook)
-            floor = sum(_floor(emu) for emu in emus)
+            floor = sum(rate_floor(emu.control("GET", "health")["counts"])[1] for emu in emus)
             first = _round(env)
             ratio = f"{first['seconds'] / floor:.2f}" if floor else "—"
             if first_only:

@@ -16,6 +16,7 @@ import requests
 from emulator.testing import start_emulator
 from orchestration.pipeline.settings import Settings
 from orchestration.pipeline.warehouse.local_postgres import LocalServer
+from sources.bitrix24 import settings as source_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,6 +32,14 @@ print(json.dumps({"seconds": time.perf_counter() - started, "rows": result.rows,
 
 # Every list a full load reads row by row (dictionaries aside).
 LISTS = ("lead", "deal", "lead_history", "deal_history", "contact", "activity", "product_row")
+
+
+def rate_floor(counts: dict[str, int]) -> tuple[int, float]:
+    """A portal's first load at its floor: the physical minimum of requests (every list's rows
+    over 2,500 a request) and the seconds the portal's bucket needs for them (2 req/s after a
+    burst of 50); 0 s for a portal read within the burst."""
+    minimum = math.ceil(sum(counts[e] for e in LISTS) / source_settings.ROWS_PER_REQUEST)
+    return minimum, max(0, minimum - source_settings.BURST) / source_settings.RATE_PER_SECOND
 
 
 def pipeline_env(emu, folder: str) -> dict:
