@@ -22,9 +22,7 @@ import dagster as dg
 from orchestration.dagster.assets import BI_KEY, PORTALS, RAW_GROUP
 from orchestration.pipeline.settings import Settings
 
-LOAD_JOBS = ("sync_minutely_job", "reconcile_hourly_job", "backfill_job")
 MARTS_JOB = "marts_job"
-WRITER_JOBS = (*LOAD_JOBS, MARTS_JOB)
 RAW = dg.AssetSelection.groups(RAW_GROUP)
 ACTIVE = [
     dg.DagsterRunStatus.QUEUED,
@@ -68,7 +66,10 @@ marts_job = dg.define_asset_job(
     executor_def=dg.in_process_executor,
     description="dbt build of every portal's marts → BI copy; started after the loads.",
 )
-JOBS = [sync_minutely_job, reconcile_hourly_job, backfill_job, marts_job]
+LOADS = [sync_minutely_job, reconcile_hourly_job, backfill_job]  # one portal each
+LOAD_JOBS = tuple(job.name for job in LOADS)
+JOBS = [*LOADS, marts_job]
+WRITER_JOBS = tuple(job.name for job in JOBS)
 
 
 def active_loads(instance: dg.DagsterInstance) -> list[dg.DagsterRun]:

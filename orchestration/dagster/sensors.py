@@ -21,7 +21,7 @@ WAITING = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED,
 @dg.run_status_sensor(
     name="marts_after_loads",
     run_status=dg.DagsterRunStatus.SUCCESS,
-    monitored_jobs=[jobs.sync_minutely_job, jobs.reconcile_hourly_job, jobs.backfill_job],
+    monitored_jobs=jobs.LOADS,
     request_job=jobs.marts_job,
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=5,
@@ -102,8 +102,8 @@ def staleness_alert_sensor(
     alerted = json.loads(context.cursor) if context.cursor else {}
     now = time.time()
     watched = list(_last_materializations(context.instance))
-    alerted = {name: last for name, last in alerted.items()  # a removed portal's is forgotten
-               if any(name == w[0] for w in watched)}
+    names = {name for name, *_ in watched}  # a removed portal's alert is forgotten
+    alerted = {name: last for name, last in alerted.items() if name in names}
     for name, key, portal, last in watched:
         stale = now - last > window
         if stale == (name in alerted):
