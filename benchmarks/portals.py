@@ -6,9 +6,10 @@ For each number of portals, every portal is an emulator process of its own (the 
 `main`, configured the old way). Then:
 
 1. **the first round**: `operations.run` (what `bitrix-warehouse sync` runs): every portal's
-   first load, one after another (DuckDB has one writer), then one dbt build and one publish;
-   against the sum of the portals' rate floors (each (minimum requests − 50) / 2 s; see the
-   first_load section), the floor of loading them one after another;
+   first load, `PARALLEL_LOADS` at a time (each commit under the writer lock), then one dbt
+   build and one publish; against the portals' rate floors (each (minimum requests − 50) / 2 s;
+   see the first_load section): their sum, what loading one after another costs at least, and
+   the largest, what loading all at once costs at least;
 2. **a round of idle passes**: nothing changed; one request a portal, one build, one publish;
 3. **a round with changes**: a new lead on every portal;
 4. **the event worker** serving every portal (`bitrix-warehouse worker`, each portal's outgoing
@@ -117,7 +118,8 @@ def _worker(env: dict, emus: list, changes: int, interval: float, folder: str) -
 
 def measure(count: int, scale: float, changes: int, interval: float, smoke: bool,
             first_only: bool = False) -> str:
-    """One row of the table; `first_only`: the first round alone (the other columns —)."""
+    """One row of the table; `first_only`: the first round alone (the other columns —), every
+    portal read at once (`PARALLEL_LOADS` = `count`)."""
     emus = _portals(count, scale, smoke)
     try:
         with tempfile.TemporaryDirectory() as folder:
@@ -125,17 +127,21 @@ def measure(count: int, scale: float, changes: int, interval: float, smoke: bool
                    "DLT_PROJECT_DIR": folder}
             if smoke:
                 env["SOURCES__BITRIX24__RATE_PER_SECOND"] = "0"
+            if first_only:
+                env["PARALLEL_LOADS"] = str(count)
             registry = Registry(Path(folder) / "portals.toml",
                                 Path(folder) / ".dlt" / "secrets.toml")
             registry.add(Portal(), None)  # main: its webhook set the old way, in `env`
             for i, emu in enumerate(emus[1:], start=1):
                 registry.add(Portal(f"p{i:02d}"), emu.webhook)
-            floor = sum(rate_floor(emu.control("GET", "health")["counts"])[1] for emu in emus)
+            floors = [rate_floor(emu.control("GET", "health")["counts"])[1] for emu in emus]
+            floor = sum(floors)
             first = _round(env)
             ratio = f"{first['seconds'] / floor:.2f}" if floor else "—"
             if first_only:
-                return (f"| {count} × {scale:g} | {first['rows']:,} | {floor:.0f} | "
-                        f"{first['seconds']:.1f} | {ratio} | — | — | "
+                return (f"| {count} × {scale:g}, {count} at a time | {first['rows']:,} | "
+                        f"{floor:.0f} / {max(floors):.0f} | {first['seconds']:.1f} | {ratio} | "
+                        "— | — | "
                         f"{first['peak_rss_mb']:.0f} | — | — | — | — | — |")
             idle = _round(env)
             for i, emu in enumerate(emus):
@@ -145,11 +151,11 @@ def measure(count: int, scale: float, changes: int, interval: float, smoke: bool
     finally:
         for emu in emus:
             emu.stop()
-    passes = sum(idle["steps"].get(step, 0.0) for step in ("extract", "normalize", "load"))
     return (
-        f"| {count} | {first['rows']:,} | {floor:.0f} | {first['seconds']:.1f} | {ratio} | "
-        f"{idle['seconds']:.1f} ({passes:.1f} / {idle['steps'].get('transform', 0):.1f} / "
-        f"{idle['steps'].get('publish', 0):.1f}) | {changed['seconds']:.1f} | "
+        f"| {count} | {first['rows']:,} | {floor:.0f} / {max(floors):.0f} | "
+        f"{first['seconds']:.1f} | {ratio} | "
+        f"{idle['seconds']:.1f} ({idle['steps']['pass']:.1f} / {idle['steps']['transform']:.1f} / "
+        f"{idle['steps']['publish']:.1f}) | {changed['seconds']:.1f} | "
         f"{max(first['peak_rss_mb'], idle['peak_rss_mb'], changed['peak_rss_mb']):.0f} | "
         f"{worker['seen']} / {worker['missed']} | {worker['p50']:.1f} | {worker['p95']:.1f} | "
         f"{worker['peak_rss_mb']:.0f} | {worker['errors']} |"
@@ -169,13 +175,15 @@ def run(counts: tuple[int, ...], scale: float, changes: int, interval: float,
          f"Each portal the demo company at scale {scale:g} (a seed each), an emulator of its "
          "own with the portal's real rate limit (2 req/s, burst 50); one warehouse. A round is "
          "`operations.run` (what `bitrix-warehouse sync` runs) in a process of its own: every "
-         "portal's pass, one after another, then one dbt build and one publish. The floor is "
-         "the sum of the portals' rate floors (0 for a portal read within the burst; the "
-         "last row: portals big enough to pass it). The worker serves every portal; "
+         "portal's pass, 4 at a time (`PARALLEL_LOADS`; the last row: all at once), each "
+         "commit under the writer lock, then one dbt build and one publish. The floors are "
+         "the sum of the portals' rate floors and the largest (0 for a portal read within the "
+         "burst; the last row: portals big enough to pass it); × floor is against the sum. "
+         "The worker serves every portal; "
          f"{changes} new leads, each on the next portal, {interval:g} s apart; BI_PATH polled "
          "read-only every 0.5 s."),
         "",
-        "| portals | first round: rows | floor, s | first round, s | × floor | "
+        "| portals | first round: rows | floor, s (sum / largest) | first round, s | × floor | "
         "idle round, s (passes / dbt / publish) | round with a change a portal, s | "
         "rounds' peak RSS, MB | worker: changes seen / missed | p50, s | p95, s | "
         "worker peak RSS, MB | reader errors |",

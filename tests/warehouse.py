@@ -100,6 +100,22 @@ def assert_equal_to_portal(settings: Settings, emulator, deleted: set[int] = fro
         assert not extra_owners & owners, name
 
 
+INCREMENTAL = ("int_stage_intervals", "int_deal_versions_summarised")  # the incremental models
+
+
+def incremental_rows(settings: Settings) -> dict[str, list]:
+    """Each incremental model's rows as {column: value} (an upgraded table has `portal`
+    last), sorted: to compare with what a full rebuild makes."""
+    out = {}
+    with settings.warehouse.connect(read_only=True) as con:
+        for model in INCREMENTAL:
+            cur = con.execute(f"select * from {con.ident('intermediate', model)}")
+            names = [d[0] for d in cur.description]
+            rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+            out[model] = sorted(rows, key=lambda r: repr(sorted(r.items())))
+    return out
+
+
 def warehouse_snapshot(settings: Settings) -> dict:
     """Every table's rows without load bookkeeping: for comparing two warehouses."""
     skip = {"_dlt_load_id", "_dlt_id", "observed_at"}

@@ -30,8 +30,14 @@
 {%- endmacro %}
 
 {#- When dlt loaded a raw row (its load ID is the load's start, unix seconds), UTC. Incremental
-    models pick up the rows loaded after their last build by it: unlike portal times, it grows
-    with every load, whatever the rows' own dates. -#}
+    models pick up the rows loaded since their last build by it: unlike portal times, it grows
+    with every load of a portal, whatever the rows' own dates. Two rules keep that true:
+    - the mark is per portal: portals are read side by side and commit in turn, so a slow
+      portal's load can commit after a build has seen a later-started load of another portal;
+      one portal's loads never overlap (its load lock), so its own IDs only grow;
+    - the mark is inclusive (`>=`): a killed run's package may commit some tables before a
+      build and the rest after it, all under one load ID; the newest load's records are
+      summarised again, which the delete+insert makes harmless. -#}
 {% macro loaded_at() -%}
     cast(to_timestamp(cast(_dlt_load_id as double precision)) at time zone 'UTC' as timestamp)
 {%- endmacro %}

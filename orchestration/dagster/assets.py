@@ -7,7 +7,9 @@ registered portal, kept equal to the registry by the jobs' schedules): a run loa
 and a portal that fails fails its own runs only. The dbt models and the BI copy are not
 partitioned: one set of marts holds every portal, built after the loads.
 
-Every asset that writes DuckDB runs in the `duckdb_writer` pool: the file has one writer. The
+The dbt build and the BI copy run in the `duckdb_writer` pool: one at a time, never holding a run
+slot while waiting. The loads are outside it: portals are read side by side, each commit taking
+the warehouse's writer lock (`Warehouse.writing`) for the moment it writes. The
 settings reach the assets at run time as the `settings` resource; the builders here take only
 what shapes the graph (the freshness policy, the pipeline's tables, the dbt project). Each asset
 calls one operation of `orchestration.pipeline.operations`.
@@ -102,7 +104,7 @@ def raw_assets(policy: dg.FreshnessPolicy, pipeline: dlt.Pipeline) -> dg.AssetsD
     )
 
     @dg.multi_asset(
-        specs=[*specs, run_log], name="bitrix24_raw", pool=POOL, partitions_def=PORTALS
+        specs=[*specs, run_log], name="bitrix24_raw", partitions_def=PORTALS
     )
     def bitrix24_raw(
         context: dg.AssetExecutionContext,
@@ -174,7 +176,7 @@ def marts_assets(policy: dg.FreshnessPolicy, project: DbtProject) -> dg.AssetsDe
         args = transform.arguments(settings, transform.Build().command())
         # one fixed folder per warehouse (dagster-dbt's default is a new one per run: 1,440 a day)
         target = transform.target_of(settings, "dagster")
-        with operations.writing(settings):
+        with settings.warehouse.writing():
             yield from dbt.cli(args, context=context, target_path=target).stream()
 
     return bitrix_dbt

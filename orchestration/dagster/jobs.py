@@ -8,8 +8,9 @@
   sensor `marts_after_loads` (`orchestration.dagster.sensors`) starts it when a load succeeds,
   so fifty portals cost fifty small loads and a few builds, not fifty builds.
 
-Every job runs in one process (a process per step costs seconds on two cores) and writes through
-the `duckdb_writer` pool. The schedules keep the partitions equal to the portal registry, request
+Every job runs in one process (a process per step costs seconds on two cores). Loads of different
+portals run side by side and take the writer lock only to commit; the marts run is in the
+`duckdb_writer` pool. The schedules keep the partitions equal to the portal registry, request
 one run per portal, and skip a portal whose run is still going (so runs never queue up without
 end) and every portal while the event worker (`orchestration.worker.worker`) keeps the
 warehouse fresh. `dagster.yaml` bounds the runs at once and allows one run per portal.

@@ -8,6 +8,7 @@ one row per run, failed ones included, with the portal time the data is complete
 
 import json
 import sys
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -94,32 +95,68 @@ def load(
     """Load the source `make_source` builds for the pipeline (after finishing what a killed run
     left), again while `more()` says the source has more to load (the windows of a first
     load, each committed before the next is read), then record the run (failed runs too) in
-    `ops.sync_runs`. `progress`: dlt's rows per table every 10 s, and a line per window."""
+    `ops.sync_runs`. `progress`: dlt's rows per table every 10 s, and a line per window.
+
+    One load of a portal at a time (its load lock, for the whole run). The warehouse's writer
+    lock is held only where the warehouse is read or written - dlt's state check, finishing a
+    killed run's packages, the source's look at what is held (a backfill's versions, a
+    reconcile's IDs), each commit, the run log - never while the portal is read: portals
+    extract side by side and take turns to commit."""
     result = RunResult(kind, portal.name)
-    try:
-        pipeline = make_pipeline(settings, progress, portal)
-        _finish_pending(settings, pipeline)
-        while True:
-            pipeline.run(make_source(pipeline), loader_file_format=settings.warehouse.file_format)
-            loaded = _count(result, pipeline.last_trace)
-            settings.warehouse.loaded(portal.dataset,
-                                      [table for table, rows in loaded.items() if rows])
-            if not more():
-                break
-            if progress:
-                print(
-                    f"First load: a window committed, {sum(result.rows.values()):,} rows so "
-                    "far; a kill resumes from here",
-                    file=sys.stderr,
-                    flush=True,
-                )
-    except Exception as exc:
-        record_run(settings, result, error=exc)
-        raise
-    if kind == "sync":
-        result.data_as_of = state.data_as_of(pipeline)
-    record_run(settings, result)
+    warehouse = settings.warehouse
+    with warehouse.loading(portal.pipeline_name):
+        try:
+            pipeline = make_pipeline(settings, progress, portal)
+            with warehouse.writing():
+                pipeline.sync_destination()  # what `pipeline.run` does first
+                _finish_pending(settings, pipeline)
+            while True:
+                with warehouse.writing():  # a backfill's or reconcile's look at what is held
+                    source = make_source(pipeline)
+                loaded = _extract_and_load(settings, pipeline, source, result)
+                if not more():
+                    break
+                if progress:
+                    print(
+                        f"First load: a window committed, {sum(loaded.values()):,} rows in it,"
+                        f" {sum(result.rows.values()):,} so far; a kill resumes from here",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+        except Exception as exc:
+            record_run(settings, result, error=exc)
+            raise
+        if kind == "sync":
+            result.data_as_of = state.data_as_of(pipeline)
+        record_run(settings, result)
     return result
+
+
+def _extract_and_load(
+    settings: Settings, pipeline: dlt.Pipeline, source: DltSource, result: RunResult
+) -> dict[str, int]:
+    """One dlt run of `source`: extracted and normalized in the pipeline's own folder, then
+    committed under the writer lock. Adds its rows and step seconds to `result`; returns its
+    rows per table."""
+    seconds = {}
+    started = time.perf_counter()
+    extracted = _extracted(
+        pipeline.extract(source, loader_file_format=settings.warehouse.file_format))
+    seconds["extract"] = time.perf_counter() - started
+    started = time.perf_counter()
+    pipeline.normalize()
+    seconds["normalize"] = time.perf_counter() - started
+    with settings.warehouse.writing():
+        started = time.perf_counter()
+        pipeline.load()
+        seconds["load"] = time.perf_counter() - started
+        settings.warehouse.loaded(pipeline.dataset_name,
+                                  [table for table, rows in extracted.items() if rows])
+    for table, rows in extracted.items():
+        result.rows[table] = result.rows.get(table, 0) + rows
+    for step, spent in seconds.items():
+        result.seconds[step] = result.seconds.get(step, 0.0) + spent
+    return extracted
 
 
 PERSONAL_TABLES = ("leads", "lead_versions", "deals", "deal_versions", "contacts")
@@ -153,30 +190,17 @@ def _personal_data(con: Connection, settings: Settings) -> None:
                 [datetime.now(UTC).replace(tzinfo=None)])
 
 
-def _extracted(trace) -> dict[str, int]:
-    """The rows a dlt run extracted per table of the source (dlt's own tables left out)."""
-    extract, rows = trace.last_extract_info, {}
+def _extracted(extract) -> dict[str, int]:
+    """The rows a dlt extract step took per table of the source (dlt's own tables left out).
+    Counted as extracted (the source's rows are one table row each): dlt 1.31's csv writer
+    counts the fields it wrote, not the rows, into the normalize step's figures."""
+    rows: dict[str, int] = {}
     for metrics in (extract.metrics.values() if extract else ()):
         for step in metrics:
             for table, table_metrics in step["table_metrics"].items():
                 if not table.startswith("_dlt"):
                     rows[table] = rows.get(table, 0) + table_metrics.items_count
     return rows
-
-
-def _count(result: RunResult, trace) -> dict[str, int]:
-    """Add a dlt run's rows per table and step seconds to `result`; returns the run's rows per
-    table. The rows are counted as extracted (the source's rows are one table row each): dlt
-    1.31's csv writer counts the fields it wrote, not the rows, into the normalize step's
-    figures."""
-    extracted = _extracted(trace)
-    for table, rows in extracted.items():
-        result.rows[table] = result.rows.get(table, 0) + rows
-    for step in trace.steps:
-        if step.step in ("extract", "normalize", "load") and step.finished_at:
-            seconds = (step.finished_at - step.started_at).total_seconds()
-            result.seconds[step.step] = result.seconds.get(step.step, 0.0) + seconds
-    return extracted
 
 
 def error_line(error: BaseException) -> str:
@@ -205,7 +229,7 @@ def record_run(settings: Settings, result: RunResult, error: BaseException | Non
         result.portal,
     ]
     try:
-        with settings.warehouse.connect() as con:
+        with settings.warehouse.writing(), settings.warehouse.connect() as con:
             for statement in SYNC_RUNS_DDL.split(";"):
                 con.execute(statement)
             if error is None:

@@ -15,21 +15,22 @@ drivers that call these and hold no logic of their own.
   a BI user once the marts are rebuilt. A portal whose load fails does not hold back the others:
   their data is built and published, then the failure is raised (`PortalsFailed`).
 
-Each step holds the warehouse's writer lock (`writing`): the event worker, a Dagster run and a
-CLI command may be started side by side, and DuckDB would fail the second writer with a lock
-error; with the lock it waits its turn.
+Every write holds the warehouse's writer lock (`Warehouse.writing`): the event worker, a Dagster
+run and a CLI command may be started side by side, and DuckDB would fail the second writer with
+a lock error; with the lock it waits its turn. A load holds it only to commit (and to look at
+what is held): the portals of a round are read side by side (`PARALLEL_LOADS` at a time), each
+waiting on its own portal's rate limit, and commit in turn.
 """
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import closing, contextmanager
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
-from typing import ClassVar, Literal, get_args
+from typing import ClassVar, Literal, TypeVar, get_args
 
 import dlt
-from filelock import FileLock
 
 from orchestration.pipeline import ingest, transform
 from orchestration.pipeline.portals import Portal
@@ -40,6 +41,7 @@ from sources.bitrix24.reconcile import deletions_source
 from sources.bitrix24.tables import CRM, crm_entities
 from sources.bitrix24.windows import FirstLoad
 
+T = TypeVar("T")
 ENTITIES = tuple(CRM)  # what a backfill can re-read: leads, deals
 # A backfill window within what a portal's dates can hold (Bitrix24 dates from 1970 on; the
 # far end leaves room for the day after `until` without overflowing Python's dates).
@@ -156,20 +158,6 @@ def request(
     raise InvalidRequest(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
 
 
-_LOCKS: dict[Path, FileLock] = {}
-
-
-@contextmanager
-def writing(settings: Settings) -> Iterator[None]:
-    """Hold the warehouse's one writer lock (a file beside it; reentrant in a thread)."""
-    path = settings.warehouse_path.resolve().with_name(settings.warehouse_path.name + ".lock")
-    if path not in _LOCKS:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _LOCKS[path] = FileLock(path)
-    with _LOCKS[path]:
-        yield
-
-
 def load(
     settings: Settings, what: Load, *, portal: Portal = ingest.MAIN, progress: bool = False,
     **source_options
@@ -180,7 +168,7 @@ def load(
     when it does not, any a warehouse holds from before is erased after the load."""
     source_options = {"personal_data": settings.load_personal_data, **source_options,
                       **portal.source_options(settings.secrets_file)}
-    with writing(settings), closing(FirstLoad()) as first_load:
+    with closing(FirstLoad()) as first_load:
         if isinstance(what, Sync):  # a first load runs in windows, one dlt run each
             source_options = {**source_options, "first_load": first_load}
         return ingest.load(
@@ -196,14 +184,14 @@ def load(
 def build(settings: Settings, *, full_refresh: bool = False, data_tests: bool = True) -> float:
     """The routine `dbt build` (`data_tests=False`: the models alone); returns its seconds."""
     started = time.perf_counter()
-    with writing(settings):
+    with settings.warehouse.writing():
         transform.build(settings, transform.Build(full_refresh=full_refresh,
                                                   data_tests=data_tests))
     return time.perf_counter() - started
 
 
 def publish(settings: Settings) -> Published:
-    with writing(settings):
+    with settings.warehouse.writing():
         return settings.warehouse.publish()
 
 
@@ -237,6 +225,25 @@ class Cycle:
         return f"Loaded: {loaded or 'nothing new'}\nSteps: {steps}"
 
 
+def side_by_side(
+    settings: Settings, portals: Sequence[Portal], work: Callable[[Portal], T]
+) -> tuple[dict[str, T], dict[str, BaseException]]:
+    """`work` done for each portal, `PARALLEL_LOADS` portals at a time: a load mostly waits on
+    its portal's rate limit and takes the writer lock only to commit (dlt runs pipelines in
+    threads, each with its own state and folder). Returns each portal's result and each
+    failure, in the portals' order: one portal's failure never stops the others."""
+    workers = max(1, min(settings.parallel_loads, len(portals)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="load") as pool:
+        futures = {portal.name: pool.submit(work, portal) for portal in portals}
+    results, failures = {}, {}
+    for name, future in futures.items():
+        if future.exception() is None:
+            results[name] = future.result()
+        else:
+            failures[name] = future.exception()
+    return results, failures
+
+
 def run(
     settings: Settings,
     what: Load,
@@ -254,17 +261,19 @@ def run(
     say = echo or (lambda _: None)
     cycle, failures = Cycle(), {}
     chosen = settings.registry.portals() if portals is None else portals
-    for portal in chosen:
+
+    def load_one(portal: Portal) -> ingest.RunResult:
         if len(chosen) > 1:
             say(f"Portal {portal.name}…")
-        try:
-            result = load(settings, what, portal=portal, progress=progress, **source_options)
-        except Exception as exc:  # one portal's failure must not stop the others
-            failures[portal.name] = exc
-            continue
+        return load(settings, what, portal=portal, progress=progress, **source_options)
+
+    started = time.perf_counter()
+    results, failures = side_by_side(settings, chosen, load_one)
+    for result in results.values():
         cycle.runs.append(result)
-        for step, seconds in result.seconds.items():
+        for step, seconds in result.seconds.items():  # every portal's, summed
             cycle.seconds[step] = cycle.seconds.get(step, 0.0) + seconds
+    cycle.seconds["pass"] = time.perf_counter() - started  # the portals' passes, side by side
     if failures and not cycle.runs:
         raise next(iter(failures.values()))
     if rebuild:

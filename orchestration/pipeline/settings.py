@@ -34,6 +34,9 @@ class Settings:
     # warehouse file. Their webhooks are kept in dlt's secrets file.
     portals_file: Path | None = None
     secrets_file: Path = Path(".dlt/secrets.toml")
+    # portals a round reads at a time (each waits mostly on its portal's 2 requests a second;
+    # they take turns to commit)
+    parallel_loads: int = 4
 
     def __post_init__(self) -> None:
         self.warehouse  # noqa: B018 - an unknown engine or a missing URL fails here, at load
@@ -75,7 +78,18 @@ def load() -> Settings:
         portals_file=Path(env["PORTALS_FILE"]) if env.get("PORTALS_FILE") else None,
         # where dlt reads secrets: .dlt/ in the working folder, or in DLT_PROJECT_DIR
         secrets_file=Path(env.get("DLT_PROJECT_DIR") or ".") / ".dlt" / "secrets.toml",
+        parallel_loads=_count("PARALLEL_LOADS", env.get("PARALLEL_LOADS"),
+                              Settings.parallel_loads),
     )
+
+
+def _count(name: str, value: str | None, default: int) -> int:
+    text = (value or "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"{name} must be a whole number from 1 up, not {value!r}")
+    return int(text)
 
 
 def _flag(name: str, value: str | None) -> bool:

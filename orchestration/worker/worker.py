@@ -203,18 +203,20 @@ class Worker:
         if woken and not reconcile:  # the portals that sent events, or have deletes queued
             queued = woken | {name for name, _, _ in deleted}
             portals = tuple(p for p in portals if p.name in queued)
-        loads, failures = [], {}
-        for portal in portals:
-            try:
-                loads.append(self._pass(portal, deleted))
-                if reconcile:  # after the pass, so records it just loaded are not re-read
-                    step = time.perf_counter()
-                    loads.append(operations.load(self.settings, operations.Reconcile(),
-                                                 portal=portal, **self.source_options))
-                    result.seconds["reconcile"] = (result.seconds.get("reconcile", 0.0)
-                                                   + time.perf_counter() - step)
-            except Exception as exc:  # one portal's failure must not stop the others
-                failures[portal.name] = exc
+
+        def work(portal: Portal) -> tuple[list[ingest.RunResult], float]:
+            loads = [self._pass(portal, deleted)]
+            if not reconcile:
+                return loads, 0.0
+            step = time.perf_counter()  # after the pass: records it just loaded are not re-read
+            loads.append(operations.load(self.settings, operations.Reconcile(),
+                                         portal=portal, **self.source_options))
+            return loads, time.perf_counter() - step
+
+        done, failures = operations.side_by_side(self.settings, portals, work)
+        loads = [load for portal_loads, _ in done.values() for load in portal_loads]
+        if reconcile:
+            result.seconds["reconcile"] = sum(seconds for _, seconds in done.values())
         if failures and not loads:
             raise next(iter(failures.values()))
         self._portal_failures(failures, {load.portal for load in loads} - set(failures))
@@ -241,7 +243,7 @@ class Worker:
             build = DATA_MODELS if self._unbuilt else FRESHNESS_ONLY
             if project != self._project_built:
                 build = EVERY_MODEL
-            with operations.writing(self.settings):
+            with self.settings.warehouse.writing():
                 built = transform.build(self.settings, build)
             if build is EVERY_MODEL:
                 self._project_built = project
@@ -269,7 +271,7 @@ class Worker:
         kept them from running, so the next cycle tries again."""
         self._tests_pending = True
         try:
-            with operations.writing(self.settings):
+            with self.settings.warehouse.writing():
                 results = transform.build(self.settings, DATA_TESTS)
             passed = True
         except transform.BuildFailed as exc:

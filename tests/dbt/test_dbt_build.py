@@ -8,7 +8,7 @@ from pathlib import Path
 
 from emulator.testing import ROOT
 from orchestration.pipeline import transform
-from tests.warehouse import MARTS, reconcile, scalar, sync
+from tests.warehouse import INCREMENTAL, MARTS, incremental_rows, reconcile, scalar, sync
 
 DBT = Path(sys.executable).with_name("dbt")
 
@@ -157,21 +157,6 @@ def test_dbt_build_passes_on_a_new_empty_portal(warehouse, emulator):
     assert scalar(warehouse, "select count(*) from marts.mart_data_quality") == 11
 
 
-INCREMENTAL = ("int_stage_intervals", "int_deal_versions_summarised")
-
-
-def _incremental_rows(warehouse) -> dict[str, list]:
-    """Each model's rows as {column: value} (an upgraded table has `portal` last), sorted."""
-    out = {}
-    with warehouse.warehouse.connect(read_only=True) as con:
-        for model in INCREMENTAL:
-            cur = con.execute(f"select * from intermediate.{model}")
-            names = [d[0] for d in cur.description]
-            rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
-            out[model] = sorted(rows, key=lambda r: repr(sorted(r.items())))
-    return out
-
-
 def test_incremental_models_of_a_release_without_portals_are_rebuilt_whole_once(
     warehouse, emulator
 ):
@@ -188,7 +173,7 @@ def test_incremental_models_of_a_release_without_portals_are_rebuilt_whole_once(
     emulator.call("crm.deal.update", {"id": deals[0], "fields": {"STAGE_ID": "WON"}})
     sync(warehouse)
     transform.build(warehouse, transform.Build(data_tests=False))
-    upgraded = _incremental_rows(warehouse)
+    upgraded = incremental_rows(warehouse)
     transform.build(warehouse, transform.Build(data_tests=False, full_refresh=True))
-    assert upgraded == _incremental_rows(warehouse)
+    assert upgraded == incremental_rows(warehouse)
     assert all(rows for rows in upgraded.values())

@@ -65,12 +65,14 @@ def test_raw_marts_and_bi_copy_are_stale_after_the_configured_minutes(defs):
         assert policy is not None and policy.fail_window.to_timedelta().total_seconds() == 300
 
 
-def test_jobs_run_in_process_and_every_writer_shares_the_duckdb_pool(defs):
+def test_jobs_run_in_process_and_builds_share_the_duckdb_pool_while_loads_do_not(defs):
     for name in jobs.WRITER_JOBS:
         job = defs.resolve_job_def(name)
         assert job.executor_def is dg.in_process_executor
-    for assets in defs.assets:
-        assert assets.node_def.pool == "duckdb_writer", assets.node_def.name
+    pools = {assets.node_def.name: assets.node_def.pool for assets in defs.assets}
+    # loads of different portals run side by side, taking the writer lock only to commit
+    assert pools.pop("bitrix24_raw") is None
+    assert set(pools.values()) == {"duckdb_writer"}, pools
 
 
 def test_the_minute_schedule_skips_a_portal_whose_load_is_still_going(defs, instance, warehouse):

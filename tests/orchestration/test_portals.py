@@ -4,7 +4,9 @@ back the others. Two emulated portals whose record IDs overlap, as two real port
 the marts say of several portals: tests/scenarios/test_many_portals.py.)"""
 
 import stat
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import replace
 from urllib.parse import urlsplit
@@ -13,10 +15,10 @@ import pytest
 from click.testing import CliRunner
 
 from orchestration.commands.cli import main
-from orchestration.pipeline import operations
+from orchestration.pipeline import ingest, operations, transform
 from orchestration.pipeline.portals import Portal, PortalError, Registry
 from tests.support import NORTH_SECRET
-from tests.warehouse import assert_equal_to_portal, kill_sync_when
+from tests.warehouse import assert_equal_to_portal, incremental_rows, kill_sync_when, scalar
 
 
 @pytest.fixture
@@ -249,3 +251,61 @@ def test_a_round_killed_while_the_second_portal_loads_loses_nothing(
                          "group by 1 order by 1")
     assert marts == [(name, n, n) for name, n in (("main", len(demo.records("lead"))),
                                                   ("north", len(north.records("lead"))))]
+
+
+def test_portals_are_read_side_by_side_and_a_late_commit_still_reaches_the_marts(
+    any_warehouse, emulator, north, tmp_path
+):
+    """North's pass is held mid-read (its leads in hand, nothing committed) while main loads,
+    builds and publishes: reading a portal holds no lock. North then commits, after that build
+    and under a load ID older than main's: the next build takes its changes all the same (the
+    incremental models keep a mark per portal), and equals a full rebuild."""
+    settings = replace(any_warehouse, secrets_file=tmp_path / ".dlt" / "secrets.toml")
+    north_portal = Portal("north")
+    settings.registry.add(north_portal, north.webhook)
+    main_lead = emulator.call("crm.lead.add", {"fields": {"TITLE": "Бампер"}})["result"]
+    north_lead = north.call("crm.lead.add", {"fields": {"TITLE": "Решётка"}})["result"]
+    north_deal = north.call("crm.deal.add", {"fields": {"TITLE": "Фары", "OPPORTUNITY": 700}}
+                            )["result"]
+    operations.run(settings, operations.Sync(), rate_per_second=0)
+
+    emulator.call("crm.lead.update", {"id": main_lead, "fields": {"STATUS_ID": "IN_PROCESS"}})
+    north.call("crm.lead.update", {"id": north_lead, "fields": {"STATUS_ID": "IN_PROCESS"}})
+    north.call("crm.deal.update", {"id": north_deal, "fields": {"STAGE_ID": "WON"}})
+    reading, release = threading.Event(), threading.Event()
+
+    def held_source(pipeline):
+        source = operations.Sync().source(
+            pipeline, rate_per_second=0, **north_portal.source_options(settings.secrets_file))
+
+        def hold(row):
+            reading.set()
+            assert release.wait(120)
+            return row
+
+        source.resources["leads"].add_map(hold)
+        return source
+
+    with ThreadPoolExecutor(1) as pool:
+        late = pool.submit(ingest.load, settings, "sync", held_source, portal=north_portal)
+        assert reading.wait(120)
+        operations.run(settings, operations.Sync(), portals=[Portal()], rate_per_second=0)
+        assert not late.done()  # main loaded, built and published while north was read
+        release.set()
+        assert late.result(timeout=120).rows["leads"] == 1
+
+    def newest_load(schema):
+        return scalar(settings, f"select max(cast(_dlt_load_id as double precision)) "
+                                f"from {schema}.lead_versions")
+
+    assert newest_load("bitrix_raw_north") < newest_load("bitrix_raw")  # the late commit
+    operations.build(settings, data_tests=False)
+    incremental = incremental_rows(settings)
+    stays = {(r["portal"], r["entity"], r["record_id"], r["stage_id"])
+             for r in incremental["int_stage_intervals"]}
+    assert {("north", "lead", north_lead, "NEW"), ("north", "lead", north_lead, "IN_PROCESS"),
+            ("north", "deal", north_deal, "WON")} <= stays
+    won = [r for r in incremental["int_deal_versions_summarised"] if r["portal"] == "north"]
+    assert [(r["deal_id"], float(r["amount_at_close"])) for r in won] == [(north_deal, 700.0)]
+    transform.build(settings, transform.Build(data_tests=False, full_refresh=True))
+    assert incremental_rows(settings) == incremental

@@ -12,9 +12,10 @@
 -- of its last stay in a final stage (the amount and the manager at close: a deal won, reopened
 -- and won again closed the second time). Amounts in the deal's own currency, with the currency
 -- and the moment the version was read, which fix the rate it converts at.
--- Incremental: a run re-summarises every deal with a version loaded since the newest load
--- already summarised. Safe because a deal's summary changes only when it gets a new version, and
--- load times only grow; on an empty `this` (a first build with no deals yet) it takes them all.
+-- Incremental: a run re-summarises every deal with a version loaded since (or with) the newest
+-- load of its portal already summarised. Safe because a deal's summary changes only when it
+-- gets a new version. See `loaded_at` for why the mark is per portal and inclusive; a portal
+-- not summarised yet (an empty `this`, a new portal) takes every deal.
 with
 
 all_versions as (
@@ -24,12 +25,17 @@ all_versions as (
 {#- A `this` built by an older release lacks the newest column: rebuild every deal once. -#}
 {% if is_incremental() and has_column(this, 'observed_at_close')
       and has_column(this, 'portal') %}
+built as (
+    select portal, max(last_loaded_at) as last_loaded_at
+    from {{ this }}
+    group by portal
+),
+
 touched as (
-    select distinct portal, deal_id
+    select distinct all_versions.portal, all_versions.deal_id
     from all_versions
-    where loaded_at > (
-        select coalesce(max(last_loaded_at), timestamp '1970-01-01') from {{ this }}
-    )
+    left join built on built.portal = all_versions.portal
+    where built.last_loaded_at is null or all_versions.loaded_at >= built.last_loaded_at
 ),
 
 versions as (

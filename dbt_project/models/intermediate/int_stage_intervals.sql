@@ -11,9 +11,10 @@
 -- keeps the live ones): entered at its history row, left at the next, with the manager of the
 -- moment.
 -- Incremental: a run rebuilds every stay of the records that got a history row or a version
--- loaded since the newest load already built. Safe because a record's stays change only when
--- its history (the open stay closes) or its observed versions (the manager) change, and load
--- times only grow; on an empty `this` (a first build with no history yet) it takes them all.
+-- loaded since (or with) the newest load of their portal already built. Safe because a
+-- record's stays change only when its history (the open stay closes) or its observed versions
+-- (the manager) change. See `loaded_at` for why the mark is per portal and inclusive; a portal
+-- not built yet (an empty `this`, a new portal) takes every row.
 with
 
 history as (
@@ -26,16 +27,21 @@ managers as (
 
 {% if is_incremental() and has_column(this, 'portal') %}
 built as (
-    select coalesce(max(last_loaded_at), timestamp '1970-01-01') as last_loaded_at
+    select portal, max(last_loaded_at) as last_loaded_at
     from {{ this }}
+    group by portal
 ),
 
 touched as (
-    select portal, entity, record_id from history
-    where loaded_at > (select last_loaded_at from built)
+    select history.portal, history.entity, history.record_id
+    from history
+    left join built on built.portal = history.portal
+    where built.last_loaded_at is null or history.loaded_at >= built.last_loaded_at
     union
-    select portal, entity, record_id from managers
-    where loaded_at > (select last_loaded_at from built)
+    select managers.portal, managers.entity, managers.record_id
+    from managers
+    left join built on built.portal = managers.portal
+    where built.last_loaded_at is null or managers.loaded_at >= built.last_loaded_at
 ),
 
 scoped as (

@@ -6,7 +6,7 @@ engine names; a new engine is one subclass here (listed in `ENGINES`) plus the
 `<engine>__` bodies of the dbt project's dispatched macros.
 
 - `duckdb` (`DuckDB`, the embedded default): the file at `warehouse_path`, one writer at a time
-  (the writer lock in `operations`); BI tools read a published copy (`BI_PATH`).
+  (`Warehouse.writing`); BI tools read a published copy (`BI_PATH`).
 - `postgres` (`Postgres`): the database at `postgres_url`, many readers and writers at once; BI
   tools read its schema `marts`, which the publish step swaps in whole.
 
@@ -14,8 +14,8 @@ SQL passed to a `Connection` is the part both engines share, with `?` for parame
 """
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from importlib import import_module
 from pathlib import Path
@@ -23,12 +23,14 @@ from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
     import dlt
+    from filelock import FileLock
 
     from orchestration.pipeline.settings import Settings
 
 PUBLISHED_RUN_LOG = ("ops", "sync_runs")  # published beside the marts: "data as of", failures
 # engine name → its class, in the module of this package named after it
 ENGINES = {"duckdb": "DuckDB", "postgres": "Postgres"}
+_LOCKS: dict[Path, "FileLock"] = {}
 DEMO_DATABASE = "bitrix_demo"  # on a server engine: the demo's own database, made anew
 
 
@@ -84,6 +86,24 @@ class Warehouse(ABC):
     @abstractmethod
     def errors(self) -> tuple[type[Exception], ...]:
         """The engine's own error classes (what a failed connection or statement raises)."""
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the deployment's one writer lock (a file beside `warehouse_path`; reentrant in a
+        thread, exclusive between threads and processes): every step that writes the warehouse
+        holds it - a load's commit, a build, a publish - so a build never sees half a load and
+        DuckDB never meets a second writer. A load's extraction (the portal's rate limit) runs
+        outside it, so portals extract side by side and take turns only to commit."""
+        path = self.settings.warehouse_path.resolve()
+        with _lock(path.with_name(path.name + ".lock")):
+            yield
+
+    @contextmanager
+    def loading(self, pipeline_name: str) -> Iterator[None]:
+        """Hold a portal's load lock for a whole load: one load of a portal at a time (its dlt
+        state and pending packages are one working folder), whoever started it."""
+        with _lock(self.dlt_dir.resolve() / f"{pipeline_name}.lock"):
+            yield
 
     @property
     def busy_errors(self) -> tuple[type[Exception], ...]:
@@ -170,6 +190,16 @@ class Warehouse(ABC):
         """`settings` (the demo's folders) made ready for a fresh demo warehouse of this
         engine."""
         return settings
+
+
+def _lock(path: Path) -> "FileLock":
+    from filelock import FileLock
+
+    if path not in _LOCKS:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # thread-local (filelock's default): two threads of a process exclude each other too
+        _LOCKS.setdefault(path, FileLock(path))
+    return _LOCKS[path]
 
 
 def of(settings: "Settings") -> Warehouse:
