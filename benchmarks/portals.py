@@ -54,8 +54,10 @@ print(json.dumps({"seconds": time.perf_counter() - started, "steps": cycle.secon
 
 
 def _round(env: dict) -> dict:
-    out = subprocess.run([sys.executable, "-c", ROUND], cwd=ROOT, env=env, check=True,
+    out = subprocess.run([sys.executable, "-c", ROUND], cwd=ROOT, env=env,
                          capture_output=True, text=True)
+    if out.returncode:
+        raise RuntimeError(f"a round failed: {out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

@@ -29,7 +29,7 @@ EXPECTED = {
     "events": [r"\| 0\.02 \| 2 \| 0 \| [\d.]+ \| [\d.]+ \| [\d.]+ \| 0 \|", r"\| transform \|"],
     # our export: requests at 1-2× the minimum; under churn nothing missed or duplicated
     # two portals: the rounds and the worker on both, its changes all seen, no reader error
-    "portals": [r"\| 2 \| [\d,]+ \| 0 \| [\d.]+ \| — \| [\d.]+ \([\d.]+ / [\d.]+ / [\d.]+\) "
+    "portals": [r"\| 2 \| [\d,]+ \| 0 / 0 \| [\d.]+ \| — \| [\d.]+ \([\d.]+ / [\d.]+ / [\d.]+\) "
                 r"\| [\d.]+ \| \d+ \| 2 / 0 \| [\d.]+ \| [\d.]+ \| \d+ \| 0 \|"],
     "peers": [r"\| ours \| \d+ \| 1\.\d\d \|", r"\| ours \| \d+ \| 0 \| 0 \|",
               r"\| b24pysdk \|", r"\| mart_attribution \| [\d.]+ \| [\d.]+ \|"],

@@ -76,6 +76,20 @@ def make_pipeline(
     )
 
 
+def ready_for_threads(settings: Settings, portal: Portal) -> None:
+    """Do here, before loads start side by side in threads, what a process's first load does on
+    first use: dlt imports pyarrow and its plugins, and sets up its runtime, only when a
+    pipeline first needs them. Two threads importing the same modules at once can be handed one
+    of them half-initialized by Python's import locks (seen: "partially initialized module
+    'pyarrow' has no attribute 'Table'", one portal's load failed under a busy CPU).
+    tests/orchestration/test_portals.py checks that a load imports nothing new after this."""
+    import netrc  # noqa: F401  (requests looks for ~/.netrc on a session's first request)
+
+    import dlt.common.libs.pyarrow  # noqa: F401  (pyarrow, as dlt's extract and normalize use it)
+
+    make_pipeline(settings, portal=portal).destination_client()
+
+
 def _finish_pending(settings: Settings, pipeline: dlt.Pipeline) -> None:
     """Load the packages a killed run left behind, before extracting anything new."""
     if pipeline.has_pending_data:

@@ -233,6 +233,8 @@ def side_by_side(
     threads, each with its own state and folder). Returns each portal's result and each
     failure, in the portals' order: one portal's failure never stops the others."""
     workers = max(1, min(settings.parallel_loads, len(portals)))
+    if workers > 1:
+        ingest.ready_for_threads(settings, portals[0])
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="load") as pool:
         futures = {portal.name: pool.submit(work, portal) for portal in portals}
     results, failures = {}, {}

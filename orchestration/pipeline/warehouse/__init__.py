@@ -21,16 +21,17 @@ from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
+from filelock import FileLock
+
 if TYPE_CHECKING:
     import dlt
-    from filelock import FileLock
 
     from orchestration.pipeline.settings import Settings
 
 PUBLISHED_RUN_LOG = ("ops", "sync_runs")  # published beside the marts: "data as of", failures
 # engine name → its class, in the module of this package named after it
 ENGINES = {"duckdb": "DuckDB", "postgres": "Postgres"}
-_LOCKS: dict[Path, "FileLock"] = {}
+_LOCKS: dict[Path, FileLock] = {}
 DEMO_DATABASE = "bitrix_demo"  # on a server engine: the demo's own database, made anew
 
 
@@ -192,9 +193,7 @@ class Warehouse(ABC):
         return settings
 
 
-def _lock(path: Path) -> "FileLock":
-    from filelock import FileLock
-
+def _lock(path: Path) -> FileLock:
     if path not in _LOCKS:
         path.parent.mkdir(parents=True, exist_ok=True)
         # thread-local (filelock's default): two threads of a process exclude each other too
