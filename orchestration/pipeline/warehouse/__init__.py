@@ -13,6 +13,7 @@ engine names; a new engine is one subclass here (listed in `ENGINES`) plus the
 SQL passed to a `Connection` is the part both engines share, with `?` for parameters.
 """
 
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 PUBLISHED_RUN_LOG = ("ops", "sync_runs")  # published beside the marts: "data as of", failures
 # engine name → its class, in the module of this package named after it
 ENGINES = {"duckdb": "DuckDB", "postgres": "Postgres"}
-_LOCKS: dict[Path, FileLock] = {}
+_LOCKS: dict[Path, tuple[threading.RLock, FileLock]] = {}
 DEMO_DATABASE = "bitrix_demo"  # on a server engine: the demo's own database, made anew
 
 
@@ -193,12 +194,18 @@ class Warehouse(ABC):
         return settings
 
 
-def _lock(path: Path) -> FileLock:
+@contextmanager
+def _lock(path: Path) -> Iterator[None]:
+    """Hold the lock named by the file `path`: between processes the file (filelock, which
+    polls a held lock every 50 ms), between a process's threads first a lock of the process
+    (handed on the moment it is released, so loads committing in turn do not poll). Reentrant in
+    a thread."""
     if path not in _LOCKS:
         path.parent.mkdir(parents=True, exist_ok=True)
-        # thread-local (filelock's default): two threads of a process exclude each other too
-        _LOCKS.setdefault(path, FileLock(path))
-    return _LOCKS[path]
+        _LOCKS.setdefault(path, (threading.RLock(), FileLock(path)))
+    in_process, between_processes = _LOCKS[path]
+    with in_process, between_processes:
+        yield
 
 
 def of(settings: "Settings") -> Warehouse:
