@@ -241,8 +241,9 @@ def test_a_round_killed_while_the_second_portal_loads_loses_nothing(
         return any((settings.dlt_dir / "bitrix24_north").glob(
             "load/normalized/*/completed_jobs/*"))
 
+    # one load at a time, so the kill finds main's run done and north's rows mid-write
     kill_sync_when(settings, demo, north_loading, script=ROUND_SCRIPT, slow=north,
-                   DLT_PROJECT_DIR=str(tmp_path))
+                   DLT_PROJECT_DIR=str(tmp_path), PARALLEL_LOADS="1")
     with settings.warehouse.connect(read_only=True) as con:
         done = con.rows("select portal, status from ops.sync_runs")
     assert done == [("main", "success")]  # the kill hit north's load, after main's
