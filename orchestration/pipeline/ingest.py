@@ -76,18 +76,25 @@ def make_pipeline(
     )
 
 
+_READY: set[str] = set()  # the engines whose first load this process has prepared
+
+
 def ready_for_threads(settings: Settings, portal: Portal) -> None:
     """Do here, before loads start side by side in threads, what a process's first load does on
     first use: dlt imports pyarrow and its plugins, and sets up its runtime, only when a
     pipeline first needs them. Two threads importing the same modules at once can be handed one
     of them half-initialized by Python's import locks (seen: "partially initialized module
     'pyarrow' has no attribute 'Table'", one portal's load failed under a busy CPU).
-    tests/orchestration/test_portals.py checks that a load imports nothing new after this."""
+    tests/orchestration/test_portals.py checks that a load imports nothing new after this.
+    Once a process and engine (again it costs ~40 ms, on every cycle of the worker)."""
+    if settings.warehouse.name in _READY:
+        return
     import netrc  # noqa: F401  (requests looks for ~/.netrc on a session's first request)
 
     import dlt.common.libs.pyarrow  # noqa: F401  (pyarrow, as dlt's extract and normalize use it)
 
     make_pipeline(settings, portal=portal).destination_client()
+    _READY.add(settings.warehouse.name)
 
 
 def _finish_pending(settings: Settings, pipeline: dlt.Pipeline) -> None:
