@@ -23,7 +23,13 @@ from orchestration.commands.cli import main
 from orchestration.pipeline import ingest, operations, transform
 from orchestration.pipeline.portals import Portal, PortalError, Registry
 from tests.support import NORTH_SECRET
-from tests.warehouse import assert_equal_to_portal, incremental_rows, kill_sync_when, scalar
+from tests.warehouse import (
+    assert_equal_to_portal,
+    incremental_rows,
+    kill_sync_when,
+    scalar,
+    settings_env,
+)
 
 
 @pytest.fixture
@@ -347,9 +353,7 @@ def test_loads_side_by_side_import_nothing_a_thread_could_meet_half_imported(
     settings.registry.add(Portal("north"), north.webhook)
     _leads(emulator, ["Бампер"])
     _leads(north, ["Решётка"])
-    env = {**os.environ, "WAREHOUSE_PATH": str(settings.warehouse_path),
-           "DLT_PIPELINES_DIR": str(settings.dlt_dir), "DLT_PROJECT_DIR": str(tmp_path),
-           "WAREHOUSE_ENGINE": settings.engine, "POSTGRES_URL": settings.postgres_url or ""}
+    env = {**os.environ, **settings_env(settings), "DLT_PROJECT_DIR": str(tmp_path)}
     out = subprocess.run([sys.executable, "-c", IMPORTS_OF_A_ROUND], env=env, cwd=ROOT,
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
