@@ -21,11 +21,12 @@ from typing import Any
 
 import dagster as dg
 import dlt
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DbtProject, dbt_assets
 from dagster_dlt import DagsterDltTranslator, build_dlt_asset_specs
 from dagster_dlt.translator import DltResourceTranslatorData
 from pydantic import Field
 
+from orchestration.dagster.dbt_nodes import DbtNodes
 from orchestration.pipeline import operations, transform
 from orchestration.pipeline.portals import PortalError
 from orchestration.pipeline.settings import Settings
@@ -163,21 +164,38 @@ class MartsTranslator(DagsterDbtTranslator):
 
 
 def marts_assets(policy: dg.FreshnessPolicy, project: DbtProject) -> dg.AssetsDefinition:
+    translator = MartsTranslator(policy)
+    nodes = DbtNodes(project.manifest_path, translator)
+
     @dbt_assets(
         manifest=project.manifest_path,
         project=project,
         name="bitrix_dbt",
-        dagster_dbt_translator=MartsTranslator(policy),
+        dagster_dbt_translator=translator,
         pool=POOL,
     )
-    def bitrix_dbt(
-        context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: dg.ResourceParam[Settings]
-    ):
-        args = transform.arguments(settings, transform.Build().command())
-        # one fixed folder per warehouse (dagster-dbt's default is a new one per run: 1,440 a day)
-        target = transform.target_of(settings, "dagster")
-        with settings.warehouse.writing():
-            yield from dbt.cli(args, context=context, target_path=target).stream()
+    def bitrix_dbt(context: dg.AssetExecutionContext, settings: dg.ResourceParam[Settings]):
+        # dbt runs in this process, as the CLI and the worker run it (`transform.build`): a
+        # `dbt` subprocess (dagster-dbt's resource) paid its start-up and a parse on every run,
+        # ~15 s of a ~20 s step at demo scale. Each model and data test is reported as
+        # dagster-dbt would: a materialization of the model's asset, a result of the test's check.
+        select = nodes.selectors(context.selected_asset_keys) if context.is_subset else ()
+        error = None
+        try:
+            with settings.warehouse.writing():
+                results = transform.build(settings, transform.Build(select=select))
+        except transform.BuildFailed as exc:
+            results, error = exc.results, exc
+        for key, metadata in nodes.built(results):
+            if key in context.selected_asset_keys:
+                yield dg.MaterializeResult(asset_key=key, metadata=metadata)
+        for check in nodes.checked(results):
+            if check.key in context.selected_asset_check_keys:
+                yield dg.AssetCheckResult(asset_key=check.key.asset_key,
+                                          check_name=check.key.name, passed=check.passed,
+                                          severity=check.severity, metadata=check.metadata)
+        if error is not None:
+            raise dg.Failure(str(error))
 
     return bitrix_dbt
 

@@ -6,7 +6,6 @@ settings reach the assets and sensors as the `settings` resource.
 """
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
 
 from orchestration.dagster import jobs
 from orchestration.dagster.assets import (
@@ -17,7 +16,7 @@ from orchestration.dagster.assets import (
     raw_assets,
 )
 from orchestration.dagster.sensors import SENSORS
-from orchestration.pipeline import ingest, settings, transform
+from orchestration.pipeline import ingest, settings
 
 
 def build_definitions(config: settings.Settings) -> dg.Definitions:
@@ -34,7 +33,6 @@ def build_definitions(config: settings.Settings) -> dg.Definitions:
         schedules=jobs.SCHEDULES,
         sensors=SENSORS,
         resources={
-            "dbt": DbtCliResource(project_dir=project, dbt_executable=transform.DBT),
             "settings": dg.ResourceDefinition.hardcoded_resource(config),
         },
     )

@@ -13,13 +13,12 @@ wrote the warehouse.
   secret redacted), so the failure shows in the asset's history beside the runs'.
 """
 
-import json
 from collections.abc import Iterable
 
 import dagster as dg
-from dagster_dbt.asset_utils import get_asset_check_key_for_test
 
 from orchestration.dagster import assets
+from orchestration.dagster.dbt_nodes import DbtNodes
 from orchestration.pipeline import ingest, transform
 from orchestration.pipeline.settings import Settings
 from orchestration.pipeline.warehouse import Published
@@ -35,9 +34,8 @@ def raw_keys() -> list[dg.AssetKey]:
 class DagsterReport:
     def __init__(self, settings: Settings, instance: dg.DagsterInstance) -> None:
         self.instance = instance
-        manifest_path = transform.ensure_manifest(settings, transform.PROJECT_DIR / "target")
-        self.manifest = json.loads(manifest_path.read_text())
-        self.translator = assets.MartsTranslator(assets.freshness(settings))
+        manifest = transform.ensure_manifest(settings, transform.PROJECT_DIR / "target")
+        self.nodes = DbtNodes(manifest, assets.MartsTranslator(assets.freshness(settings)))
         self.raw = raw_keys()
 
     @classmethod
@@ -82,18 +80,11 @@ class DagsterReport:
             ]
         )
 
-    def _key(self, unique_id: str) -> dg.AssetKey:
-        return self.translator.get_asset_spec(self.manifest, unique_id, None).key
-
     def built(self, results: Iterable) -> None:
         """`results`: dbt's node results of a `dbt run`."""
         self._emit(
-            dg.AssetMaterialization(
-                self._key(node.node.unique_id),
-                metadata={"seconds": round(node.execution_time, 2), "reported_by": "worker"},
-            )
-            for node in results
-            if node.node.unique_id.startswith("model.") and str(node.status) == "success"
+            dg.AssetMaterialization(key, metadata={**metadata, "reported_by": "worker"})
+            for key, metadata in self.nodes.built(results)
         )
 
     def published(self, published: Published, where: str) -> None:
@@ -114,31 +105,13 @@ class DagsterReport:
 
     def tested(self, results: Iterable) -> None:
         """`results`: dbt's node results of a `dbt test`."""
-        evaluations = []
-        for node in results:
-            key = get_asset_check_key_for_test(
-                self.manifest, self.translator, node.node.unique_id, None
+        self._emit([
+            dg.AssetCheckEvaluation(
+                asset_key=check.key.asset_key, check_name=check.key.name, passed=check.passed,
+                severity=check.severity, metadata={**check.metadata, "reported_by": "worker"},
             )
-            if key is None:
-                continue
-            status = str(node.status)
-            warn = node.node.config.severity.lower() == "warn"
-            evaluations.append(
-                dg.AssetCheckEvaluation(
-                    asset_key=key.asset_key,
-                    check_name=key.name,
-                    passed=status == "pass",
-                    severity=(
-                        dg.AssetCheckSeverity.WARN if warn else dg.AssetCheckSeverity.ERROR
-                    ),
-                    metadata={
-                        "status": status,
-                        "failures": int(node.failures or 0),
-                        "reported_by": "worker",
-                    },
-                )
-            )
-        self._emit(evaluations)
+            for check in self.nodes.checked(results)
+        ])
 
     def failed(self, error: str, portal: str = ingest.MAIN.name) -> None:
         self._emit([dg.AssetObservation(

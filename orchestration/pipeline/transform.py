@@ -1,15 +1,15 @@
 """Transform: `dbt build` of `dbt_project/` against the warehouse. One function (`arguments`)
-builds dbt's command line for production (this process and dagster-dbt), the tests and the
-benchmarks; the manifest the Dagster assets load is kept here too.
+builds dbt's command line for production, the tests and the benchmarks; the manifest the Dagster
+assets load is kept here too.
 
-dbt runs in this process (dbt's programmatic runner), with the project parsed once per process
-and warehouse: a `dbt` subprocess paid ~10 s of start-up and parsing per build, more than the SQL
-of a minute's changes takes.
+dbt runs in the process that asks for the build (dbt's programmatic runner: the CLI, the worker
+and the Dagster job's dbt step alike), with the project parsed once per process and warehouse: a
+`dbt` subprocess paid ~10 s of start-up and parsing per build, more than the SQL of a minute's
+changes takes.
 """
 
 import json
 import os
-import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,7 +21,6 @@ from orchestration.pipeline.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT_DIR = ROOT / "dbt_project"
-DBT = str(Path(sys.executable).with_name("dbt"))  # the venv's dbt, for dagster-dbt
 
 
 class BuildFailed(Exception):
@@ -71,10 +70,9 @@ def dbt_vars(settings: Settings) -> dict:
 
 
 def arguments(settings: Settings, command: list[str], target: Path | None = None) -> list[str]:
-    """The one dbt command line, for every runner: this process (`build`), dagster-dbt and the
-    tests' `dbt` subprocess. The warehouse reaches dbt as a var, never through the environment.
-    `target`: where dbt writes (dagster-dbt passes its own), with its log there and nothing
-    on stdout."""
+    """The one dbt command line, for every runner: this process (`build`) and the tests' `dbt`
+    subprocess. The warehouse reaches dbt as a var, never through the environment. `target`:
+    where dbt writes, with its log there and nothing on stdout."""
     args = [*command, "--vars", json.dumps(dbt_vars(settings)), "--no-send-anonymous-usage-stats"]
     args += settings.warehouse.dbt_target()
     if target is not None:
@@ -95,9 +93,9 @@ def arguments(settings: Settings, command: list[str], target: Path | None = None
     return args
 
 
-def target_of(settings: Settings, runner: str = "") -> Path:
-    """A warehouse's dbt target folder (one per runner: `dagster` keeps its own)."""
-    return settings.warehouse_path.parent.resolve() / "dbt_target" / runner
+def target_of(settings: Settings) -> Path:
+    """A warehouse's dbt target folder."""
+    return settings.warehouse_path.parent.resolve() / "dbt_target"
 
 
 def project_mtime() -> float:

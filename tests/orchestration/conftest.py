@@ -28,8 +28,7 @@ def alert_receiver():
 
 @pytest.fixture
 def settings(warehouse, monkeypatch, alert_receiver):
-    """The test warehouse, alerts going to the local receiver; the env as the CLI would see it
-    (dagster-dbt hands its environment to dbt)."""
+    """The test warehouse, alerts going to the local receiver; the env as the CLI would see it."""
     monkeypatch.setenv("WAREHOUSE_PATH", str(warehouse.warehouse_path))
     monkeypatch.setenv("SOURCES__BITRIX24__RATE_PER_SECOND", "0")
     return replace(warehouse, alert_webhook_url=alert_receiver.url)

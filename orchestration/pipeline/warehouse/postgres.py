@@ -172,8 +172,9 @@ class Postgres(Warehouse):
                                      if k != "password"}
 
     def dbt_target(self) -> list[str]:
-        # The password goes through the environment (this process's: dbt runs here, and
-        # dagster-dbt's subprocess inherits it) under the prefix dbt scrubs from all it prints.
+        # The password goes through the environment (this process's: dbt runs here; a `dbt`
+        # subprocess, as the tests run, inherits it) under the prefix dbt scrubs from all it
+        # prints.
         os.environ[PASSWORD_ENV] = self.parts["password"]
         return ["--target", "postgres"]
 
