@@ -127,7 +127,8 @@ def _alert_on_failure(defs, instance, settings, failed: dg.ExecuteInProcessResul
 
 
 def test_a_portal_added_is_scheduled_and_a_revoked_one_fails_alone_alerted_once(
-        instance, settings, emulator, north, alert_receiver, tmp_path):
+        persistent_instance, settings, emulator, north, alert_receiver, tmp_path):
+    instance = persistent_instance  # the schedule's evaluation reopens it
     settings = replace(settings, secrets_file=tmp_path / "secrets.toml")
     defs = build_definitions(settings)
     for portal, emu in (("main", emulator), ("north", north)):

@@ -75,7 +75,9 @@ def test_jobs_run_in_process_and_builds_share_the_duckdb_pool_while_loads_do_not
     assert set(pools.values()) == {"duckdb_writer"}, pools
 
 
-def test_the_minute_schedule_skips_a_portal_whose_load_is_still_going(defs, instance, warehouse):
+def test_the_minute_schedule_skips_a_portal_whose_load_is_still_going(defs, persistent_instance,
+                                                                       warehouse):
+    instance = persistent_instance  # the schedule's evaluation reopens it
     schedule = next(s for s in defs.schedules if s.name == "sync_minutely_schedule")
     tick = dg.build_schedule_context(instance, resources={"settings": warehouse},
                                      repository_def=defs.get_repository_def())

@@ -135,8 +135,9 @@ def test_a_burst_of_1000_events_costs_a_bounded_number_of_cycles(settings, emula
 
 
 def test_worker_cycles_show_on_the_jobs_assets_and_checks_in_dagster(
-    settings, emulator, defs, instance
+    settings, emulator, defs, persistent_instance
 ):
+    instance = persistent_instance  # the schedule's evaluation below reopens it
     report = DagsterReport(settings, instance)
     worker = Worker(settings, ONLY_EVENTS, report, rate_per_second=0)
     lead = _add_lead(emulator, "reported")
