@@ -202,3 +202,37 @@ def test_a_stale_portal_is_reported_once_and_its_recovery_too(defs, instance, se
     sensors.staleness_alert_sensor(context)
     assert [a["json"]["event"] for a in alert_receiver.received[2:]] == ["fresh_again"] * 2
     assert json.loads(context.cursor) == {}
+
+
+def test_the_dbt_step_builds_the_models_asked_for_and_a_failing_model_fails_the_run(
+        defs, instance, settings, demo):
+    assert all(load.success for load in cycle(defs, instance, "main"))
+    marts = next(a for a in defs.assets if isinstance(a, dg.AssetsDefinition)
+                 and a.node_def.name == "bitrix_dbt")
+    fct_leads = next(k for k in marts.keys if k.path[-1] == "fct_leads")
+    demo.call("crm.lead.add", {"fields": {"TITLE": "only the lead fact", "SOURCE_ID": "WEB"}})
+    assert run(defs, instance, "sync_minutely_job", "main").success
+
+    # a subset from the launchpad: that model is built and its checks run, nothing else
+    one = dg.materialize([marts], selection=[fct_leads], instance=instance,
+                         resources={"settings": settings})
+    assert one.success
+    assert {m.asset_key for m in one.asset_materializations_for_node("bitrix_dbt")} \
+        == {fct_leads}
+    checks = one.get_asset_check_evaluations()
+    assert checks and {c.asset_key for c in checks} == {fct_leads}
+    assert all(c.passed for c in checks)
+    leads = len(demo.records("lead"))
+    assert scalar(settings, "select count(*) from marts.fct_leads") == leads
+    assert scalar(settings, "select sum(leads_received) from marts.mart_lead_sources_daily") \
+        == leads - 1  # not asked for: still as the last full build left it
+
+    # a model that cannot build fails the step with dbt's reason, after reporting the others
+    with settings.warehouse.connect() as con:
+        con.execute("drop table bitrix_raw.leads")
+    failed = run(defs, instance, jobs.MARTS_JOB)
+    assert not failed.success
+    failure = next(e for e in failed.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "stg_bitrix__leads" in str(failure.event_specific_data.error)
+    built = {m.asset_key.path[-1] for m in failed.asset_materializations_for_node("bitrix_dbt")}
+    assert "stg_bitrix__deals" in built and "fct_leads" not in built
