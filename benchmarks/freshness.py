@@ -168,7 +168,9 @@ def _in_process(env: dict, emu, poller: Poller) -> dict[str, list[float]]:
     os.environ.update(env)
     defs = build_definitions(settings.load())
     load, marts = (defs.resolve_job_def(name) for name in ("sync_minutely_job", "marts_job"))
-    with dg.instance_for_test() as instance:
+    # in memory: the smoke checks the section runs, and a file-backed test instance spends
+    # ~7 s of each marts run opening a connection per event
+    with dg.DagsterInstance.ephemeral() as instance:
         instance.add_dynamic_partitions("portals", ["main"])
         for change in (False, True):
             if change:
