@@ -108,6 +108,7 @@ SLOW_MODULES = {
     "tests/orchestration/test_worker.py",
     "tests/orchestration/test_demo.py",
     "tests/orchestration/test_personal_data.py",
+    "tests/orchestration/test_portals.py",
     "tests/orchestration/test_cli.py",
     "tests/sources/test_changes_during_a_pass.py",
     "tests/sources/test_resilience.py",
