@@ -5,7 +5,6 @@ and the worker's reports (`reporting.DagsterReport`), so a model or a check read
 whichever of the two built it.
 """
 
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator
 from dagster_dbt.asset_utils import get_asset_check_key_for_test
+from dagster_dbt.dbt_manifest import validate_manifest
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,8 @@ class Check:
 
 class DbtNodes:
     def __init__(self, manifest: Path, translator: DagsterDbtTranslator) -> None:
-        self.manifest = json.loads(manifest.read_text())
+        # dagster-dbt's own read, cached per path: `@dbt_assets` has read this file already
+        self.manifest = validate_manifest(manifest)
         self.translator = translator
 
     def key(self, unique_id: str) -> dg.AssetKey:
