@@ -125,10 +125,13 @@ _MANIFESTS: dict[tuple, object] = {}
 
 
 def _manifest_key(settings: Settings) -> tuple:
-    # a manifest serves every warehouse of that engine and database name
+    """A manifest serves every warehouse of that engine and database name, whatever its
+    portals and zone: dbt reads the vars of each command when it compiles a model, and the
+    project reads them in model and macro bodies only, never in a YAML file or a `config()`
+    (which dbt would resolve once, at parse; `test_vars_are_read_only_when_models_compile`).
+    A deployment that registers a portal, or a test with three, parses no more for it."""
     warehouse = settings.warehouse
-    return (warehouse.name, warehouse.database, json.dumps(dbt_vars(settings)["portals"]),
-            settings.portal_timezone, project_mtime())
+    return (warehouse.name, warehouse.database, project_mtime())
 
 
 def _parse(settings: Settings, target: Path):
