@@ -9,18 +9,21 @@ ROUTINE = transform.Build(data_tests=False)
 
 def build(settings, what: transform.Build = ROUTINE) -> dict[str, str]:
     """Build; each view's outcome: `UNCHANGED`, or `created` when dbt made it anew."""
-    results = transform.build(settings, what)
+    return outcomes(transform.build(settings, what))
+
+
+def outcomes(results: list) -> dict[str, str]:
     return {r.node.name: "UNCHANGED" if r.message == "UNCHANGED" else "created"
             for r in results if r.node.config.materialized == "view"}
 
 
-def views_over_tables(settings) -> set[str]:
-    """The views that read, themselves or through other views, a table a build replaces: on
-    PostgreSQL replacing a table drops the views over it (dbt drops the old table with
-    CASCADE), so a build recreates them."""
+def views_over_tables(settings, results: list) -> set[str]:
+    """The views of a build's `results` that read, themselves or through other views, a table
+    a build replaces: on PostgreSQL replacing a table drops the views over it (dbt drops the
+    old table with CASCADE), so a build recreates them."""
     if settings.engine != "postgres":
         return set()
-    nodes = {r.node.unique_id: r.node for r in transform.build(settings, ROUTINE)}
+    nodes = {r.node.unique_id: r.node for r in results}
 
     def over_a_table(node) -> bool:
         parents = [nodes[p] for p in node.depends_on.nodes if p in nodes]
@@ -32,11 +35,10 @@ def views_over_tables(settings) -> set[str]:
 
 
 def marts(settings) -> dict[str, list]:
-    """Marts read through the staging views (and none with the build's clock in it), as
-    published."""
-    settings.warehouse.publish()
-    with settings.warehouse.read_published() as con:
-        return {m: sorted(con.rows(f"select * from {con.ident('marts', m)}"), key=repr)
+    """Marts read through the staging views (and none with the build's clock in it)."""
+    schema = settings.warehouse.build_schema
+    with settings.warehouse.connect(read_only=True) as con:
+        return {m: sorted(con.rows(f"select * from {con.ident(schema, m)}"), key=repr)
                 for m in ("fct_leads", "mart_lead_sources_daily", "dim_managers")}
 
 
@@ -44,11 +46,12 @@ def test_a_routine_build_leaves_views_as_they_are_and_a_change_recreates_them(
         emulator, any_warehouse):
     emulator.call("crm.lead.add", {"fields": {"TITLE": "Окна", "SOURCE_ID": "WEB"}})
     sync(any_warehouse)
-    first = build(any_warehouse)
+    results = transform.build(any_warehouse, ROUTINE)
+    first = outcomes(results)
     assert set(first.values()) == {"created"} and len(first) > 10, first
     before = marts(any_warehouse)
 
-    recreated = views_over_tables(any_warehouse)
+    recreated = views_over_tables(any_warehouse, results)
     again = build(any_warehouse)
     assert {v for v, outcome in again.items() if outcome == "created"} == recreated
     assert len(recreated) < len(again) / 2, recreated  # most views read only raw tables
