@@ -73,16 +73,17 @@ bi: bi-setup
 worker: setup
 	$(VENV)/bin/bitrix-warehouse worker
 
-# One worker per core (each with its own emulator): the suite waits on dbt and Dagster
-# subprocesses, not on one another; the slowest tests are listed at the end.
+# One worker per core (each with its own emulator), each handed one test at a time, the longest
+# first (tests/conftest.py): with xdist's default chunks one worker was left with the last
+# long tests while the other sat idle. The slowest tests are listed at the end.
 test: bi-setup $(CHROMIUM) postgres-server
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/pytest -n auto --dist load --durations=15
+	$(VENV)/bin/pytest -n auto --dist load --maxschedchunk 1 --durations=15
 
 # The edit-run loop: lint, then every test but the slow end-to-end ones (see tests/conftest.py).
 test-fast: setup postgres-server
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/pytest -n auto --dist load -m "not slow and not bi" --durations=10
+	$(VENV)/bin/pytest -n auto --dist load --maxschedchunk 1 -m "not slow and not bi" --durations=10
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -116,12 +116,19 @@ SLOW_MODULES = {
 }
 
 
+LONGEST = ("tests/bi/test_dashboards.py", "tests/test_benchmarks_smoke.py")
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         path = item.nodeid.split("::")[0]
         on_postgres = "[postgres" in item.nodeid
         if on_postgres or any(path == m or path.startswith(m + "/") for m in SLOW_MODULES):
             item.add_marker(pytest.mark.slow)
-    # the slowest first (the stateful test, then every slow test), each group in its order
+    # The longest first, so that the last tests to start are short and both workers finish
+    # together (`make test` hands each worker one test at a time: `--maxschedchunk 1`): the
+    # stateful test, the dashboards and the benchmarks' smoke runs (1-2.5 min each), then
+    # every other slow test, each group in its order.
     items.sort(key=lambda item: (0 if "incremental_equals_full_rebuild" in item.nodeid
-                                 else 1 if item.get_closest_marker("slow") else 2))
+                                 else 1 if item.nodeid.startswith(LONGEST)
+                                 else 2 if item.get_closest_marker("slow") else 3))
