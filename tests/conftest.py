@@ -127,7 +127,7 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.slow)
     # The longest first, so that the last tests to start are short and both workers finish
     # together (`make test` hands each worker one test at a time: `--maxschedchunk 1`): the
-    # stateful test, the dashboards and the benchmarks' smoke runs (1-2.5 min each), then
+    # stateful test, the dashboards and the benchmarks' smoke runs (up to 2.5 min each), then
     # every other slow test, each group in its order.
     items.sort(key=lambda item: (0 if "incremental_equals_full_rebuild" in item.nodeid
                                  else 1 if item.nodeid.startswith(LONGEST)
