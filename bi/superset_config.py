@@ -1,15 +1,23 @@
 """Superset's configuration for the bitrix-warehouse dashboards (read by Superset itself).
 
-`orchestration/superset.py` sets the environment: SUPERSET_HOME (Superset's own metadata,
-SQLite) and SUPERSET_SECRET_KEY (made once per home and kept there). Data comes from the BI
-copy only, through one read-only DuckDB connection per query (no pool, no cache), so a
-dashboard always reads the newest published file and never holds it open between refreshes.
+`orchestration/commands/superset.py` sets the environment: SUPERSET_HOME (Superset's own
+metadata, SQLite), SUPERSET_SECRET_KEY (made once per home and kept there) and BI_PATH (the BI
+copy the dashboards read). Data comes from the BI copy only, through one read-only DuckDB
+connection per query (no pool), so a dashboard reads the newest published file and never holds
+it open between refreshes; chart data is cached per published file (`PublishedCopyCache`).
 """
 
 import os
+import sys
+from pathlib import Path
 
 import duckdb
 from duckdb_engine import ConnectionWrapper
+
+# Superset runs this file without importing it, and flask-caching imports a cache class by its
+# module path: the project's cache is a module beside this file (appended: nothing installed
+# is shadowed)
+sys.path.append(str(Path(__file__).resolve().parent))
 
 _HOME = os.environ["SUPERSET_HOME"]
 
@@ -17,9 +25,13 @@ SECRET_KEY = os.environ["SUPERSET_SECRET_KEY"]
 SQLALCHEMY_DATABASE_URI = f"sqlite:///{_HOME}/superset.db"
 DATA_DIR = _HOME
 
-# the data changes every minute: never serve a chart from a cache
-CACHE_CONFIG = {"CACHE_TYPE": "NullCache"}
-DATA_CACHE_CONFIG = {"CACHE_TYPE": "NullCache"}
+CACHE_CONFIG = {"CACHE_TYPE": "NullCache"}  # Superset's own metadata: read fresh every time
+# chart data for a day, per published BI copy; `admin.py setup` reads no chart data
+DATA_CACHE_CONFIG = (
+    {"CACHE_TYPE": "published_cache.PublishedCopyCache", "CACHE_DEFAULT_TIMEOUT": 86400,
+     "CACHE_THRESHOLD": 2000}
+    if os.environ.get("BI_PATH") else {"CACHE_TYPE": "NullCache"}
+)
 EXPLORE_FORM_DATA_CACHE_CONFIG = {"CACHE_TYPE": "SimpleCache", "CACHE_DEFAULT_TIMEOUT": 86400}
 FILTER_STATE_CACHE_CONFIG = {"CACHE_TYPE": "SimpleCache", "CACHE_DEFAULT_TIMEOUT": 86400}
 

@@ -61,16 +61,20 @@ def _kept_secret(path: Path) -> str:
     return path.read_text().strip()
 
 
-def environment(folder: Path) -> dict[str, str]:
+def environment(folder: Path, bi_path: Path | None = None) -> dict[str, str]:
     """Superset's environment: the caller's without the portal's settings (the webhook URL
-    holds a secret Superset has no use for), plus where its metadata and key live."""
-    return {
+    holds a secret Superset has no use for), plus where its metadata and key live and, for
+    the server, the BI copy whose chart data it caches (`bi/published_cache.py`)."""
+    env = {
         **{name: value for name, value in os.environ.items()
-           if not name.startswith("SOURCES__")},
+           if not name.startswith("SOURCES__") and name != "BI_PATH"},
         "SUPERSET_HOME": str(folder.resolve()),
         "SUPERSET_CONFIG_PATH": str(BI_DIR / "superset_config.py"),
         "SUPERSET_SECRET_KEY": _kept_secret(folder / "secret_key"),
     }
+    if bi_path is not None:
+        env["BI_PATH"] = str(bi_path.resolve())
+    return env
 
 
 def setup(settings: Settings, folder: Path) -> str:
@@ -124,7 +128,7 @@ def running(settings: Settings, *, port: int, folder: Path) -> Iterator[Superset
         [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "1",
          "--worker-class", "gthread", "--threads", "8", "--timeout", "120",
          "superset.app:create_app()"],
-        env=environment(folder), stdout=log, stderr=subprocess.STDOUT,
+        env=environment(folder, settings.bi_path), stdout=log, stderr=subprocess.STDOUT,
     )
     try:
         url = f"http://127.0.0.1:{port}"
