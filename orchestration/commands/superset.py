@@ -7,7 +7,9 @@ venv. Its metadata database (SQLite), secret key and admin password live in `dat
 beside the warehouse, made on first start and kept. Every start re-imports the dashboards
 kept as code in `bi/dashboards/`, pointed at BI_PATH read-only, then serves Superset on
 127.0.0.1 with gunicorn. Superset opens one read-only connection per query, so a refresh
-reads the file the last publish swapped in, and never takes a lock the pipeline could meet.
+reads the file the last publish swapped in, and never takes a lock the pipeline could meet; it
+keeps chart data per published file (`bi/published_cache.py`), so opening a dashboard again
+queries nothing until the next publish.
 """
 
 import os
