@@ -15,9 +15,16 @@ portal times, with incremental syncs in between. At the end of every sequence:
 Seeded (`derandomize`) and bounded: a handful of sequences, at most five syncs each, no
 shrinking (a failure prints its whole sequence of steps). On each engine: DuckDB and PostgreSQL
 (whose incremental models take other paths: a lateral join for the manager of a stay).
+
+And a build killed (SIGKILL) while dbt updates an incremental model: the next cycle gives what
+a full rebuild gives.
 """
 
+import os
 import re
+import subprocess
+import sys
+import time
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -27,9 +34,11 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
+from emulator.testing import ROOT
 from orchestration.pipeline import operations, transform
 from orchestration.pipeline.settings import Settings
 from tests.scenarios.portal import Portal
+from tests.warehouse import settings_env
 
 AD_ID = re.compile(r"^[0-9]{6,}$")  # the ad_id_pattern var
 UTM = st.sampled_from([None, "2000000001", "2000000002", "yandex"])
@@ -377,3 +386,78 @@ def test_incremental_marts_equal_a_full_rebuild_and_an_independent_count(
         suppress_health_check=list(HealthCheck),
     )
     machine().runTest()
+
+
+BUILD_SCRIPT = "from orchestration.pipeline import operations, settings; " \
+               "operations.build(settings.load())"
+
+
+def _build_killed_while_updating(settings_: Settings, model: str, delay: float) -> bool:
+    """The routine build in a process of its own, SIGKILLed `delay` s after dbt starts the
+    incremental `model`; whether the kill came before dbt had finished it (its `dbt.log` says
+    it started and not that it was created)."""
+    log = transform.target_of(settings_) / "logs" / "dbt.log"
+    offset = log.stat().st_size if log.exists() else 0
+    started = re.compile(rf"START sql incremental model \w+\.{model} ")
+    finished = re.compile(rf"OK created sql incremental model \w+\.{model} ")
+
+    def written() -> str:
+        if not log.exists():
+            return ""
+        with log.open(encoding="utf-8", errors="replace") as f:
+            f.seek(offset)
+            return f.read()
+
+    process = subprocess.Popen([sys.executable, "-c", BUILD_SCRIPT], cwd=ROOT,
+                               env={**os.environ, **settings_env(settings_)},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 180
+    while (process.poll() is None and not started.search(written())
+           and time.monotonic() < deadline):
+        time.sleep(0.002)
+    time.sleep(delay)
+    process.kill()
+    process.wait()
+    text = written()
+    return (process.returncode == -9 and started.search(text) is not None
+            and finished.search(text) is None)
+
+
+def test_a_build_killed_while_it_updates_an_incremental_model_is_made_good_by_the_next_cycle(
+    portal
+):
+    """kill -9 while dbt replaces the stays of the deals a pass touched (`int_stage_intervals`,
+    delete+insert in one transaction): nothing of it stays, and the next cycle builds those
+    stays again, so the warehouse equals a full rebuild and the stays are the story's."""
+    anna = portal.manager("Анна Смирнова")
+    portal.at("2024-05-02T10:00:00+03:00")
+    deals = [portal.deal(TITLE=f"Заказ {n}", OPPORTUNITY=1000 * (n + 1), ASSIGNED_BY_ID=anna)
+             for n in range(3)]
+    portal.sync()
+    moved = 0
+    # killed well into the model (its SQL takes ~0.1 s here), or, when dbt had finished it by
+    # then, again sooner with the next deal moved
+    for delay in (0.04, 0.02, 0.0):
+        portal.at(f"2024-05-0{3 + moved}T10:00:00+03:00")
+        portal.update_deal(deals[moved], STAGE_ID="PREPARATION")
+        moved += 1
+        operations.load(portal.settings, operations.Sync(), rate_per_second=0)
+        if _build_killed_while_updating(portal.settings, "int_stage_intervals", delay):
+            break
+    else:
+        pytest.fail("no kill came while dbt was updating int_stage_intervals")
+
+    portal.sync()  # the next cycle
+    expected = []
+    for n, deal in enumerate(deals):
+        if n < moved:  # NEW from the 2nd until its move n + 1 days later, then PREPARATION
+            expected += [(deal, "NEW", "PREPARATION", Decimal(n + 1)),
+                         (deal, "PREPARATION", None, None)]
+        else:
+            expected.append((deal, "NEW", None, None))
+    assert portal.rows("select record_id, stage_id, next_stage_id, duration_days"
+                       " from marts.fct_stage_intervals where entity = 'deal'"
+                       " order by record_id, entered_at") == expected
+    incremental = warehouse_contents(portal.settings)
+    transform.build(portal.settings, transform.Build(data_tests=False, full_refresh=True))
+    assert warehouse_contents(portal.settings) == incremental
