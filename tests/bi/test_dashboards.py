@@ -2,8 +2,8 @@
 (Debian's package, driven by Playwright): every chart loads without an error, the figures on
 the page are the marts' figures, a table's CSV and Excel exports hold all its rows, a manager
 filter never shows a rate above 100 %, a dashboard opened again answers from Superset's cache
-while a sync published meanwhile shows on the next refresh, and a client's login sees its own portal's rows alone. Screenshots go to
-test-artifacts/bi/.
+while a sync published meanwhile shows on the next refresh, and a client's login sees its own
+portal's rows alone. Screenshots go to test-artifacts/bi/.
 
 `pytest -m bi` runs these alone."""
 
