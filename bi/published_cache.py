@@ -5,8 +5,6 @@ import threading
 
 from flask_caching.backends.simplecache import SimpleCache
 
-_NOT_LOOKED_UP = object()
-
 
 class PublishedCopyCache(SimpleCache):
     """Chart data kept for the BI copy it was read from, so a dashboard opened again answers
@@ -16,15 +14,20 @@ class PublishedCopyCache(SimpleCache):
     Each publish swaps a new file in as BI_PATH (`os.replace`), so the file's identity (inode,
     modification time, size) names a published state, and every key is filed under the one
     BI_PATH has when the chart asks: the first request after a publish misses and queries the
-    new file. A miss's answer is filed under the identity seen at its lookup, before its query
-    opened the file: a publish in between files fresher data under the older name, which no
-    later request looks up, never older data under the newer one. Superset looks up and stores
-    a chart's data in one request's thread. Old entries go as the cache fills (its threshold)."""
+    new file. The answers of older copies can never be asked for again, so the first request
+    that sees a new copy drops them all: the cache holds one copy's answers (a dashboard
+    refreshing every minute beside a publish every minute would otherwise fill it with dead
+    DataFrames up to its threshold). A miss's answer is kept only when BI_PATH is still the
+    copy of its lookup, made before its query opened the file: an answer whose query raced a
+    publish is not kept. Superset looks up and stores a chart's data in one request's
+    thread."""
 
     def __init__(self, bi_path: str, **kwargs) -> None:
         super().__init__(**kwargs)
         self._bi_path = bi_path
         self._looked_up = threading.local()  # a missed key → the copy it missed in
+        self._held = None  # the copy whose answers the cache holds
+        self._swap_lock = threading.Lock()  # (cachelib has its own `_lock`)
 
     @classmethod
     def factory(cls, app, config, args, kwargs):
@@ -32,11 +35,19 @@ class PublishedCopyCache(SimpleCache):
         return cls(os.environ["BI_PATH"], *args, **kwargs)
 
     def _copy(self) -> str | None:
+        """The identity of the copy BI_PATH names now (None: nothing published yet); a new one
+        drops the answers of the one before."""
         try:
             stat = os.stat(self._bi_path)
-        except OSError:  # not published yet, or the swap's instant on a platform without it
+        except OSError:
             return None
-        return f"{stat.st_ino}-{stat.st_mtime_ns}-{stat.st_size}"
+        copy = f"{stat.st_ino}-{stat.st_mtime_ns}-{stat.st_size}"
+        if copy != self._held:
+            with self._swap_lock:
+                if copy != self._held:
+                    self._held = copy
+                    super().clear()
+        return copy
 
     def get(self, key: str):
         copy = self._copy()
@@ -46,9 +57,9 @@ class PublishedCopyCache(SimpleCache):
         return value
 
     def set(self, key: str, value, timeout: int | None = None) -> bool:
-        copy = self._looked_up.__dict__.pop(key, _NOT_LOOKED_UP)
-        if copy is _NOT_LOOKED_UP:
-            copy = self._copy()
+        copy = self._copy()
+        if self._looked_up.__dict__.pop(key, copy) != copy:
+            return False  # a publish came between the lookup and the query
         return copy is not None and super().set(f"{copy}/{key}", value, timeout)
 
     def add(self, key: str, value, timeout: int | None = None) -> bool:

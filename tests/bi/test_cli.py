@@ -81,15 +81,17 @@ cache = PublishedCopyCache(copy, threshold=100, default_timeout=0)
 seen = []
 seen.append(cache.get("chart"))           # a miss: the chart queries the copy...
 cache.set("chart", "first copy")           # ...and its answer is kept
+cache.get("table"); cache.set("table", "first copy")
 seen.append(cache.get("chart"))           # opened again: from the cache
 os.replace(newer, copy)                    # the pipeline publishes
 seen.append(cache.get("chart"))           # the new copy: a miss, never the old answer
+seen.append(len(cache._cache))             # and the old copy's answers are gone
 cache.set("chart", "second copy")
 seen.append(cache.get("chart"))
 seen.append(cache.get("other"))           # looked up in the second copy, then a publish
 os.replace(newest, copy)                   # before its query opened the file:
-cache.set("other", "third copy")           # the fresher answer is filed under the second
-seen.append(cache.get("other"))           # so the third copy's lookup queries again
+seen.append(cache.set("other", "raced"))   # its answer is not kept
+seen.append(cache.get("other"))           # the third copy's lookup queries again
 os.remove(copy)                            # nothing published: nothing kept or served
 seen.append(cache.set("chart", "none"))
 seen.append(cache.get("chart"))
@@ -99,8 +101,8 @@ print(seen)
 
 def test_superset_serves_chart_data_from_the_cache_until_the_next_publish(tmp_path):
     """Chart data is cached per published BI copy: a dashboard opened again answers from
-    memory, and the first request after a publish queries the new file. The dashboards test
-    shows the same through the browser."""
+    memory, and the first request after a publish queries the new file and drops the old
+    copy's answers. The dashboards test shows the same through the browser."""
     copies = []
     for name in ("bi.duckdb", "new.duckdb", "newest.duckdb"):
         (tmp_path / name).write_text(name)
@@ -110,5 +112,5 @@ def test_superset_serves_chart_data_from_the_cache_until_the_next_publish(tmp_pa
     result = subprocess.run([str(superset.BIN / "python"), "-c", CACHE_ACROSS_PUBLISHES,
                              *copies], env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.strip() == str([None, "first copy", None, "second copy", None, None,
-                                         False, None])
+    assert result.stdout.strip() == str([None, "first copy", None, 0, "second copy", None,
+                                         False, None, False, None])
