@@ -22,17 +22,12 @@ class PublishedCopyCache(SimpleCache):
     publish is not kept. Superset looks up and stores a chart's data in one request's
     thread."""
 
-    def __init__(self, bi_path: str, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self._bi_path = bi_path
+    def __init__(self, bi_path: str | None = None, **kwargs) -> None:
+        super().__init__(**kwargs)  # flask-caching's factory passes the threshold and the rest
+        self._bi_path = bi_path or os.environ["BI_PATH"]
         self._looked_up = threading.local()  # a missed key → the copy it missed in
         self._held = None  # the copy whose answers the cache holds
         self._swap_lock = threading.Lock()  # (cachelib has its own `_lock`)
-
-    @classmethod
-    def factory(cls, app, config, args, kwargs):
-        kwargs["threshold"] = config.get("CACHE_THRESHOLD", 500)
-        return cls(os.environ["BI_PATH"], *args, **kwargs)
 
     def _copy(self) -> str | None:
         """The identity of the copy BI_PATH names now (None: nothing published yet); a new one
@@ -49,9 +44,14 @@ class PublishedCopyCache(SimpleCache):
                     super().clear()
         return copy
 
+    def _filed(self, key: str, copy: str | None) -> str | None:
+        """Where `key` is kept for `copy`: nowhere while nothing is published."""
+        return None if copy is None else f"{copy}/{key}"
+
     def get(self, key: str):
         copy = self._copy()
-        value = None if copy is None else super().get(f"{copy}/{key}")
+        filed = self._filed(key, copy)
+        value = None if filed is None else super().get(filed)
         if value is None:  # a miss: its answer is set next, in this thread
             self._looked_up.__dict__[key] = copy
         return value
@@ -60,16 +60,17 @@ class PublishedCopyCache(SimpleCache):
         copy = self._copy()
         if self._looked_up.__dict__.pop(key, copy) != copy:
             return False  # a publish came between the lookup and the query
-        return copy is not None and super().set(f"{copy}/{key}", value, timeout)
+        filed = self._filed(key, copy)
+        return filed is not None and super().set(filed, value, timeout)
 
     def add(self, key: str, value, timeout: int | None = None) -> bool:
-        copy = self._copy()
-        return copy is not None and super().add(f"{copy}/{key}", value, timeout)
+        filed = self._filed(key, self._copy())
+        return filed is not None and super().add(filed, value, timeout)
 
     def has(self, key: str) -> bool:
-        copy = self._copy()
-        return copy is not None and super().has(f"{copy}/{key}")
+        filed = self._filed(key, self._copy())
+        return filed is not None and super().has(filed)
 
     def delete(self, key: str) -> bool:
-        copy = self._copy()
-        return copy is not None and super().delete(f"{copy}/{key}")
+        filed = self._filed(key, self._copy())
+        return filed is not None and super().delete(filed)

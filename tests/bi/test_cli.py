@@ -76,8 +76,11 @@ import os, sys
 import superset_config
 from published_cache import PublishedCopyCache
 copy, newer, newest = sys.argv[1:]
-assert superset_config.DATA_CACHE_CONFIG["CACHE_TYPE"] == "published_cache.PublishedCopyCache"
-cache = PublishedCopyCache(copy, threshold=100, default_timeout=0)
+from flask import Flask
+from flask_caching import Cache
+made = Cache(Flask("superset"), config=superset_config.DATA_CACHE_CONFIG)  # as Superset makes it
+cache = made.cache
+assert isinstance(cache, PublishedCopyCache) and cache._threshold == 2000, cache
 seen = []
 seen.append(cache.get("chart"))           # a miss: the chart queries the copy...
 cache.set("chart", "first copy")           # ...and its answer is kept
