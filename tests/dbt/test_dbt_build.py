@@ -177,3 +177,33 @@ def test_incremental_models_of_a_release_without_portals_are_rebuilt_whole_once(
     transform.build(warehouse, transform.Build(data_tests=False, full_refresh=True))
     assert upgraded == incremental_rows(warehouse)
     assert all(rows for rows in upgraded.values())
+
+
+def test_the_stays_fact_a_release_rebuilt_every_run_is_rebuilt_whole_once(warehouse, emulator):
+    """An upgrade: fct_stage_intervals was a table rebuilt every run, without the mark
+    (`last_loaded_at`) it is now built incrementally by; the next routine build empties it and
+    takes every stay again, then later builds take only what changed."""
+    deals = [emulator.call("crm.deal.add", {"fields": {"TITLE": f"Фара {i}", "OPPORTUNITY": 900}})
+             ["result"] for i in range(3)]
+    sync(warehouse)
+    transform.build(warehouse, transform.Build(data_tests=False))
+    with warehouse.warehouse.connect() as con:
+        con.execute("alter table marts.fct_stage_intervals drop column last_loaded_at")
+    emulator.call("crm.deal.update", {"id": deals[0], "fields": {"STAGE_ID": "WON"}})
+    emulator.call("crm.deal.delete", {"id": deals[1]})
+    sync(warehouse)
+    reconcile(warehouse)
+    transform.build(warehouse, transform.Build(data_tests=False))
+    query = "select * from marts.fct_stage_intervals order by stay_id"
+    upgraded = named_rows(warehouse, query)
+    transform.build(warehouse, transform.Build(data_tests=False, full_refresh=True))
+    assert upgraded == named_rows(warehouse, query)
+    assert {row["record_id"] for row in upgraded if row["entity"] == "deal"} == {
+        int(deals[0]), int(deals[2])}
+
+
+def named_rows(warehouse, sql: str) -> list[dict]:
+    with warehouse.warehouse.connect(read_only=True) as con:
+        cur = con.execute(sql)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]

@@ -15,47 +15,53 @@
 -- record's stays change only when its history (the open stay closes) or its observed versions
 -- (the manager) change. See `loaded_at` for why the mark is per portal and inclusive; a portal
 -- not built yet (an empty `this`, a new portal) takes every row.
+-- (the inputs are read where they are used, not as CTEs: DuckDB would copy a CTE used twice
+-- whole, where a run that takes a few records wants a filtered scan)
 with
-
-history as (
-    select * from {{ ref('int_stage_history_unioned') }}
-),
-
-managers as (
-    select * from {{ ref('int_manager_versions') }}
-),
 
 {% if is_incremental() and has_column(this, 'portal') %}
 built as (
-    select portal, max(last_loaded_at) as last_loaded_at
-    from {{ this }}
-    group by portal
+    {{ newest_load_built() }}
 ),
 
 touched as (
     select history.portal, history.entity, history.record_id
-    from history
+    from {{ ref('int_stage_history_unioned') }} as history
     left join built on built.portal = history.portal
-    where built.last_loaded_at is null or history.loaded_at >= built.last_loaded_at
+    where {{ loaded_since('history.loaded_at') }}
     union
     select managers.portal, managers.entity, managers.record_id
-    from managers
+    from {{ ref('int_manager_versions') }} as managers
     left join built on built.portal = managers.portal
-    where built.last_loaded_at is null or managers.loaded_at >= built.last_loaded_at
+    where {{ loaded_since('managers.loaded_at') }}
 ),
 
 scoped as (
     select history.*
-    from history
+    from {{ ref('int_stage_history_unioned') }} as history
     where exists (
         select 1 from touched
         where history.portal = touched.portal
             and history.entity = touched.entity and history.record_id = touched.record_id
     )
 ),
+
+scoped_managers as (
+    select managers.*
+    from {{ ref('int_manager_versions') }} as managers
+    where exists (
+        select 1 from touched
+        where managers.portal = touched.portal
+            and managers.entity = touched.entity and managers.record_id = touched.record_id
+    )
+),
 {% else %}
 scoped as (
-    select * from history
+    select * from {{ ref('int_stage_history_unioned') }}
+),
+
+scoped_managers as (
+    select * from {{ ref('int_manager_versions') }}
 ),
 {% endif %}
 
@@ -67,7 +73,7 @@ first_managers as (
             row_number() over (
                 partition by portal, entity, record_id order by modified_at, version_key
             ) as version_number
-        from managers
+        from scoped_managers
     ) as numbered
     where version_number = 1
 ),
@@ -77,7 +83,7 @@ record_loads as (
     from (
         select portal, entity, record_id, loaded_at from scoped
         union all
-        select portal, entity, record_id, loaded_at from managers
+        select portal, entity, record_id, loaded_at from scoped_managers
     ) as loads
     group by portal, entity, record_id
 ),
@@ -109,7 +115,7 @@ with_managers as (
         record_loads.last_loaded_at
     from stays
     {% if target.type == 'duckdb' -%}
-    asof left join managers
+    asof left join scoped_managers as managers
         on stays.portal = managers.portal
         and stays.entity = managers.entity
         and stays.record_id = managers.record_id

@@ -10,7 +10,8 @@ renamed as (
         entity,
         id as record_id,
         is_deleted,
-        {{ utc('noticed_at') }} as deleted_noticed_at
+        {{ utc('noticed_at') }} as deleted_noticed_at,
+        {{ loaded_at() }} as loaded_at
     from source
 )
 
