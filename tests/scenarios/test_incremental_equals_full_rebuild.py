@@ -423,14 +423,16 @@ def _build_killed_while_updating(settings_: Settings, model: str, delay: float) 
             and finished.search(text) is None)
 
 
+@pytest.mark.parametrize("model", ["int_stage_intervals", "fct_stage_intervals"])
 def test_a_build_killed_while_it_updates_an_incremental_model_is_made_good_by_the_next_cycle(
-    portal
+    portal, model
 ):
     """kill -9 while dbt replaces the stays of the deals a pass touched (`int_stage_intervals`,
-    delete+insert in one transaction): the next cycle builds those stays again, so the
-    warehouse equals a full rebuild and the stays are the story's. (Whether the killed update
-    left its table as it was is not asserted: a kill between dbt's commit and its log line
-    would look like one that came before, and the table would rightly have changed.)"""
+    then the mart above it, `fct_stage_intervals`: a delete and an insert in one transaction
+    each): the next cycle builds those stays again, so the warehouse equals a full rebuild and
+    the stays are the story's. (Whether the killed update left its table as it was is not
+    asserted: a kill between dbt's commit and its log line would look like one that came
+    before, and the table would rightly have changed.)"""
     anna = portal.manager("Анна Смирнова")
     portal.at("2024-05-02T10:00:00+03:00")
     deals = [portal.deal(TITLE=f"Заказ {n}", OPPORTUNITY=1000 * (n + 1), ASSIGNED_BY_ID=anna)
@@ -444,10 +446,10 @@ def test_a_build_killed_while_it_updates_an_incremental_model_is_made_good_by_th
         portal.update_deal(deals[moved], STAGE_ID="PREPARATION")
         moved += 1
         operations.load(portal.settings, operations.Sync(), rate_per_second=0)
-        if _build_killed_while_updating(portal.settings, "int_stage_intervals", delay):
+        if _build_killed_while_updating(portal.settings, model, delay):
             break
     else:
-        pytest.fail("no kill came while dbt was updating int_stage_intervals")
+        pytest.fail(f"no kill came while dbt was updating {model}")
 
     portal.sync()  # the next cycle
     expected = []
