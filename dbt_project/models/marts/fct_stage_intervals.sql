@@ -26,6 +26,8 @@ live as (
     select portal, 'deal' as entity, deal_id as record_id from {{ ref('fct_deals') }}
 ),
 
+-- (read by the incremental run only, but named here: dbt finds a model's inputs with
+-- is_incremental() false)
 deleted as (
     select * from {{ ref('stg_bitrix__deleted_records') }}
 ),
