@@ -21,8 +21,9 @@ from tests.warehouse import MARTS, settings_env
 
 pytestmark = pytest.mark.slow
 
-# Columns that hold the local clock of the build or the sync, not the portal's data.
-CLOCK_COLUMNS = {"built_at", "last_synced_at", "days_in_current_stage"}
+# Columns that hold the local clock of the build, the sync or the load (an incremental fact's
+# mark), not the portal's data.
+CLOCK_COLUMNS = {"built_at", "last_synced_at", "days_in_current_stage", "last_loaded_at"}
 
 
 def _cycle(settings: Settings) -> dict:
