@@ -182,7 +182,7 @@ def test_incremental_models_of_a_release_without_portals_are_rebuilt_whole_once(
 def test_the_stays_fact_a_release_rebuilt_every_run_is_rebuilt_whole_once(warehouse, emulator):
     """An upgrade: fct_stage_intervals was a table rebuilt every run, without the mark
     (`last_loaded_at`) it is now built incrementally by; the next routine build empties it and
-    takes every stay again, then later builds take only what changed."""
+    takes every stay again (a deal moved and one deleted meanwhile), as a full rebuild would."""
     deals = [emulator.call("crm.deal.add", {"fields": {"TITLE": f"Фара {i}", "OPPORTUNITY": 900}})
              ["result"] for i in range(3)]
     sync(warehouse)
