@@ -28,7 +28,10 @@ def log_in(page: Page, running: superset.Superset, username: str = superset.ADMI
     page.fill("#username", username)
     page.fill("#password", password or running.password)
     page.click("button[type=submit]")
-    page.wait_for_url("**/superset/welcome/**")
+    # Logged in once the welcome page's answer arrives (its session cookie with it); its many
+    # scripts need not finish. Superset's first page after its start took over 30 s once on a
+    # busy 2-core CI machine, so the wait is the charts' one.
+    page.wait_for_url("**/superset/welcome/**", wait_until="commit", timeout=LOAD_TIMEOUT * 1000)
 
 
 def chart_count(slug: str) -> int:
