@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from orchestration.pipeline import standing_views
 from orchestration.pipeline.failures import disk_full, disk_full_hint
 from orchestration.pipeline.settings import Settings
 
@@ -144,6 +145,12 @@ def _parse(settings: Settings, target: Path):
     return parsed.result
 
 
+def _manifest(settings: Settings, target: Path, key: tuple):
+    if key not in _MANIFESTS:
+        _MANIFESTS[key] = _parse(settings, target)
+    return _MANIFESTS[key]
+
+
 def invoke(settings: Settings, command: list[str]):
     """Run a dbt command in this process, with the manifest kept for warehouses of this name
     and this state of the project files (parsed on the first command that needs it). The
@@ -154,16 +161,29 @@ def invoke(settings: Settings, command: list[str]):
 
     target, key = target_of(settings), _manifest_key(settings)
     with _closing():
-        if key not in _MANIFESTS:
-            _MANIFESTS[key] = _parse(settings, target)
         args = arguments(settings, [*command, "--no-write-json"], target)
-        return dbtRunner(manifest=_MANIFESTS[key]).invoke(args)
+        return dbtRunner(manifest=_manifest(settings, target, key)).invoke(args)
 
 
 def build(settings: Settings, what: Build = Build()) -> list:
-    """Run the build; returns dbt's node results, or raises BuildFailed saying what failed."""
-    result = invoke(settings, what.command())
+    """Run the build; returns dbt's node results, or raises BuildFailed saying what failed.
+    A routine build (every model, no selection) leaves out the views that cannot have changed
+    since the last one (`standing_views`)."""
+    target, key = target_of(settings), _manifest_key(settings)
+    every_view = what.models and not what.select
+    command = what.command()
+    if every_view and not what.full_refresh:
+        manifest, kept = _manifest(settings, target, key), standing_views.kept(target)
+        if kept and kept == standing_views.fingerprint(settings, manifest, key, dbt_vars(settings)):
+            command = _without_standing_views(what, manifest)
+    result = invoke(settings, command)
     results = list(getattr(result.result, "results", None) or [])
+    if what.models and not result.success:
+        standing_views.keep(target, None)  # nothing to trust: the next build visits every view
+    elif every_view and command == what.command():
+        # every view visited, so made as the project says: what they are made of now
+        standing_views.keep(target, standing_views.fingerprint(
+            settings, _MANIFESTS[key], key, dbt_vars(settings)))
     if result.success:
         return results
     failures = []
@@ -177,6 +197,18 @@ def build(settings: Settings, what: Build = Build()) -> list:
     if disk_full(detail):
         detail = f"{disk_full_hint(settings.warehouse.disk)} ({detail})"
     raise BuildFailed(f"dbt {what.command()[0]} failed: {detail}", results)
+
+
+def _without_standing_views(what: Build, manifest) -> list[str]:
+    """`what`'s command with every model selected but the standing views, and, when it runs
+    them, every data test (dbt would leave out the tests of a model left out)."""
+    skipped = {view.unique_id for view in standing_views.standing(manifest)}
+    models = [node.name for uid, node in manifest.nodes.items()
+              if node.resource_type == "model" and uid not in skipped]
+    tests = ["resource_type:test"] if what.data_tests else []
+    if what.unit_tests:
+        tests.append("resource_type:unit_test")
+    return [*what.command(), "--select", *tests, *models]
 
 
 def ensure_manifest(settings: Settings, target: Path) -> Path:

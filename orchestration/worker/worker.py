@@ -53,12 +53,8 @@ from orchestration.worker import events
 
 log = logging.getLogger("bitrix_warehouse.worker")
 
-# Views read the raw tables as they are; only tables and incremental models hold data to
-# rebuild. Every model runs when the project's files are new to this process (views included).
-EVERY_MODEL = transform.Build(data_tests=False)
-DATA_MODELS = transform.Build(
-    data_tests=False, select=("config.materialized:table", "config.materialized:incremental")
-)
+# The routine build: it leaves out the views that cannot have changed (`standing_views`).
+DATA_MODELS = transform.Build(data_tests=False)
 DATA_TESTS = transform.Build(models=False)
 FRESHNESS_ONLY = transform.Build(data_tests=False, select=("mart_pipeline_freshness",))
 
@@ -109,7 +105,6 @@ class Worker:
         self._failing: set[str] = set()  # portals whose last pass failed (alerted once)
         self._last_publish = 0.0
         self._unbuilt = True  # rows loaded that no build has published yet (at start: unknown)
-        self._project_built = 0.0  # the project files' mtime when every model last ran
         self._next_tests = time.monotonic() + timing.test_every_seconds
         self._next_reconcile = 0.0  # at start: deletes made while no one listened
         self._tests_pending = False
@@ -239,14 +234,9 @@ class Worker:
             if not self._unbuilt:
                 result.trigger = "refresh"
             step = time.perf_counter()
-            project = transform.project_mtime()
             build = DATA_MODELS if self._unbuilt else FRESHNESS_ONLY
-            if project != self._project_built:
-                build = EVERY_MODEL
             with self.settings.warehouse.writing():
                 built = transform.build(self.settings, build)
-            if build is EVERY_MODEL:
-                self._project_built = project
             result.seconds["transform"] = time.perf_counter() - step
             published = operations.publish(self.settings)
             result.seconds["publish"] = published.seconds

@@ -1,7 +1,11 @@
-"""Views are recreated only when they would change (`dbt_project/macros/view.sql`): a routine
-build leaves them as they are, and whatever changes what a view is still recreates it."""
+"""Views are recreated only when they would change (`dbt_project/macros/view.sql`), and a
+routine build does not even visit those that read only raw tables while nothing they are made
+of changed (`orchestration/pipeline/standing_views.py`); whatever changes what a view is still
+recreates it."""
 
-from orchestration.pipeline import transform
+import pytest
+
+from orchestration.pipeline import standing_views, transform
 from tests.warehouse import sync
 
 ROUTINE = transform.Build(data_tests=False)
@@ -42,6 +46,11 @@ def marts(settings) -> dict[str, list]:
                 for m in ("fct_leads", "mart_lead_sources_daily", "dim_managers")}
 
 
+def standing(settings) -> set[str]:
+    manifest = transform._MANIFESTS[transform._manifest_key(settings)]
+    return {view.name for view in standing_views.standing(manifest)}
+
+
 def test_a_routine_build_leaves_views_as_they_are_and_a_change_recreates_them(
         emulator, any_warehouse):
     emulator.call("crm.lead.add", {"fields": {"TITLE": "Окна", "SOURCE_ID": "WEB"}})
@@ -50,12 +59,24 @@ def test_a_routine_build_leaves_views_as_they_are_and_a_change_recreates_them(
     first = outcomes(results)
     assert set(first.values()) == {"created"} and len(first) > 10, first
     before = marts(any_warehouse)
+    views, left_out = set(first), standing(any_warehouse)
+    assert "stg_bitrix__leads" in left_out and "int_deals_classified" not in left_out
+    assert len(left_out) > len(views) / 2, left_out  # most views read only raw tables
 
+    # nothing they are made of changed: the standing views are not visited, the others are
+    # left as they are, or made again on PostgreSQL where they read a table dbt replaced
     recreated = views_over_tables(any_warehouse, results)
     again = build(any_warehouse)
+    assert set(again) == views - left_out
     assert {v for v, outcome in again.items() if outcome == "created"} == recreated
-    assert len(recreated) < len(again) / 2, recreated  # most views read only raw tables
     assert marts(any_warehouse) == before
+
+    # a routine build with data tests runs every one of them, the left-out views' included
+    with_tests = transform.build(any_warehouse, transform.Build())
+    manifest = transform._MANIFESTS[transform._manifest_key(any_warehouse)]
+    assert {r.node.unique_id for r in with_tests if r.node.resource_type == "test"} == {
+        uid for uid, node in manifest.nodes.items() if node.resource_type == "test"}
+    assert not {r.node.name for r in with_tests} & left_out
 
     # a view gone (dropped by hand, or with a table it read) is made again
     with any_warehouse.warehouse.connect() as con:
@@ -63,8 +84,27 @@ def test_a_routine_build_leaves_views_as_they_are_and_a_change_recreates_them(
         # a view another release made: its SQL's fingerprint differs from this one's
         con.execute(f"comment on view {con.ident('staging', 'stg_bitrix__deals')} is 'dbt view 0'")
     changed = build(any_warehouse)
+    assert set(changed) == views
     assert changed["stg_bitrix__leads"] == changed["stg_bitrix__deals"] == "created"
     assert changed["stg_bitrix__users"] == "UNCHANGED"
+    assert marts(any_warehouse) == before
+    assert set(build(any_warehouse)) == views - left_out
+
+    # a column the load added to a raw table (a field new to the portal): every view is
+    # visited, and none of these needs making again, since each names the columns it reads
+    with any_warehouse.warehouse.connect() as con:
+        con.execute(f"alter table {con.ident('bitrix_raw', 'users')} add column uf_new text")
+    assert set(build(any_warehouse)) == views
+    assert set(build(any_warehouse)) == views - left_out
+
+    # a build that failed leaves nothing to trust: the next one visits every view
+    with any_warehouse.warehouse.connect() as con:
+        con.execute(f"alter table {con.ident('bitrix_raw', 'users')} rename to users_away")
+    with pytest.raises(transform.BuildFailed, match="users"):
+        build(any_warehouse)
+    with any_warehouse.warehouse.connect() as con:
+        con.execute(f"alter table {con.ident('bitrix_raw', 'users_away')} rename to users")
+    assert set(build(any_warehouse)) == views
     assert marts(any_warehouse) == before
 
     if any_warehouse.engine == "postgres":
