@@ -9,17 +9,18 @@ portal when the 20 views below were left out).
 
 A routine build leaves out the *standing views*, those that read only the portals' raw tables
 and other standing views, when nothing they are made of can have changed since the last build
-that succeeded:
+that visited every view and succeeded:
 - the project (its files' newest change, as the parsed manifest is keyed) and the engine,
   database and dbt vars (the portals and their zones: a portal's raw schema joins the unions);
 - the columns of every relation in the schemas they read and live in, and the definitions of
   the views there (a column dlt added, a raw table a portal loaded for the first time, a view
   missing or made by someone else).
 
-Each build that succeeds writes that fingerprint beside dbt's target; the next routine build
-compares it with the warehouse as it finds it. Anything else visits every view, and the view
-materialization recreates those that changed. A view that reads a table dbt replaces is never
-left out: PostgreSQL drops it with the table's old copy (a cascade), and the visit makes it again.
+Such a build writes that fingerprint beside dbt's target, a failed one removes it, and the next
+routine build compares it with the warehouse as it finds it. Anything else visits every view,
+and the view materialization recreates those that changed. A view that reads a table dbt
+replaces is never left out: PostgreSQL drops it with the table's old copy (a cascade), and the
+visit makes it again.
 """
 
 import hashlib
@@ -84,7 +85,7 @@ def fingerprint(settings: Settings, manifest, key: tuple, dbt_vars: dict) -> str
 
 
 def kept(target: Path) -> str | None:
-    """The fingerprint the last build that succeeded left in `target`."""
+    """The fingerprint the last build that visited every view left in `target`."""
     path = target / "standing_views.sha256"
     return path.read_text().strip() if path.exists() else None
 

@@ -147,7 +147,8 @@ def _parse(settings: Settings, target: Path):
 
 def _manifest(settings: Settings, target: Path, key: tuple):
     if key not in _MANIFESTS:
-        _MANIFESTS[key] = _parse(settings, target)
+        with _closing():
+            _MANIFESTS[key] = _parse(settings, target)
     return _MANIFESTS[key]
 
 
