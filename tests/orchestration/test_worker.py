@@ -1,5 +1,5 @@
 """The event worker against the real emulator (its outbound events over HTTP), a real DuckDB
-warehouse, real dbt and a real Dagster instance: an event publishes a change with no schedule
+warehouse (PostgreSQL in one test), real dbt and a real Dagster instance: an event publishes a change with no schedule
 tick, a forged event is refused, a burst coalesces, a kill loses nothing, and Dagster shows the
 worker's cycles on the job's own assets and checks."""
 
@@ -426,3 +426,23 @@ def test_a_portal_that_fails_in_the_worker_is_alerted_once_while_the_other_publi
     assert worker.cycle().published and worker.failures == 0
     assert _bi(settings, "select count(*) from marts.fct_leads where portal = 'north'") == [(1,)]
     assert len(alert_receiver.received) == 1
+
+
+def test_on_postgres_every_event_publishes_its_change_cycle_after_cycle(
+        settings, emulator, postgres_server):
+    """Each cycle rebuilds the tables and the views over them: PostgreSQL drops a view with
+    the old copy of a table dbt replaces (`int_leads_classified` over `int_currency_rates`),
+    so a cycle that built tables alone left the next one without the view."""
+    on_postgres = replace(settings, engine="postgres",
+                          postgres_url=postgres_server.create_database("warehouse"))
+
+    def published(lead: int) -> bool:
+        with on_postgres.warehouse.read_published() as con:
+            return bool(con.rows("select 1 from marts.fct_leads where lead_id = ?", [lead]))
+
+    with running(on_postgres, emulator) as (worker, _):
+        for title in ("first", "second", "third"):
+            lead = _add_lead(emulator, title)
+            _until(lambda lead=lead: published(lead), f"lead {title!r} in the marts", 90)
+    assert [c.trigger for c in worker.cycles[1:]] == ["event"] * 3
+    assert all(c.published for c in worker.cycles)
