@@ -95,7 +95,6 @@ def test_a_routine_build_leaves_views_as_they_are_and_a_change_recreates_them(
     with any_warehouse.warehouse.connect() as con:
         con.execute(f"alter table {con.ident('bitrix_raw', 'users')} add column uf_new text")
     assert set(build(any_warehouse)) == views
-    assert set(build(any_warehouse)) == views - left_out
 
     # a build that failed leaves nothing to trust: the next one visits every view
     with any_warehouse.warehouse.connect() as con:
