@@ -1,7 +1,7 @@
 """The event worker against the real emulator (its outbound events over HTTP), a real DuckDB
-warehouse (PostgreSQL in one test), real dbt and a real Dagster instance: an event publishes a change with no schedule
-tick, a forged event is refused, a burst coalesces, a kill loses nothing, and Dagster shows the
-worker's cycles on the job's own assets and checks."""
+warehouse (PostgreSQL in one test), real dbt and a real Dagster instance: an event publishes a
+change with no schedule tick, a forged event is refused, a burst coalesces, a kill loses
+nothing, and Dagster shows the worker's cycles on the job's own assets and checks."""
 
 import os
 import signal
