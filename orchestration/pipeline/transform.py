@@ -171,20 +171,22 @@ def build(settings: Settings, what: Build = Build()) -> list:
     A routine build (every model, no selection) leaves out the views that cannot have changed
     since the last one (`standing_views`)."""
     target, key = target_of(settings), _manifest_key(settings)
+
+    def now() -> str | None:
+        return standing_views.fingerprint(settings, _manifest(settings, target, key), key,
+                                          dbt_vars(settings))
+
     every_view = what.models and not what.select
-    command = what.command()
-    if every_view and not what.full_refresh:
-        manifest, kept = _manifest(settings, target, key), standing_views.kept(target)
-        if kept and kept == standing_views.fingerprint(settings, manifest, key, dbt_vars(settings)):
-            command = _without_standing_views(what, manifest)
+    kept = every_view and not what.full_refresh and standing_views.kept(target)
+    skipping = bool(kept) and kept == now()
+    command = _without_standing_views(what, _MANIFESTS[key]) if skipping else what.command()
     result = invoke(settings, command)
     results = list(getattr(result.result, "results", None) or [])
     if what.models and not result.success:
         standing_views.keep(target, None)  # nothing to trust: the next build visits every view
-    elif every_view and command == what.command():
+    elif every_view and not skipping:
         # every view visited, so made as the project says: what they are made of now
-        standing_views.keep(target, standing_views.fingerprint(
-            settings, _MANIFESTS[key], key, dbt_vars(settings)))
+        standing_views.keep(target, now())
     if result.success:
         return results
     failures = []

@@ -46,9 +46,9 @@ def marts(settings) -> dict[str, list]:
                 for m in ("fct_leads", "mart_lead_sources_daily", "dim_managers")}
 
 
-def standing(settings) -> set[str]:
-    manifest = transform._MANIFESTS[transform._manifest_key(settings)]
-    return {view.name for view in standing_views.standing(manifest)}
+def manifest_of(settings):
+    """The parsed project the builds of `settings` used."""
+    return transform._MANIFESTS[transform._manifest_key(settings)]
 
 
 def test_a_routine_build_leaves_views_as_they_are_and_a_change_recreates_them(
@@ -59,7 +59,9 @@ def test_a_routine_build_leaves_views_as_they_are_and_a_change_recreates_them(
     first = outcomes(results)
     assert set(first.values()) == {"created"} and len(first) > 10, first
     before = marts(any_warehouse)
-    views, left_out = set(first), standing(any_warehouse)
+    manifest = manifest_of(any_warehouse)
+    views = set(first)
+    left_out = {view.name for view in standing_views.standing(manifest)}
     assert "stg_bitrix__leads" in left_out and "int_deals_classified" not in left_out
     assert len(left_out) > len(views) / 2, left_out  # most views read only raw tables
 
@@ -73,7 +75,6 @@ def test_a_routine_build_leaves_views_as_they_are_and_a_change_recreates_them(
 
     # a routine build with data tests runs every one of them, the left-out views' included
     with_tests = transform.build(any_warehouse, transform.Build())
-    manifest = transform._MANIFESTS[transform._manifest_key(any_warehouse)]
     assert {r.node.unique_id for r in with_tests if r.node.resource_type == "test"} == {
         uid for uid, node in manifest.nodes.items() if node.resource_type == "test"}
     assert not {r.node.name for r in with_tests} & left_out
