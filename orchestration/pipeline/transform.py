@@ -5,7 +5,8 @@ assets load is kept here too.
 dbt runs in the process that asks for the build (dbt's programmatic runner: the CLI, the worker
 and the Dagster job's dbt step alike), with the project parsed once per process and warehouse: a
 `dbt` subprocess paid ~10 s of start-up and parsing per build, more than the SQL of a minute's
-changes takes.
+changes takes. The parsed project is also kept on disk (`dbt_project`), so a new process reads
+it back instead of parsing again.
 """
 
 import json
@@ -16,12 +17,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestration.pipeline import standing_views
+from orchestration.pipeline import dbt_project, standing_views
+from orchestration.pipeline.dbt_project import PROJECT_DIR
 from orchestration.pipeline.failures import disk_full, disk_full_hint
 from orchestration.pipeline.settings import Settings
-
-ROOT = Path(__file__).resolve().parents[2]
-PROJECT_DIR = ROOT / "dbt_project"
 
 
 class BuildFailed(Exception):
@@ -99,14 +98,6 @@ def target_of(settings: Settings) -> Path:
     return settings.warehouse_path.parent.resolve() / "dbt_target"
 
 
-def project_mtime() -> float:
-    """The newest change to the project's models, macros and `dbt_project.yml`."""
-    sources = [PROJECT_DIR / "dbt_project.yml"]
-    for folder in ("models", "macros"):
-        sources += [p for p in (PROJECT_DIR / folder).rglob("*") if p.is_file()]
-    return max(p.stat().st_mtime for p in sources)
-
-
 @contextmanager
 def _closing() -> Iterator[None]:
     """dbt-duckdb keeps its database open after a command, and a DuckDB file opened by this
@@ -132,7 +123,7 @@ def _manifest_key(settings: Settings) -> tuple:
     (which dbt would resolve once, at parse; `test_vars_are_read_only_when_models_compile`).
     A deployment that registers a portal, or a test with three, parses no more for it."""
     warehouse = settings.warehouse
-    return (warehouse.name, warehouse.database, project_mtime())
+    return (warehouse.name, warehouse.database, dbt_project.digest())
 
 
 def _parse(settings: Settings, target: Path):
@@ -146,9 +137,16 @@ def _parse(settings: Settings, target: Path):
 
 
 def _manifest(settings: Settings, target: Path, key: tuple):
+    """The parsed project for `key`: this process's, else the one kept on disk, else parsed
+    now (and kept)."""
     if key not in _MANIFESTS:
-        with _closing():
-            _MANIFESTS[key] = _parse(settings, target)
+        path = dbt_project.cache_path(key)
+        manifest = dbt_project.read(path)
+        if manifest is None:
+            with _closing():
+                manifest = _parse(settings, target)
+            dbt_project.keep(path, manifest)
+        _MANIFESTS[key] = manifest
     return _MANIFESTS[key]
 
 
@@ -219,7 +217,7 @@ def ensure_manifest(settings: Settings, target: Path) -> Path:
     missing or older than any model, macro or project file (a stale manifest would silently
     describe yesterday's models)."""
     manifest = target / "manifest.json"
-    if manifest.exists() and manifest.stat().st_mtime >= project_mtime():
+    if manifest.exists() and manifest.stat().st_mtime >= dbt_project.mtime():
         return manifest
     # Parsed aside, then swapped in whole: another process loading the definitions (a second
     # code server, a parallel test worker) must never read a half-written manifest.

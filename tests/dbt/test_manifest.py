@@ -5,7 +5,7 @@ at parse."""
 import re
 from dataclasses import replace
 
-from orchestration.pipeline import transform
+from orchestration.pipeline import dbt_project, transform
 
 ZONE = "{{ var('portal_timezone') }}"
 
@@ -32,3 +32,27 @@ def test_vars_are_read_only_when_models_compile():
     for path in (project / "models").rglob("*.sql"):
         for config in re.findall(r"config\((.*?)\)\s*}}", path.read_text(), re.S):
             assert "var(" not in config, path
+
+
+def test_a_new_process_reads_the_parsed_project_back_and_a_damaged_one_is_parsed_again(
+        warehouse, tmp_path, monkeypatch):
+    """The parsed project is kept on disk (`dbt_project`): a process that finds it there (here:
+    this one with its own parsed projects forgotten) parses nothing, and one that finds it
+    damaged parses the project and keeps it anew."""
+    monkeypatch.setattr(dbt_project, "MANIFEST_CACHE", tmp_path / "manifests")
+    parses = []
+    parse = transform._parse
+    monkeypatch.setattr(transform, "_parse", lambda *args: parses.append(1) or parse(*args))
+
+    def in_a_new_process() -> str:
+        monkeypatch.setattr(transform, "_MANIFESTS", {})
+        return compiled(warehouse, ZONE + " {{ ref('fct_leads') }}")
+
+    first = in_a_new_process()
+    kept = dbt_project.cache_path(transform._manifest_key(warehouse))
+    assert parses == [1] and kept.exists()
+    assert in_a_new_process() == first and parses == [1]  # read back, not parsed
+
+    kept.write_bytes(kept.read_bytes()[:1000])  # cut short (a disk that filled up)
+    assert in_a_new_process() == first and parses == [1, 1]
+    assert dbt_project.read(kept) is not None  # kept whole again
