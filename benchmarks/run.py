@@ -192,12 +192,15 @@ def freshness_section(smoke: bool) -> list[str]:
 
 
 EVENT_SCALES = [1.0, 10.0]
+# seconds between a smoke run's changes: it checks that they are seen, not how soon
+SMOKE_INTERVAL = 1.0
 
 
 def events_section(smoke: bool) -> list[str]:
     from benchmarks.events import run
 
-    return run((0.02,) if smoke else tuple(EVENT_SCALES), 2 if smoke else 30, 4.3, smoke)
+    return run((0.02,) if smoke else tuple(EVENT_SCALES), 2 if smoke else 30, SMOKE_INTERVAL
+               if smoke else 4.3, smoke)
 
 
 PEER_SCALES = [1.0, 10.0]
@@ -236,7 +239,8 @@ def portals_section(smoke: bool) -> list[str]:
     from benchmarks.portals import run
 
     return run((2,) if smoke else tuple(PORTAL_COUNTS), 0.005 if smoke else 0.02,
-               2 if smoke else 20, 4.3, smoke, first_loads=None if smoke else (10, 0.25))
+               2 if smoke else 20, SMOKE_INTERVAL if smoke else 4.3, smoke,
+               first_loads=None if smoke else (10, 0.25))
 
 
 SECTIONS = {
