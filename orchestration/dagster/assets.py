@@ -186,9 +186,17 @@ def marts_assets(policy: dg.FreshnessPolicy, project: DbtProject) -> dg.AssetsDe
                 results = transform.build(settings, transform.Build(select=select))
         except transform.BuildFailed as exc:
             results, error = exc.results, exc
-        for key, metadata in nodes.built(results):
-            if key in context.selected_asset_keys:
-                yield dg.MaterializeResult(asset_key=key, metadata=metadata)
+        built = dict(nodes.built(results))
+        for key in nodes.models():
+            if key not in context.selected_asset_keys:
+                continue
+            if key in built:
+                yield dg.MaterializeResult(asset_key=key, metadata=built[key])
+            elif error is None:
+                # left out by a routine build, as current as the data it reads: a view that
+                # cannot have changed, every mart after passes that loaded nothing (its
+                # freshness policy would otherwise fail on a quiet portal)
+                yield dg.MaterializeResult(asset_key=key, metadata={"unchanged": True})
         for check in nodes.checked(results):
             if check.key in context.selected_asset_check_keys:
                 yield dg.AssetCheckResult(asset_key=check.key.asset_key,

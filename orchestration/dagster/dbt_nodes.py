@@ -7,6 +7,7 @@ whichever of the two built it.
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from graphlib import TopologicalSorter
 from pathlib import Path
 
 import dagster as dg
@@ -37,6 +38,14 @@ class DbtNodes:
         wanted = set(keys)
         return tuple(f"fqn:{'.'.join(node['fqn'])}" for uid, node in self.manifest["nodes"].items()
                      if node["resource_type"] == "model" and self.key(uid) in wanted)
+
+    def models(self) -> list[dg.AssetKey]:
+        """The asset key of every model, each after the models it reads (the order Dagster
+        takes a multi-asset's results in)."""
+        nodes = self.manifest["nodes"]
+        graph = {uid: [up for up in node["depends_on"]["nodes"] if up in nodes]
+                 for uid, node in nodes.items() if node["resource_type"] == "model"}
+        return [self.key(uid) for uid in TopologicalSorter(graph).static_order()]
 
     def built(self, results: Iterable) -> Iterator[tuple[dg.AssetKey, dict]]:
         """Each model built, with its metadata."""

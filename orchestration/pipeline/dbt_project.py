@@ -43,6 +43,13 @@ def digest() -> str:
     return seen.hexdigest()
 
 
+def default_var(name: str):
+    """A var's default, as `dbt_project.yml` sets it."""
+    import yaml
+
+    return yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text())["vars"][name]
+
+
 @functools.cache
 def _versions() -> tuple[str, ...]:
     from importlib.metadata import version

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 import dlt
 from dlt.sources import DltSource
 
+from orchestration.pipeline import raw_changes
 from orchestration.pipeline.portals import Portal
 from orchestration.pipeline.settings import Settings
 from orchestration.pipeline.warehouse import Connection
@@ -97,12 +98,19 @@ def ready_for_threads(settings: Settings, portal: Portal) -> None:
     _READY.add(settings.warehouse.name)
 
 
-def _finish_pending(settings: Settings, pipeline: dlt.Pipeline) -> None:
+def _finish_pending(settings: Settings, pipeline: dlt.Pipeline, portal: str) -> None:
     """Load the packages a killed run left behind, before extracting anything new."""
     if pipeline.has_pending_data:
         settings.warehouse.resuming(pipeline.dataset_name)
         pipeline.normalize()
+        _mark(settings, portal)
         pipeline.load()
+
+
+def _mark(settings: Settings, portal: str) -> None:
+    """Before a load commits rows: the marts no longer hold all the raw rows (`raw_changes`)."""
+    with settings.warehouse.connect() as con:
+        raw_changes.open_mark(con, portal)
 
 
 def load(
@@ -130,7 +138,7 @@ def load(
             pipeline = make_pipeline(settings, progress, portal)
             with warehouse.writing():
                 pipeline.sync_destination()  # what `pipeline.run` does first
-                _finish_pending(settings, pipeline)
+                _finish_pending(settings, pipeline, portal.name)
             while True:
                 with warehouse.writing():  # a backfill's or reconcile's look at what is held
                     source = make_source(pipeline)
@@ -168,6 +176,8 @@ def _extract_and_load(
     pipeline.normalize()
     seconds["normalize"] = time.perf_counter() - started
     with settings.warehouse.writing():
+        if any(extracted.values()):
+            _mark(settings, result.portal)
         started = time.perf_counter()
         pipeline.load()
         seconds["load"] = time.perf_counter() - started
@@ -255,6 +265,7 @@ def record_run(settings: Settings, result: RunResult, error: BaseException | Non
                 con.execute(statement)
             if error is None:
                 _personal_data(con, settings)
+            raw_changes.close_marks(con, result.portal)  # what the run committed, it did
             con.execute("insert into ops.sync_runs (run_id, kind, started_at, finished_at, "
                         "status, data_as_of, rows_loaded, error, portal) "
                         "values (?, ?, ?, ?, ?, ?, ?, ?, ?)", row)

@@ -26,8 +26,11 @@ visit makes it again.
 import hashlib
 import json
 import os
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+from orchestration.pipeline import dbt_project
 from orchestration.pipeline.settings import Settings
 
 # the dbt source whose tables each portal loads into a schema of its own (`portal_union`)
@@ -80,8 +83,16 @@ def fingerprint(settings: Settings, manifest, key: tuple, dbt_vars: dict) -> str
     except settings.warehouse.errors:  # no warehouse file yet, or it went away
         return None
     state = {"project": list(key), "vars": dbt_vars, "views": [v.name for v in views],
-             "columns": columns, "definitions": definitions}
+             "columns": columns, "definitions": definitions, "days": _days(dbt_vars)}
     return hashlib.sha256(json.dumps(state, default=str).encode()).hexdigest()
+
+
+def _days(dbt_vars: dict) -> list[str]:
+    """Today in each portal's zone: a model reads the date it is built on (how long a deal has
+    been in its stage), so the first routine build of a day builds every model."""
+    default = dbt_vars.get("portal_timezone") or dbt_project.default_var("portal_timezone")
+    zones = {portal["timezone"] or default for portal in dbt_vars.get("portals") or ()}
+    return sorted(datetime.now(ZoneInfo(zone)).date().isoformat() for zone in zones | {default})
 
 
 def kept(target: Path) -> str | None:

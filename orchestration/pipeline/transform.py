@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestration.pipeline import dbt_project, standing_views
+from orchestration.pipeline import dbt_project, raw_changes, standing_views
 from orchestration.pipeline.dbt_project import PROJECT_DIR
 from orchestration.pipeline.failures import disk_full, disk_full_hint
 from orchestration.pipeline.settings import Settings
@@ -164,10 +164,16 @@ def invoke(settings: Settings, command: list[str]):
         return dbtRunner(manifest=_manifest(settings, target, key)).invoke(args)
 
 
+# What a routine build with no raw change to build still builds: what reads the run log (the
+# data's "as of" moves with every run).
+RUN_LOG_MODELS = ("source:ops+",)
+
+
 def build(settings: Settings, what: Build = Build()) -> list:
     """Run the build; returns dbt's node results, or raises BuildFailed saying what failed.
     A routine build (every model, no selection) leaves out the views that cannot have changed
-    since the last one (`standing_views`)."""
+    since the last one (`standing_views`), and, when no load has marked a raw change since the
+    last routine build (`raw_changes`) on the same day, builds only what reads the run log."""
     target, key = target_of(settings), _manifest_key(settings)
 
     def now() -> str | None:
@@ -175,9 +181,15 @@ def build(settings: Settings, what: Build = Build()) -> list:
                                           dbt_vars(settings))
 
     every_view = what.models and not what.select
+    marks = raw_changes.pending(settings) if every_view else None
     kept = every_view and not what.full_refresh and standing_views.kept(target)
     skipping = bool(kept) and kept == now()
-    command = _without_standing_views(what, _MANIFESTS[key]) if skipping else what.command()
+    if skipping and marks is not None and marks[0] == 0:
+        command = [*what.command(), "--select", *RUN_LOG_MODELS]
+    elif skipping:
+        command = _without_standing_views(what, _MANIFESTS[key])
+    else:
+        command = what.command()
     result = invoke(settings, command)
     results = list(getattr(result.result, "results", None) or [])
     if what.models and not result.success:
@@ -185,6 +197,8 @@ def build(settings: Settings, what: Build = Build()) -> list:
     elif every_view and not skipping:
         # every view visited, so made as the project says: what they are made of now
         standing_views.keep(target, now())
+    if result.success and every_view:
+        raw_changes.consume(settings, marks)  # every model built from what they marked
     if result.success:
         return results
     failures = []

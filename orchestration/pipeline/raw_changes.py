@@ -1,0 +1,71 @@
+"""Raw changes the marts do not hold yet: what lets a routine build with nothing new to build
+build only what reads the run log.
+
+Every pass records a run, and most passes of a quiet portal load no rows; a routine build after
+them used to rebuild every mart from the same raw rows. A load marks the warehouse *before* it
+commits rows (`open`: a kill between its commit and anything after it leaves the mark), and
+closes its portal's marks when its run is recorded (`close`, after every commit of the run). A
+routine build with no mark at all has nothing new to build (`transform.build`); one with marks
+builds every model and, once it succeeded, deletes the closed marks it saw at its start
+(`consume`).
+
+A mark that closes gets a new number from the sequence: a load that committed while a build
+was running (PostgreSQL lets a portal load beside a build) closes with a number above what
+that build saw, so the build leaves the mark for the next one. An open mark is never deleted:
+the run that opened it may be committing still, or was killed after committing; the portal's
+next recorded run closes it, and the build after that builds its rows.
+"""
+
+from collections.abc import Sequence
+
+from orchestration.pipeline.settings import Settings
+from orchestration.pipeline.warehouse import Connection
+
+DDL = (
+    "create schema if not exists ops",
+    "create sequence if not exists ops.raw_change_ids",
+    "create table if not exists ops.raw_changes ("
+    " id bigint not null,"  # from ops.raw_change_ids: when opened, then again when closed
+    " portal varchar not null,"
+    " closed boolean not null)",
+)
+
+
+def open_mark(con: Connection, portal: str) -> None:
+    """Before a load commits rows of `portal` (on the connection the writer holds)."""
+    for statement in DDL:
+        con.execute(statement)
+    con.execute("insert into ops.raw_changes (id, portal, closed) "
+                "values (nextval('ops.raw_change_ids'), ?, false)", [portal])
+
+
+def close_marks(con: Connection, portal: str) -> None:
+    """When `portal`'s run is recorded: every load of it before now has committed or died."""
+    for statement in DDL:
+        con.execute(statement)
+    con.execute("update ops.raw_changes set id = nextval('ops.raw_change_ids'), closed = true "
+                "where portal = ? and not closed", [portal])
+
+
+def pending(settings: Settings) -> tuple[int, int | None] | None:
+    """(marks, the highest closed mark) now; None when the warehouse has no marks table (no
+    load of this release yet) or cannot be read."""
+    try:
+        with settings.warehouse.connect(read_only=True) as con:
+            if not con.value("select count(*) from information_schema.tables "
+                             "where table_catalog = current_database() and table_schema = 'ops' "
+                             "and table_name = 'raw_changes'"):
+                return None
+            marks, highest = con.rows("select count(*), max(case when closed then id end) "
+                                      "from ops.raw_changes")[0]
+    except settings.warehouse.errors:
+        return None
+    return int(marks), highest
+
+
+def consume(settings: Settings, seen: Sequence | None) -> None:
+    """After a routine build succeeded: the closed marks it saw at its start are built."""
+    if not seen or seen[1] is None:
+        return
+    with settings.warehouse.connect() as con:
+        con.execute("delete from ops.raw_changes where closed and id <= ?", [seen[1]])
