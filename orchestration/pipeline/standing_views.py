@@ -14,7 +14,9 @@ that visited every view and succeeded:
   database and dbt vars (the portals and their zones: a portal's raw schema joins the unions);
 - the columns of every relation in the schemas they read and live in, and the definitions of
   the views there (a column dlt added, a raw table a portal loaded for the first time, a view
-  missing or made by someone else).
+  missing or made by someone else);
+- today's date in each portal's zone: the fingerprint also decides whether a build with no raw
+  change to build (`raw_changes`) may leave every model but the freshness mart as it is.
 
 Such a build writes that fingerprint beside dbt's target, a failed one removes it, and the next
 routine build compares it with the warehouse as it finds it. Anything else visits every view,
