@@ -58,8 +58,10 @@ def standing(manifest) -> list:
             if node.resource_type == "model" and is_standing(unique_id)]
 
 
-def fingerprint(settings: Settings, manifest, key: tuple, dbt_vars: dict) -> str | None:
-    """What the standing views are made of, now; None when the warehouse cannot say."""
+def fingerprint(settings: Settings, manifest, key: tuple, dbt_vars: dict,
+                days: list[str]) -> str | None:
+    """What the standing views are made of now, on `days` (see `days`); None when the
+    warehouse cannot say."""
     views = standing(manifest)
     schemas = {view.schema for view in views}
     for view in views:
@@ -85,13 +87,14 @@ def fingerprint(settings: Settings, manifest, key: tuple, dbt_vars: dict) -> str
     except settings.warehouse.errors:  # no warehouse file yet, or it went away
         return None
     state = {"project": list(key), "vars": dbt_vars, "views": [v.name for v in views],
-             "columns": columns, "definitions": definitions, "days": _days(dbt_vars)}
+             "columns": columns, "definitions": definitions, "days": days}
     return hashlib.sha256(json.dumps(state, default=str).encode()).hexdigest()
 
 
-def _days(dbt_vars: dict) -> list[str]:
+def days(dbt_vars: dict) -> list[str]:
     """Today in each portal's zone: a model reads the date it is built on (how long a deal has
-    been in its stage), so the first routine build of a day builds every model."""
+    been in its stage), so the first routine build of a day builds every model. Taken when a
+    build starts: one that ends after midnight built the day before's."""
     default = dbt_vars.get("portal_timezone") or dbt_project.default_var("portal_timezone")
     zones = {portal["timezone"] or default for portal in dbt_vars.get("portals") or ()}
     return sorted(datetime.now(ZoneInfo(zone)).date().isoformat() for zone in zones | {default})

@@ -174,11 +174,12 @@ def build(settings: Settings, what: Build = Build()) -> list:
     A routine build (every model, no selection) leaves out the views that cannot have changed
     since the last one (`standing_views`), and, when no load has marked a raw change since the
     last routine build (`raw_changes`) on the same day, builds only what reads the run log."""
-    target, key = target_of(settings), _manifest_key(settings)
+    target, key, project_vars = target_of(settings), _manifest_key(settings), dbt_vars(settings)
+    days = standing_views.days(project_vars)
 
     def now() -> str | None:
         return standing_views.fingerprint(settings, _manifest(settings, target, key), key,
-                                          dbt_vars(settings))
+                                          project_vars, days)
 
     every_view = what.models and not what.select
     marks = raw_changes.pending(settings) if every_view else None

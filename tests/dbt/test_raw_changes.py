@@ -2,7 +2,7 @@
 (`orchestration/pipeline/raw_changes.py`): the marks a load leaves before it commits say when
 there is more to build, and a load killed after its commit still gets built."""
 
-from orchestration.pipeline import raw_changes, transform
+from orchestration.pipeline import raw_changes, standing_views, transform
 from tests.warehouse import sync, sync_killed_after_a_load_job_commits
 
 ROUTINE = transform.Build(data_tests=False)
@@ -33,8 +33,8 @@ def add_lead(emulator, title: str) -> None:
     emulator.call("crm.lead.add", {"fields": {"TITLE": title, "SOURCE_ID": "WEB"}})
 
 
-def test_a_pass_that_loaded_nothing_is_built_into_the_run_log_marts_alone(emulator,
-                                                                         any_warehouse):
+def test_a_pass_that_loaded_nothing_is_built_into_the_run_log_marts_alone(
+        emulator, any_warehouse, monkeypatch):
     add_lead(emulator, "Окна")
     sync(any_warehouse)
     assert "fct_leads" in built(any_warehouse)
@@ -53,6 +53,11 @@ def test_a_pass_that_loaded_nothing_is_built_into_the_run_log_marts_alone(emulat
     # the safety net builds every model whatever the marks say
     assert "fct_leads" in built(any_warehouse, transform.Build(data_tests=False,
                                                                full_refresh=True))
+    # the first build of a day builds every model: a deal's days in its stage moved
+    monkeypatch.setattr(standing_views, "days", lambda project_vars: ["2099-01-01"])
+    sync(any_warehouse)
+    assert "fct_deals" in built(any_warehouse)
+    assert built(any_warehouse) == RUN_LOG_MODELS
 
 
 def test_a_load_killed_after_its_commit_is_built_until_a_run_records_it(emulator,
