@@ -181,7 +181,8 @@ def transform_section(smoke: bool) -> list[str]:
 
     # the smoke run takes one engine: the first_load section's smoke already opens both, and the
     # build is the same function on either (35 s of the suite saved)
-    return run((0.02,) if smoke else tuple(TRANSFORM_SCALES), (50,) if smoke else (1, 100, 10_000),
+    return run((0.02,) if smoke else tuple(TRANSFORM_SCALES),
+               (50,) if smoke else (0, 1, 100, 10_000),
                ("duckdb",) if smoke else tuple(ENGINES))
 
 
