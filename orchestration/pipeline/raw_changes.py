@@ -16,8 +16,6 @@ the run that opened it may be committing still, or was killed after committing; 
 next recorded run closes it, and the build after that builds its rows.
 """
 
-from collections.abc import Sequence
-
 from orchestration.pipeline.settings import Settings
 from orchestration.pipeline.warehouse import Connection
 
@@ -63,7 +61,7 @@ def pending(settings: Settings) -> tuple[int, int | None] | None:
     return int(marks), highest
 
 
-def consume(settings: Settings, seen: Sequence | None) -> None:
+def consume(settings: Settings, seen: tuple[int, int | None] | None) -> None:
     """After a routine build succeeded: the closed marks it saw at its start are built."""
     if not seen or seen[1] is None:
         return
