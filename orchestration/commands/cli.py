@@ -7,7 +7,9 @@ dlt, dbt and Dagster.
 import click
 
 from emulator.http.cli import emulator
+from orchestration.commands.errors import fail
 from orchestration.commands.portals import portals
+from orchestration.commands.postgres import postgres
 from orchestration.pipeline.warehouse import ENGINES
 
 
@@ -19,48 +21,7 @@ def main(verbose: bool) -> None:
 
 main.add_command(emulator)
 main.add_command(portals)
-
-
-def _fail(exc: BaseException) -> None:
-    """A clear one-line error and a hint, exit 1; the traceback only under `--verbose`, and never
-    the webhook secret."""
-    from dlt.common.configuration.exceptions import ConfigFieldMissingException
-
-    from orchestration.pipeline.failures import disk_full
-    from orchestration.pipeline.operations import PortalsFailed
-    from orchestration.pipeline.portals import PortalError
-    from sources.bitrix24.errors import BitrixError, redact_webhooks
-
-    if click.get_current_context().find_root().params.get("verbose"):
-        import traceback
-
-        click.echo(redact_webhooks("".join(traceback.format_exception(exc))), err=True)
-    cause = exc  # dlt wraps the source's error in its step and extraction errors
-    while not isinstance(cause, (BitrixError, ConfigFieldMissingException)) and cause.__cause__:
-        cause = cause.__cause__
-    hint = "run again with --verbose for the traceback"
-    if isinstance(cause, PortalsFailed):
-        message = str(cause)
-        hint = ("the other portals were loaded, built and published; check the failed ones' "
-                "webhooks (`bitrix-warehouse portals list`)")
-    elif isinstance(cause, PortalError):
-        message = str(cause)
-        hint = "`bitrix-warehouse portals list` shows the registry"
-    elif isinstance(cause, ConfigFieldMissingException):
-        message = "the portal's webhook URL is not set"
-        hint = ("export SOURCES__BITRIX24__WEBHOOK_URL=https://<portal>/rest/<user id>/<secret>/ "
-                "or put webhook_url under [sources.bitrix24] in .dlt/secrets.toml")
-    elif isinstance(cause, BitrixError):
-        message = str(cause)
-    else:
-        text = str(cause).strip()
-        message = f"{type(cause).__name__}: {text.splitlines()[0] if text else ''}"
-        if disk_full(exc):
-            hint = "free space on that disk (or move the warehouse to a larger one) and run again"
-        elif "Could not set lock" in text:
-            hint = ("another process holds the warehouse (a running sync, or a tool that opened "
-                    "WAREHOUSE_PATH): BI tools should read BI_PATH instead")
-    raise click.ClickException(f"{redact_webhooks(message)}\n  hint: {hint}")
+main.add_command(postgres)
 
 
 @main.command()
@@ -79,7 +40,7 @@ def demo(scale: float, engine: str | None, portals: int) -> None:
     try:
         demo_run.run(settings.load(), scale, click.echo, engine=engine, portals=portals)
     except Exception as exc:  # every failure becomes one clear line
-        _fail(exc)
+        fail(exc)
 
 
 def _load(what, portals: tuple[str, ...] = (), *, rebuild: bool = True):
@@ -94,7 +55,7 @@ def _load(what, portals: tuple[str, ...] = (), *, rebuild: bool = True):
             config, what, portals=chosen, rebuild=rebuild, progress=True, echo=click.echo
         )
     except Exception as exc:  # every failure becomes one clear line
-        _fail(exc)
+        fail(exc)
     click.echo(cycle.describe())
     return cycle
 
@@ -124,6 +85,24 @@ def sync(portals: tuple[str, ...], no_build: bool) -> None:
     """One incremental cycle: extract the changes, load, build the marts, publish BI_PATH."""
     click.echo("Syncing the portal's changes…")
     _load(_request("sync"), portals, rebuild=not no_build)
+
+
+@main.command()
+@click.option("--full-refresh", is_flag=True,
+              help="Rebuild every model from scratch, whatever the last loads brought (after "
+                   "raw tables were edited by hand, or as a nightly safety net).")
+def build(full_refresh: bool) -> None:
+    """Build the marts from what the warehouse holds, without loading, and publish BI_PATH."""
+    from orchestration.pipeline import operations, settings
+
+    try:
+        config = settings.load()
+        seconds = operations.build(config, full_refresh=full_refresh)
+        published = operations.publish(config)
+    except Exception as exc:  # every failure becomes one clear line
+        fail(exc)
+    click.echo(f"Built in {seconds:.1f} s; published {published.tables} tables, "
+               f"{published.rows:,} rows.")
 
 
 @main.command()
@@ -162,7 +141,7 @@ def status() -> None:
     try:
         click.echo(status_report.report(settings.load()))
     except Exception as exc:
-        _fail(exc)
+        fail(exc)
 
 
 @main.command()
@@ -185,7 +164,7 @@ def export(mart: str, fmt: str, out: str) -> None:
 
             rows = export.export(settings.load(), mart, fmt, Path(out), progress)
     except Exception as exc:
-        _fail(exc)
+        fail(exc)
     click.echo(f"Wrote {rows:,} rows of {mart} to {out}")
 
 
@@ -209,7 +188,7 @@ def dev(port: int, scale: float, webhook_from_env: bool, worker: bool) -> None:
     except KeyboardInterrupt:
         pass
     except Exception as exc:
-        _fail(exc)
+        fail(exc)
 
 
 @main.command()
@@ -230,7 +209,7 @@ def worker(host: str, port: int, poll_seconds: float, test_every: float) -> None
     try:
         worker_run.run(settings.load(), host, port, timing, click.echo)
     except Exception as exc:
-        _fail(exc)
+        fail(exc)
 
 
 @main.command()
@@ -244,50 +223,3 @@ def bi(port: int) -> None:
         superset_run.run(settings.load(), port=port, echo=click.echo)
     except superset_run.SupersetError as exc:
         raise click.ClickException(str(exc)) from None
-
-
-@main.group()
-def postgres() -> None:
-    """The local PostgreSQL server of the postgres engine (data/postgres): Debian's binaries
-    running a cluster of the project's own, for the demo and trials. Production points
-    POSTGRES_URL at a server of its own."""
-
-
-@postgres.command("start")
-def postgres_start() -> None:
-    """Start the local server (made on first use); say how to point the warehouse at it."""
-    from orchestration.pipeline.warehouse import local_postgres as local
-
-    try:
-        server = local.local_server().start()
-    except Exception as exc:
-        _fail(exc)
-    click.echo(f"PostgreSQL is running on 127.0.0.1:{server.port} (cluster in {server.root}).\n"
-               "Use it: export WAREHOUSE_ENGINE=postgres "
-               'POSTGRES_URL="$(bitrix-warehouse postgres url)"')
-
-
-@postgres.command("stop")
-def postgres_stop() -> None:
-    """Stop the local server."""
-    from orchestration.pipeline.warehouse import local_postgres as local
-
-    try:
-        local.local_server().stop()
-    except Exception as exc:
-        _fail(exc)
-    click.echo("PostgreSQL stopped.")
-
-
-@postgres.command("url")
-@click.option("--database", default="warehouse", show_default=True)
-def postgres_url(database: str) -> None:
-    """Print the local server's URL for POSTGRES_URL (it holds the password: meant for
-    `export POSTGRES_URL="$(…)"`, not for logs). The database is created if missing."""
-    from orchestration.pipeline.warehouse import local_postgres as local
-
-    try:
-        click.echo(local.ensure_database(local.local_server().start().url(), database))
-    except Exception as exc:
-        _fail(exc)
-

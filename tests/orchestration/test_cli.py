@@ -137,3 +137,23 @@ def test_backfill_command_checks_its_arguments_then_rebuilds(warehouse, demo):
                 demo.webhook)
     assert done.returncode == 0, done.stderr
     assert "Loaded: nothing new" in done.stdout and "transform" in done.stdout
+
+
+def test_build_publishes_what_loads_brought_and_a_full_refresh_what_was_edited_by_hand(
+        warehouse, emulator):
+    emulator.call("crm.lead.add", {"fields": {"TITLE": "Окна", "SOURCE_ID": "WEB"}})
+    assert _run(["sync"], warehouse, emulator.webhook).returncode == 0
+    with warehouse.warehouse.connect() as con:  # outside a load: no mark says it changed
+        con.execute("update bitrix_raw.leads set title = 'Двери'")
+
+    def published() -> list:
+        with warehouse.warehouse.read_published() as con:
+            return [title for (title,) in con.execute("select title from marts.fct_leads")
+                    .fetchall()]
+
+    built = _run(["build"], warehouse, emulator.webhook)
+    assert built.returncode == 0, built.stderr
+    assert "published" in built.stdout and published() == ["Окна"]
+    refreshed = _run(["build", "--full-refresh"], warehouse, emulator.webhook)
+    assert refreshed.returncode == 0, refreshed.stderr
+    assert published() == ["Двери"]
