@@ -3,11 +3,11 @@ build only what reads the run log.
 
 Every pass records a run, and most passes of a quiet portal load no rows; a routine build after
 them used to rebuild every mart from the same raw rows. A load marks the warehouse *before* it
-commits rows (`open`: a kill between its commit and anything after it leaves the mark), and
-closes its portal's marks when its run is recorded (`close`, after every commit of the run). A
-routine build with no mark at all has nothing new to build (`transform.build`); one with marks
-builds every model and, once it succeeded, deletes the closed marks it saw at its start
-(`consume`).
+commits rows (`open_mark`: a kill between its commit and anything after it leaves the mark), and
+closes its portal's marks when its run is recorded (`close_marks`, after every commit of the
+run). A routine build with no mark at all has nothing new to build (`transform.build`); one
+with marks builds every model (but the views that cannot have changed) and, once it
+succeeded, deletes the closed marks it saw at its start (`consume`).
 
 A mark that closes gets a new number from the sequence: a load that committed while a build
 was running (PostgreSQL lets a portal load beside a build) closes with a number above what
