@@ -31,14 +31,16 @@ for again in (False, True):
     started = time.perf_counter()
     transform.build(config)  # the production build: models and data tests
     seconds.append(time.perf_counter() - started)
-print(json.dumps(seconds))
+published = config.warehouse.publish()  # what BI tools read: the marts the builds replaced
+print(json.dumps([*seconds, published.seconds, published.tables]))
 """
 
 
-def _build(env: dict, rows: bool = True) -> tuple[float, float]:
-    """(cold, warm) seconds of the production `dbt build`, process start-up included in cold;
-    `rows`: the sync before it loaded rows, so the warm build builds what the cold one did
-    (else both have nothing new to build: `orchestration/pipeline/raw_changes.py`)."""
+def _build(env: dict, rows: bool = True) -> tuple[float, float, float, int]:
+    """(cold, warm) seconds of the production `dbt build`, process start-up included in cold,
+    then the publish after them (seconds, tables copied); `rows`: the sync before it loaded
+    rows, so the warm build builds what the cold one did (else both have nothing new to build:
+    `orchestration/pipeline/raw_changes.py`)."""
     started = time.perf_counter()
     out = subprocess.run(
         [sys.executable, "-c", BUILD, "rows" if rows else "none"], cwd=ROOT, env=env,
@@ -46,9 +48,9 @@ def _build(env: dict, rows: bool = True) -> tuple[float, float]:
     )
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-3000:])
-    cold, warm = json.loads(out.stdout.strip().splitlines()[-1])
-    startup = time.perf_counter() - started - cold - warm
-    return cold + startup, warm
+    cold, warm, publish, tables = json.loads(out.stdout.strip().splitlines()[-1])
+    startup = time.perf_counter() - started - cold - warm - publish
+    return cold + startup, warm, publish, tables
 
 
 def run(scales: tuple[float, ...], changes: tuple[int, ...],
@@ -62,10 +64,11 @@ def run(scales: tuple[float, ...], changes: tuple[int, ...],
         f"synced on its own (0: a pass that loaded nothing, after which a build builds only "
         f"the freshness mart). Cold: a new process (imports, the parsed project read back, "
         f"build), as `bitrix-warehouse sync` pays it; warm: the same build again in that "
-        f"process, as a long-lived worker pays it.",
+        f"process, as a long-lived worker pays it. Publish: the publish after them, and the "
+        f"tables it copied (the marts the builds replaced, and the run log on DuckDB).",
         "",
-        "| engine | scale | build | cold, s | warm, s |",
-        "|---|---|---|---|---|",
+        "| engine | scale | build | cold, s | warm, s | publish, s | tables copied |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, scale in ((n, s) for s in scales for n in engines):
         emu = start_emulator(
@@ -76,16 +79,20 @@ def run(scales: tuple[float, ...], changes: tuple[int, ...],
                 env = pipeline_env(emu, tmp)
                 warehouse_on(stack, name, tmp, env)
                 sync_process(env, rate_per_second=0)  # dbt is measured here, not the API
-                cold, warm = _build(env)
-                lines.append(f"| {name} | {scale:g} | full | {cold:.1f} | {warm:.1f} |")
+                lines.append(_row(name, scale, "full", _build(env)))
                 for count in changes:
                     if count:
                         _change(emu, count)
                     sync_process(env, rate_per_second=0)
-                    cold, warm = _build(env, rows=count > 0)
                     build = (f"after {count:,} change{'s' * (count > 1)}" if count else
                              "after a pass that loaded nothing")
-                    lines.append(f"| {name} | {scale:g} | {build} | {cold:.1f} | {warm:.1f} |")
+                    lines.append(_row(name, scale, build, _build(env, rows=count > 0)))
         finally:
             emu.stop()
     return lines
+
+
+def _row(engine: str, scale: float, build: str, measured: tuple[float, float, float, int]) -> str:
+    cold, warm, publish, tables = measured
+    return (f"| {engine} | {scale:g} | {build} | {cold:.1f} | {warm:.1f} | {publish:.2f} "
+            f"| {tables} |")

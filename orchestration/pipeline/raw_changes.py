@@ -50,9 +50,7 @@ def pending(settings: Settings) -> tuple[int, int | None] | None:
     load of this release yet) or cannot be read."""
     try:
         with settings.warehouse.connect(read_only=True) as con:
-            if not con.value("select count(*) from information_schema.tables "
-                             "where table_catalog = current_database() and table_schema = 'ops' "
-                             "and table_name = 'raw_changes'"):
+            if not con.has_table("ops", "raw_changes"):
                 return None
             marks, highest = con.rows("select count(*), max(case when closed then id end) "
                                       "from ops.raw_changes")[0]

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestration.pipeline import dbt_project, raw_changes, standing_views
+from orchestration.pipeline import dbt_project, mart_changes, raw_changes, standing_views
 from orchestration.pipeline.dbt_project import PROJECT_DIR
 from orchestration.pipeline.failures import disk_full, disk_full_hint
 from orchestration.pipeline.settings import Settings
@@ -173,7 +173,9 @@ def build(settings: Settings, what: Build = Build()) -> list:
     """Run the build; returns dbt's node results, or raises BuildFailed saying what failed.
     A routine build (every model, no selection) leaves out the views that cannot have changed
     since the last one (`standing_views`), and, when no load has marked a raw change since the
-    last routine build (`raw_changes`) on the same day, builds only what reads the run log."""
+    last routine build (`raw_changes`) on the same day, builds only what reads the run log.
+    A build that makes models marks the marts it may replace for the next publish
+    (`mart_changes`)."""
     target, key, project_vars = target_of(settings), _manifest_key(settings), dbt_vars(settings)
     days = standing_views.days(project_vars)
 
@@ -191,8 +193,17 @@ def build(settings: Settings, what: Build = Build()) -> list:
         command = _without_standing_views(what, _MANIFESTS[key])
     else:
         command = what.command()
+    opened = None
+    if what.models:
+        with settings.warehouse.connect() as con:
+            opened = mart_changes.open_mark(con)
     result = invoke(settings, command)
     results = list(getattr(result.result, "results", None) or [])
+    if opened is not None and result.exception is None:  # dbt ran to its end
+        with settings.warehouse.connect() as con:
+            mart_changes.narrow(con, opened, [node.node.alias for node in results
+                                              if node.node.resource_type == "model"
+                                              and str(node.status) != "skipped"])
     if what.models and not result.success:
         standing_views.keep(target, None)  # nothing to trust: the next build visits every view
     elif every_view and not skipping:

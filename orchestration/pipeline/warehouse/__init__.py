@@ -38,9 +38,13 @@ DEMO_DATABASE = "bitrix_demo"  # on a server engine: the demo's own database, ma
 
 @dataclass
 class Published:
+    """What a publish copied: `tables` (the run log too, where it is copied), their rows, and
+    which marts they were."""
+
     tables: int
     rows: int
     seconds: float
+    marts: tuple[str, ...] = ()
 
 
 class Connection(ABC):
@@ -66,6 +70,12 @@ class Connection(ABC):
 
     def value(self, sql: str, params: Sequence = ()):
         return self.rows(sql, params)[0][0]
+
+    def has_table(self, schema: str, table: str) -> bool:
+        """Whether the database has the table `schema`.`table`."""
+        return bool(self.value("select count(*) from information_schema.tables where "
+                               "table_catalog = current_database() and table_schema = ? "
+                               "and table_name = ?", [schema, table]))
 
 
 class Warehouse(ABC):

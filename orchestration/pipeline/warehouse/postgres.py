@@ -2,9 +2,10 @@
 never logged). Many readers and writers at once.
 
 BI tools read the warehouse's own schema `marts`. dbt builds and tests the marts in
-`marts_build`; `publish` copies them into `marts_new` and, in the same transaction, drops
-`marts` and renames `marts_new` to it. A BI query sees the old set or the new one, never a mix,
-and never a half-built table.
+`marts_build`; `publish` copies the marts a build replaced into `marts_new` and, in the same
+transaction, moves them into `marts` (the first time, or after a build that may have replaced
+any mart, it drops `marts` and renames `marts_new` to it). A BI query sees the old set or the
+new one, never a mix, and never a half-built table.
 
 A client's role reads only its portals' rows (row-level security): `ops.portal_readers` says
 which role reads which portal (`bitrix-warehouse portals grant|revoke`), and every published
@@ -21,6 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from orchestration.pipeline import mart_changes
 from orchestration.pipeline.warehouse import DEMO_DATABASE, Connection, Published, Warehouse
 
 PASSWORD_ENV = "DBT_ENV_SECRET_POSTGRES_PASSWORD"  # the prefix dbt scrubs from all it prints
@@ -183,22 +185,36 @@ class Postgres(Warehouse):
         return self.parts["dbname"]
 
     def publish(self) -> Published:
+        """Copy the marts a build replaced since the last publish (`mart_changes`; the whole
+        set into a new schema swapped in when `marts` does not exist yet or any mart may have
+        changed) into `marts`, in one transaction: readers see all of it or none."""
         started, rows = time.perf_counter(), 0
-        with self.connect() as con:  # one transaction: readers see all of it or none
+        with self.connect() as con:
             tables = _tables(con, self.build_schema)
             if not tables:
                 raise RuntimeError("the warehouse has no marts yet: run a sync and a build first")
             con.execute("select set_config('lock_timeout', ?, true)", [SWAP_LOCK_TIMEOUT])
+            changes = mart_changes.pending(con)
+            published = [] if changes.every else _tables(con, "marts")
+            copy, drop = changes.plan(tables, published)
             con.execute("drop schema if exists marts_new cascade")
             con.execute("create schema marts_new")
-            for table in tables:
-                copy = con.ident("marts_new", table)
-                con.execute(f"create table {copy} as table {con.ident(self.build_schema, table)}")
-                rows += con.value(f"select count(*) from {copy}")
-            _secure(con, "marts_new", tables)
-            con.execute("drop schema if exists marts cascade")
-            con.execute("alter schema marts_new rename to marts")
-        return Published(len(tables), rows, time.perf_counter() - started)
+            for table in copy:
+                new = con.ident("marts_new", table)
+                con.execute(f"create table {new} as table {con.ident(self.build_schema, table)}")
+                rows += con.value(f"select count(*) from {new}")
+            if published:  # the changed marts move into `marts`
+                for table in [*drop, *copy]:
+                    con.execute(f"drop table if exists {con.ident('marts', table)} cascade")
+                for table in copy:
+                    con.execute(f"alter table {con.ident('marts_new', table)} set schema marts")
+                con.execute("drop schema marts_new")
+            else:  # the whole set, swapped in
+                con.execute("drop schema if exists marts cascade")
+                con.execute("alter schema marts_new rename to marts")
+            _secure(con, "marts", copy)
+            mart_changes.consume(con, changes)
+        return Published(len(copy), rows, time.perf_counter() - started, tuple(copy))
 
     def readers(self, portal: str, reader: str, allow: bool) -> None:
         with self.connect() as con:
