@@ -85,6 +85,9 @@ def serve(options: ServerOptions) -> None:
         # reuses a connection idle for about that long races the server closing it
         # (ConnectionResetError seen in the property test's control call, clean-clone CI)
         timeout_keep_alive=75,
+        # a client that holds a request open (fast_bitrix24's aiohttp session, never closed)
+        # held every stop for uvicorn's unbounded wait, then the launcher's 10 s kill
+        timeout_graceful_shutdown=2,
     )
     server = uvicorn.Server(config)
 
