@@ -36,6 +36,10 @@ class Changes:
     every: bool
     highest: int | None
 
+    def cover(self, tables: Iterable[str]) -> bool:
+        """Whether the marks take in every one of `tables`: a publish then writes the set anew."""
+        return self.every or set(tables) <= self.marts
+
     def plan(self, tables: Iterable[str], published: Iterable[str]) -> tuple[list, list]:
         """(the tables to copy, the published tables to drop): of the marts the build schema
         holds now (`tables`) and those the readers' set holds (`published`)."""

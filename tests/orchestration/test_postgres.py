@@ -240,12 +240,11 @@ def test_a_publish_killed_mid_swap_leaves_the_old_marts_whole_and_the_next_one_s
     emulator.call("crm.lead.add", {"fields": {"TITLE": "Второй"}})
     operations.load(on_postgres, operations.Sync(), rate_per_second=0)
     operations.build(on_postgres)
-    # hold the swap where it replaces the published fct_leads, the marts before it replaced
-    with on_postgres.warehouse.connect() as con:
+    with on_postgres.warehouse.connect() as con:  # hold the swap at its last step
         con.execute("lock table marts.fct_leads in access share mode")
         _killed("from orchestration.pipeline import operations, settings; "
                 "operations.publish(settings.load())",
-                on_postgres, _busy(on_postgres, 'drop table if exists "marts"."fct_leads"%'))
+                on_postgres, _busy(on_postgres, "drop schema if exists marts %"))
     with on_postgres.warehouse.read_published() as con:
         assert con.value("select count(*) from marts.fct_leads") == 1  # the old set, whole
         assert con.value("select count(*) from information_schema.schemata "

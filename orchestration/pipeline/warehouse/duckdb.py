@@ -94,13 +94,14 @@ class DuckDB(Warehouse):
         return self.settings.warehouse_path.stem
 
     def publish(self) -> Published:
-        """Write the marts into a new file and swap it in as `BI_PATH`. The new file starts as
-        a copy of the published one, in which only the marts a build replaced since the last
-        publish (`mart_changes`) and the run log are copied again; the whole set when there is
-        no published file yet. It is written beside `BI_PATH` under one name (the writer lock
-        makes a publish the only one), and it and DuckDB's write-ahead log beside it are
-        removed whatever happens, so a failed publish (a full disk) leaves nothing behind to
-        fill the disk further; files older releases named by process ID are removed too."""
+        """Write the marts into a new file and swap it in as `BI_PATH`. When a build replaced
+        some marts but not all since the last publish (`mart_changes`), the new file starts as
+        a copy of the published one, and only those marts and the run log are written again;
+        else every mart is written into an empty file. It is written beside `BI_PATH` under
+        one name (the writer lock makes a publish the only one), and it and DuckDB's write-ahead
+        log beside it are removed whatever happens, so a failed publish (a full disk) leaves
+        nothing behind to fill the disk further; files older releases named by process ID are
+        removed too."""
         started = time.perf_counter()
         target = self.settings.bi_path
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -110,18 +111,17 @@ class DuckDB(Warehouse):
         try:
             with self.connect() as con:
                 tables = _published_tables(con)
+                marts = [t for s, t in tables if s == "marts"]
                 changes = mart_changes.pending(con)
-                if target.exists() and not changes.every:
+                if target.exists() and not changes.cover(marts):
                     shutil.copyfile(target, tmp)  # a file copy: ~1 GB/s, far below a rewrite
                     con.execute("attach ? as bi_new", [str(tmp)])
                 else:
                     con.execute(f"attach ? as bi_new (storage_version '{STORAGE_VERSION}')",
                                 [str(tmp)])
-                published = con.rows("select table_schema, table_name from "
-                                     "information_schema.tables where table_catalog = 'bi_new'")
-                copy, drop = changes.plan(
-                    [t for s, t in tables if s == "marts"],
-                    [t for s, t in published if s == "marts"])
+                published = con.rows("select table_name from information_schema.tables "
+                                     "where table_catalog = 'bi_new' and table_schema = 'marts'")
+                copy, drop = changes.plan(marts, [t for (t,) in published])
                 for schema in sorted({s for s, _ in tables}):
                     con.execute(f"create schema if not exists {con.ident('bi_new', schema)}")
                 for table in drop:

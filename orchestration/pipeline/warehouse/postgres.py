@@ -185,9 +185,10 @@ class Postgres(Warehouse):
         return self.parts["dbname"]
 
     def publish(self) -> Published:
-        """Copy the marts a build replaced since the last publish (`mart_changes`; the whole
-        set into a new schema swapped in when `marts` does not exist yet or any mart may have
-        changed) into `marts`, in one transaction: readers see all of it or none."""
+        """Copy the marts a build replaced since the last publish (`mart_changes`) into
+        `marts`, in one transaction: readers see all of it or none. When the build replaced
+        every mart, or `marts` does not exist yet, the whole set is copied into a new schema
+        that is swapped in."""
         started, rows = time.perf_counter(), 0
         with self.connect() as con:
             tables = _tables(con, self.build_schema)
@@ -195,7 +196,7 @@ class Postgres(Warehouse):
                 raise RuntimeError("the warehouse has no marts yet: run a sync and a build first")
             con.execute("select set_config('lock_timeout', ?, true)", [SWAP_LOCK_TIMEOUT])
             changes = mart_changes.pending(con)
-            published = [] if changes.every else _tables(con, "marts")
+            published = [] if changes.cover(tables) else _tables(con, "marts")
             copy, drop = changes.plan(tables, published)
             con.execute("drop schema if exists marts_new cascade")
             con.execute("create schema marts_new")
