@@ -3,8 +3,8 @@ never logged). Many readers and writers at once.
 
 BI tools read the warehouse's own schema `marts`. dbt builds and tests the marts in
 `marts_build`; `publish` copies the marts a build replaced into `marts_new` and, in the same
-transaction, moves them into `marts` (the first time, or after a build that may have replaced
-any mart, it drops `marts` and renames `marts_new` to it). A BI query sees the old set or the
+transaction, moves them into `marts` (the first time, or when the build replaced every mart, it
+drops `marts` and renames `marts_new` to it). A BI query sees the old set or the
 new one, never a mix, and never a half-built table.
 
 A client's role reads only its portals' rows (row-level security): `ops.portal_readers` says
