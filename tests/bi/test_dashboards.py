@@ -78,11 +78,13 @@ def _download(page: Page, title: str, item: str, folder: Path) -> Path:
     """A chart's own export (its menu → Download → `item`), saved in `folder`. Beside another
     test worker on 2 cores the menu's hover-opened submenu sometimes closed before the click
     (a download that never started, twice in clean runs): the menu is closed and opened again,
-    at most three times; a download that starts is waited for as long as Superset needs."""
+    at most three times. A click that took starts its download within a few seconds, so the
+    first two attempts wait 20 s for it (a 60 s wait put ~100 s into some runs), the last 60 s;
+    the file itself is then waited for as long as Superset needs."""
     for attempt in range(3):
         page.keyboard.press("Escape")  # no menu left open by the previous export
         try:
-            with page.expect_download(timeout=60_000) as started:
+            with page.expect_download(timeout=20_000 if attempt < 2 else 60_000) as started:
                 _chart(page, title).locator('[aria-label="More Options"]').click()
                 page.get_by_text("Download", exact=True).hover()
                 page.get_by_text(item, exact=True).click()
