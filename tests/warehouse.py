@@ -29,6 +29,11 @@ MARTS = {
 ADDED = {"_dlt_load_id", "_dlt_id", "observed_at", "version_key", "is_recurring_template"}
 
 
+def add_lead(emulator, title: str) -> None:
+    """A lead from the web form, written through the REST API."""
+    emulator.call("crm.lead.add", {"fields": {"TITLE": title, "SOURCE_ID": "WEB"}})
+
+
 def sync(settings: Settings, **options) -> dict:
     """One incremental load (no rebuild), unthrottled: the rows loaded per table."""
     return operations.load(settings, operations.Sync(), **{"rate_per_second": 0, **options}).rows

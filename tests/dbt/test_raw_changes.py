@@ -3,7 +3,7 @@
 there is more to build, and a load killed after its commit still gets built."""
 
 from orchestration.pipeline import raw_changes, standing_views, transform
-from tests.warehouse import sync, sync_killed_after_a_load_job_commits
+from tests.warehouse import add_lead, sync, sync_killed_after_a_load_job_commits
 
 ROUTINE = transform.Build(data_tests=False)
 RUN_LOG_MODELS = {"stg_ops__sync_runs", "mart_pipeline_freshness"}
@@ -27,10 +27,6 @@ def last_synced(settings):
     with settings.warehouse.connect(read_only=True) as con:
         return con.value(f"select max(last_synced_at) from "
                          f"{con.ident(schema, 'mart_pipeline_freshness')}")
-
-
-def add_lead(emulator, title: str) -> None:
-    emulator.call("crm.lead.add", {"fields": {"TITLE": title, "SOURCE_ID": "WEB"}})
 
 
 def test_a_pass_that_loaded_nothing_is_built_into_the_run_log_marts_alone(

@@ -11,7 +11,7 @@ import pytest
 
 from emulator.testing import ROOT
 from orchestration.pipeline import operations, transform
-from tests.warehouse import MARTS, settings_env, sync
+from tests.warehouse import MARTS, add_lead, settings_env, sync
 
 ROUTINE = transform.Build(data_tests=False)
 FRESHNESS_ONLY = transform.Build(data_tests=False, select=("mart_pipeline_freshness",))
@@ -24,28 +24,26 @@ def cycle(settings) -> tuple[str, ...]:
     return operations.publish(settings).marts
 
 
+def _marts(con, schema: str) -> dict[str, list]:
+    return {mart: sorted(con.rows(f"select * from {con.ident(schema, mart)}"), key=repr)
+            for mart in MARTS}
+
+
 def published(settings) -> dict[str, list]:
     """Every published mart's rows, sorted."""
     with settings.warehouse.read_published() as con:
-        return {mart: sorted(con.rows(f"select * from {con.ident('marts', mart)}"), key=repr)
-                for mart in MARTS}
+        return _marts(con, "marts")
 
 
 def built(settings) -> dict[str, list]:
     """Every mart's rows as the build left them, sorted."""
-    schema = settings.warehouse.build_schema
     with settings.warehouse.connect(read_only=True) as con:
-        return {mart: sorted(con.rows(f"select * from {con.ident(schema, mart)}"), key=repr)
-                for mart in MARTS}
+        return _marts(con, settings.warehouse.build_schema)
 
 
 def leads(settings) -> set[str]:
     with settings.warehouse.read_published() as con:
         return {title for (title,) in con.rows("select title from marts.fct_leads")}
-
-
-def add_lead(emulator, title: str) -> None:
-    emulator.call("crm.lead.add", {"fields": {"TITLE": title, "SOURCE_ID": "WEB"}})
 
 
 def test_a_publish_copies_what_the_build_replaced_and_readers_get_every_mart_it_made(
