@@ -11,6 +11,7 @@ it back instead of parsing again.
 
 import json
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -126,11 +127,49 @@ def _manifest_key(settings: Settings) -> tuple:
     return (warehouse.name, warehouse.database, dbt_project.digest())
 
 
-def _parse(settings: Settings, target: Path):
-    """Parse the project, writing `target/manifest.json`; returns the manifest."""
+def _runner(**options):
+    """dbt's programmatic runner, its behaviour flags repaired first."""
     from dbt.cli.main import dbtRunner
 
-    parsed = dbtRunner().invoke(arguments(settings, ["parse"], target))
+    _repair_behaviour_flags()
+    return dbtRunner(**options)
+
+
+def _repair_behaviour_flags() -> None:
+    """Two faults of dbt's behaviour flags made every command of a long-lived process slower
+    than the last:
+    - dbt-adapters (1.x) appends an adapter's own flags to its module-level list of base flags
+      each time a command makes the adapter: dbt-postgres adds one a command, so a worker's
+      list grew by one flag a minute. It is cut back to one flag a name here.
+    - dbt-common (1.39) names the module behind each flag from `inspect.stack()`, evaluated
+      for every flag even when the flag names its module: that reads the source file of every
+      frame on the stack and scans `sys.modules` for each, 15-26 ms a flag in a process with
+      Dagster loaded. The same name is read from the frames' globals instead (only a
+      behaviour-change warning shows it).
+    Together: after 100 Postgres commands, each further command paid ~100 stack reads."""
+    from dbt.adapters.base import impl
+    from dbt_common import behavior_flags
+
+    by_name: dict = {}
+    for flag in impl.DEFAULT_BASE_BEHAVIOR_FLAGS:
+        by_name.setdefault(flag["name"], flag)
+    impl.DEFAULT_BASE_BEHAVIOR_FLAGS[:] = by_name.values()
+
+    def flag_source() -> str:
+        frame = sys._getframe(1)
+        while frame is not None:
+            name = frame.f_globals.get("__name__")
+            if name != behavior_flags.__name__:
+                return name or "Unknown"
+            frame = frame.f_back
+        return "Unknown"
+
+    behavior_flags.BehaviorFlagRendered._default_source = staticmethod(flag_source)
+
+
+def _parse(settings: Settings, target: Path):
+    """Parse the project, writing `target/manifest.json`; returns the manifest."""
+    parsed = _runner().invoke(arguments(settings, ["parse"], target))
     if not parsed.success:
         raise BuildFailed(f"dbt parse failed: {parsed.exception or 'see dbt.log'}")
     return parsed.result
@@ -156,12 +195,10 @@ def invoke(settings: Settings, command: list[str]):
     command writes no `manifest.json` and `run_results.json` (`--no-write-json`): its results
     come back to the caller, and writing both took ~0.8 s of a ~4 s build at demo scale;
     `dbt.log` in the target still says what ran."""
-    from dbt.cli.main import dbtRunner
-
     target, key = target_of(settings), _manifest_key(settings)
     with _closing():
         args = arguments(settings, [*command, "--no-write-json"], target)
-        return dbtRunner(manifest=_manifest(settings, target, key)).invoke(args)
+        return _runner(manifest=_manifest(settings, target, key)).invoke(args)
 
 
 # What a routine build with no raw change to build still builds: what reads the run log (the

@@ -5,6 +5,8 @@ at parse."""
 import re
 from dataclasses import replace
 
+import pytest
+
 from orchestration.pipeline import dbt_project, transform
 
 ZONE = "{{ var('portal_timezone') }}"
@@ -56,3 +58,38 @@ def test_a_new_process_reads_the_parsed_project_back_and_a_damaged_one_is_parsed
     kept.write_bytes(kept.read_bytes()[:1000])  # cut short (a disk that filled up)
     assert in_a_new_process() == first and parses == [1, 1]
     assert dbt_project.read(kept) is not None  # kept whole again
+
+
+def test_a_command_registers_its_adapter_without_reading_the_stacks_source(warehouse,
+                                                                            monkeypatch):
+    """dbt-common names each behaviour flag's module from `inspect.stack()`, tens of ms a flag
+    in a process with Dagster loaded (`transform._repair_behaviour_flags`); the name is the
+    same without it."""
+    import inspect
+
+    from dbt.adapters.base.impl import BaseAdapter
+
+    names = []
+    made = BaseAdapter.behavior
+
+    def make(adapter, flags):
+        made.fset(adapter, flags)
+        names.extend(flag._behavior_change_event.flag_source for flag in adapter._behavior._flags)
+
+    monkeypatch.setattr(inspect, "stack", lambda *a, **k: pytest.fail("inspect.stack read"))
+    monkeypatch.setattr(BaseAdapter, "behavior", property(made.fget, make))
+    assert compiled(warehouse, "select 1") == "select 1"
+    assert names and set(names) == {"dbt.adapters.base.impl"}, names
+
+
+def test_commands_on_postgres_do_not_add_a_behaviour_flag_each(on_postgres):
+    """dbt-postgres's adapter appended its flag to dbt's shared list at every command, so each
+    command of a long-lived worker made more flags than the one before."""
+    from dbt.adapters.base import impl
+
+    for _ in range(2):
+        compiled(on_postgres, "select 1")
+    after_two = len(impl.DEFAULT_BASE_BEHAVIOR_FLAGS)
+    for _ in range(3):
+        compiled(on_postgres, "select 1")
+    assert len(impl.DEFAULT_BASE_BEHAVIOR_FLAGS) == after_two
