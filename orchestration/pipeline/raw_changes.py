@@ -16,7 +16,6 @@ the run that opened it may be committing still, or was killed after committing; 
 next recorded run closes it, and the build after that builds its rows.
 """
 
-from orchestration.pipeline.settings import Settings
 from orchestration.pipeline.warehouse import Connection
 
 DDL = (
@@ -45,23 +44,17 @@ def close_marks(con: Connection, portal: str) -> None:
                 "where portal = ? and not closed", [portal])
 
 
-def pending(settings: Settings) -> tuple[int, int | None] | None:
-    """(marks, the highest closed mark) now; None when the warehouse has no marks table (no
-    load of this release yet) or cannot be read."""
-    try:
-        with settings.warehouse.connect(read_only=True) as con:
-            if not con.has_table("ops", "raw_changes"):
-                return None
-            marks, highest = con.rows("select count(*), max(case when closed then id end) "
-                                      "from ops.raw_changes")[0]
-    except settings.warehouse.errors:
+def pending(con: Connection) -> tuple[int, int | None] | None:
+    """(marks, the highest closed mark) now, on the build's connection; None when the
+    warehouse has no marks table (no load of this release yet)."""
+    if not con.has_table("ops", "raw_changes"):
         return None
+    marks, highest = con.rows("select count(*), max(case when closed then id end) "
+                              "from ops.raw_changes")[0]
     return int(marks), highest
 
 
-def consume(settings: Settings, seen: tuple[int, int | None] | None) -> None:
+def consume(con: Connection, seen: tuple[int, int | None] | None) -> None:
     """After a routine build succeeded: the closed marks it saw at its start are built."""
-    if not seen or seen[1] is None:
-        return
-    with settings.warehouse.connect() as con:
+    if seen and seen[1] is not None:
         con.execute("delete from ops.raw_changes where closed and id <= ?", [seen[1]])

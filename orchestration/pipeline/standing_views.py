@@ -33,7 +33,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from orchestration.pipeline import dbt_project
-from orchestration.pipeline.settings import Settings
+from orchestration.pipeline.warehouse import Connection
 
 # the dbt source whose tables each portal loads into a schema of its own (`portal_union`)
 PORTALS_SOURCE = "bitrix"
@@ -58,10 +58,9 @@ def standing(manifest) -> list:
             if node.resource_type == "model" and is_standing(unique_id)]
 
 
-def fingerprint(settings: Settings, manifest, key: tuple, dbt_vars: dict,
-                days: list[str]) -> str | None:
-    """What the standing views are made of now, on `days` (see `days`); None when the
-    warehouse cannot say."""
+def fingerprint(con: Connection, manifest, key: tuple, dbt_vars: dict, days: list[str]) -> str:
+    """What the standing views are made of now, on `days` (see `days`), read on the build's
+    connection."""
     views = standing(manifest)
     schemas = {view.schema for view in views}
     for view in views:
@@ -73,19 +72,15 @@ def fingerprint(settings: Settings, manifest, key: tuple, dbt_vars: dict,
             elif source is not None:
                 schemas.add(source.schema)
     marks = ", ".join("?" for _ in schemas)
-    try:
-        with settings.warehouse.connect(read_only=True) as con:
-            columns = con.rows(
-                "select table_schema, table_name, column_name, data_type"
-                " from information_schema.columns"
-                f" where table_catalog = current_database() and table_schema in ({marks})"
-                " order by table_schema, table_name, ordinal_position", sorted(schemas))
-            definitions = con.rows(
-                "select table_schema, table_name, view_definition from information_schema.views"
-                f" where table_catalog = current_database() and table_schema in ({marks})"
-                " order by table_schema, table_name", sorted(schemas))
-    except settings.warehouse.errors:  # no warehouse file yet, or it went away
-        return None
+    columns = con.rows(
+        "select table_schema, table_name, column_name, data_type"
+        " from information_schema.columns"
+        f" where table_catalog = current_database() and table_schema in ({marks})"
+        " order by table_schema, table_name, ordinal_position", sorted(schemas))
+    definitions = con.rows(
+        "select table_schema, table_name, view_definition from information_schema.views"
+        f" where table_catalog = current_database() and table_schema in ({marks})"
+        " order by table_schema, table_name", sorted(schemas))
     state = {"project": list(key), "vars": dbt_vars, "views": [v.name for v in views],
              "columns": columns, "definitions": definitions, "days": days}
     return hashlib.sha256(json.dumps(state, default=str).encode()).hexdigest()

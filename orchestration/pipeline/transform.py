@@ -216,38 +216,40 @@ def build(settings: Settings, what: Build = Build()) -> list:
     target, key, project_vars = target_of(settings), _manifest_key(settings), dbt_vars(settings)
     days = standing_views.days(project_vars)
 
-    def now() -> str | None:
-        return standing_views.fingerprint(settings, _manifest(settings, target, key), key,
+    def now(con) -> str:
+        return standing_views.fingerprint(con, _manifest(settings, target, key), key,
                                           project_vars, days)
 
+    # what the build reads and marks before dbt, and after it, on one connection each
     every_view = what.models and not what.select
-    marks = raw_changes.pending(settings) if every_view else None
-    kept = every_view and not what.full_refresh and standing_views.kept(target)
-    skipping = bool(kept) and kept == now()
+    marks, opened, skipping = None, None, False
+    if what.models:
+        with settings.warehouse.connect() as con:
+            if every_view:
+                marks = raw_changes.pending(con)
+                kept = not what.full_refresh and standing_views.kept(target)
+                skipping = bool(kept) and kept == now(con)
+            opened = mart_changes.open_mark(con)
     if skipping and marks is not None and marks[0] == 0:
         command = [*what.command(), "--select", *RUN_LOG_MODELS]
     elif skipping:
         command = _without_standing_views(what, _MANIFESTS[key])
     else:
         command = what.command()
-    opened = None
-    if what.models:
-        with settings.warehouse.connect() as con:
-            opened = mart_changes.open_mark(con)
     result = invoke(settings, command)
     results = list(getattr(result.result, "results", None) or [])
+    if what.models and not result.success:
+        standing_views.keep(target, None)  # nothing to trust: the next build visits every view
     if opened is not None and result.exception is None:  # dbt ran to its end
         with settings.warehouse.connect() as con:
             mart_changes.narrow(con, opened, [node.node.alias for node in results
                                               if node.node.resource_type == "model"
                                               and str(node.status) != "skipped"])
-    if what.models and not result.success:
-        standing_views.keep(target, None)  # nothing to trust: the next build visits every view
-    elif every_view and not skipping:
-        # every view visited, so made as the project says: what they are made of now
-        standing_views.keep(target, now())
-    if result.success and every_view:
-        raw_changes.consume(settings, marks)  # every model built from what they marked
+            if result.success and every_view:
+                if not skipping:
+                    # every view visited, so made as the project says: what they are made of
+                    standing_views.keep(target, now(con))
+                raw_changes.consume(con, marks)  # every model built from what they marked
     if result.success:
         return results
     failures = []

@@ -29,6 +29,18 @@ def last_synced(settings):
                          f"{con.ident(schema, 'mart_pipeline_freshness')}")
 
 
+def pending(settings):
+    """The marks as a build reads them when it starts."""
+    with settings.warehouse.connect(read_only=True) as con:
+        return raw_changes.pending(con)
+
+
+def consume(settings, seen) -> None:
+    """What a build that succeeded does with the marks it read at its start."""
+    with settings.warehouse.connect() as con:
+        raw_changes.consume(con, seen)
+
+
 def test_a_pass_that_loaded_nothing_is_built_into_the_run_log_marts_alone(
         emulator, any_warehouse, monkeypatch):
     add_lead(emulator, "Окна")
@@ -45,7 +57,7 @@ def test_a_pass_that_loaded_nothing_is_built_into_the_run_log_marts_alone(
     sync(any_warehouse)
     assert "fct_leads" in built(any_warehouse)
     assert leads(any_warehouse) == {"Окна", "Двери"}
-    assert raw_changes.pending(any_warehouse) == (0, None)
+    assert pending(any_warehouse) == (0, None)
     # the safety net builds every model whatever the marks say
     assert "fct_leads" in built(any_warehouse, transform.Build(data_tests=False,
                                                                full_refresh=True))
@@ -63,7 +75,7 @@ def test_a_load_killed_after_its_commit_is_built_until_a_run_records_it(emulator
     built(any_warehouse)
     add_lead(emulator, "Двери")
     sync_killed_after_a_load_job_commits(any_warehouse, emulator)
-    marks, closed = raw_changes.pending(any_warehouse)
+    marks, closed = pending(any_warehouse)
     assert marks >= 1 and closed is None  # open: the run never got to record itself
     # the killed run committed rows no mart holds yet: every model is built, twice over, since
     # an open mark is never taken for built (its load might still be committing)
@@ -73,7 +85,7 @@ def test_a_load_killed_after_its_commit_is_built_until_a_run_records_it(emulator
     sync(any_warehouse)  # loads what the kill left, records its run: the marks close
     assert "fct_leads" in built(any_warehouse)
     assert leads(any_warehouse) == {"Окна", "Двери"}
-    assert raw_changes.pending(any_warehouse) == (0, None)
+    assert pending(any_warehouse) == (0, None)
     sync(any_warehouse)
     assert built(any_warehouse) == RUN_LOG_MODELS
 
@@ -85,12 +97,12 @@ def test_a_mark_closed_while_a_build_ran_is_left_for_the_next_build(warehouse):
         raw_changes.open_mark(con, "main")  # main's load, committing
         raw_changes.open_mark(con, "north")
         raw_changes.close_marks(con, "north")  # north's, recorded
-    seen = raw_changes.pending(warehouse)  # a build starts
+    seen = pending(warehouse)  # a build starts
     assert seen[0] == 2 and seen[1] is not None
     with warehouse.warehouse.connect() as con:
         raw_changes.close_marks(con, "main")  # main's run recorded while the build runs
-    raw_changes.consume(warehouse, seen)  # the build succeeded
-    left = raw_changes.pending(warehouse)
+    consume(warehouse, seen)  # the build succeeded
+    left = pending(warehouse)
     assert left[0] == 1 and left[1] > seen[1]
-    raw_changes.consume(warehouse, left)  # the next build
-    assert raw_changes.pending(warehouse) == (0, None)
+    consume(warehouse, left)  # the next build
+    assert pending(warehouse) == (0, None)

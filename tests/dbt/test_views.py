@@ -59,12 +59,13 @@ def marked(settings) -> None:
         raw_changes.close_marks(con, "main")
 
 
-def fingerprint_now(settings) -> str | None:
+def fingerprint_now(settings) -> str:
     """What the standing views of `settings` are made of, as a routine build compares it."""
     project_vars = transform.dbt_vars(settings)
-    return standing_views.fingerprint(settings, manifest_of(settings),
-                                      transform._manifest_key(settings), project_vars,
-                                      standing_views.days(project_vars))
+    with settings.warehouse.connect(read_only=True) as con:
+        return standing_views.fingerprint(con, manifest_of(settings),
+                                          transform._manifest_key(settings), project_vars,
+                                          standing_views.days(project_vars))
 
 
 def test_a_routine_build_leaves_views_as_they_are_and_a_change_recreates_them(
