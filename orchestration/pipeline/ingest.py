@@ -136,11 +136,11 @@ def load(
     with warehouse.loading(portal.pipeline_name):
         try:
             pipeline = make_pipeline(settings, progress, portal)
-            with warehouse.writing():
+            with warehouse.committing():
                 pipeline.sync_destination()  # what `pipeline.run` does first
                 _finish_pending(settings, pipeline, portal.name)
             while True:
-                with warehouse.writing():  # a backfill's or reconcile's look at what is held
+                with warehouse.committing():  # a backfill's or reconcile's look at what is held
                     source = make_source(pipeline)
                 loaded = _extract_and_load(settings, pipeline, source, result)
                 if not more():
@@ -175,7 +175,7 @@ def _extract_and_load(
     started = time.perf_counter()
     pipeline.normalize()
     seconds["normalize"] = time.perf_counter() - started
-    with settings.warehouse.writing():
+    with settings.warehouse.committing():
         if any(extracted.values()):
             _mark(settings, result.portal)
         started = time.perf_counter()

@@ -111,6 +111,14 @@ class Warehouse(ABC):
             yield
 
     @contextmanager
+    def committing(self) -> Iterator[None]:
+        """`writing`, for a load's steps that read or commit the warehouse (dlt's state check,
+        its load jobs, the marks beside them); an engine that pays for every open of the
+        warehouse keeps it open across them. Never around dbt."""
+        with self.writing():
+            yield
+
+    @contextmanager
     def loading(self, pipeline_name: str) -> Iterator[None]:
         """Hold a portal's load lock for a whole load: one load of a portal at a time (its dlt
         state and pending packages are one working folder), whoever started it."""
